@@ -1,0 +1,210 @@
+//! Socket ids, the id → slab-key tables, and mio token packing.
+//!
+//! Three words are never mixed in this crate:
+//! - **id**: Chrome's socket id ([`ServerSocketId`], [`TcpSocketId`]), what the application sees;
+//! - **key**: the index of an entry in one of the reactor's slabs (reused after a close);
+//! - **token**: the `mio::Token` a registered fd carries, packing kind, id and key.
+//!
+//! Ids come from one counter per kind, start at 1, only go up and are never reused while the
+//! reactor lives (Chrome, reference §4). Slab keys *are* reused, so every entry stores its id
+//! and every lookup through a token or a key compares it: a readiness event of a socket closed
+//! earlier in the same poll batch can never reach a newer socket that took over its slot.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use mio::Token;
+
+macro_rules! socket_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+        pub struct $name(i32);
+
+        impl $name {
+            /// Wraps Chrome's raw integer id. Any value is accepted: an id that was never
+            /// issued, or was closed, simply gets "Socket not found" from every call.
+            pub const fn from_raw(raw: i32) -> Self {
+                $name(raw)
+            }
+
+            /// Chrome's raw integer id.
+            pub const fn raw(self) -> i32 {
+                self.0
+            }
+        }
+
+        impl From<i32> for $name {
+            fn from(raw: i32) -> Self {
+                $name(raw)
+            }
+        }
+
+        impl From<$name> for i32 {
+            fn from(id: $name) -> i32 {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+    };
+}
+
+socket_id!(
+    /// The id of a `chrome.sockets.tcpServer` socket, issued by
+    /// [`TcpServer::create`](crate::tcp_server::TcpServer::create).
+    ///
+    /// ```
+    /// use chrome_sockets::ServerSocketId;
+    /// let id = ServerSocketId::from_raw(7);
+    /// assert_eq!(i32::from(id), 7);
+    /// ```
+    ServerSocketId
+);
+
+socket_id!(
+    /// The id of a `chrome.sockets.tcp` socket, issued by
+    /// [`Tcp::create`](crate::tcp::Tcp::create) or by an accept.
+    ///
+    /// Server ids and tcp ids come from separate counters, so the same number can name a
+    /// server and a tcp socket at once; each namespace only looks in its own table.
+    TcpSocketId
+);
+
+/// One kind's id counter and its id → slab-key table.
+///
+/// Invariant: every id in `keys` is below `next`, and `next` only grows; `allocate` fails
+/// (rather than wrapping) once `i32::MAX` has been issued.
+#[derive(Debug)]
+pub(crate) struct IdTable {
+    next: i32,
+    keys: BTreeMap<i32, usize>,
+}
+
+impl IdTable {
+    pub(crate) fn new() -> Self {
+        IdTable {
+            next: 1,
+            keys: BTreeMap::new(),
+        }
+    }
+
+    /// Issues the next id, or `None` once the counter is exhausted.
+    pub(crate) fn allocate(&mut self) -> Option<i32> {
+        if self.next == i32::MAX {
+            return None;
+        }
+        let id = self.next;
+        self.next += 1;
+        Some(id)
+    }
+
+    pub(crate) fn insert(&mut self, id: i32, key: usize) {
+        debug_assert!(id < self.next);
+        self.keys.insert(id, key);
+    }
+
+    pub(crate) fn get(&self, id: i32) -> Option<usize> {
+        self.keys.get(&id).copied()
+    }
+
+    pub(crate) fn remove(&mut self, id: i32) -> Option<usize> {
+        self.keys.remove(&id)
+    }
+
+    /// Slab keys in id order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = usize> + '_ {
+        self.keys.values().copied()
+    }
+}
+
+/// What a token names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    Server { id: i32, key: usize },
+    Tcp { id: i32, key: usize },
+    Waker,
+}
+
+const _: () = assert!(usize::BITS == 64, "token packing needs a 64-bit usize");
+
+const TCP_BIT: usize = 1 << 63;
+const KEY_MASK: usize = u32::MAX as usize;
+
+/// Largest slab key a token can carry; `u32::MAX` itself stays unused so that no packed
+/// token equals [`WAKER_TOKEN`].
+pub(crate) const MAX_KEY: usize = (u32::MAX - 1) as usize;
+
+/// The token reserved for the reactor's waker.
+pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+
+pub(crate) fn server_token(id: i32, key: usize) -> Token {
+    debug_assert!(id > 0 && key <= MAX_KEY);
+    Token(((id as usize) << 32) | key)
+}
+
+pub(crate) fn tcp_token(id: i32, key: usize) -> Token {
+    debug_assert!(id > 0 && key <= MAX_KEY);
+    Token(TCP_BIT | ((id as usize) << 32) | key)
+}
+
+pub(crate) fn decode(token: Token) -> Source {
+    if token == WAKER_TOKEN {
+        return Source::Waker;
+    }
+    let key = token.0 & KEY_MASK;
+    let id = ((token.0 & !TCP_BIT) >> 32) as i32;
+    if token.0 & TCP_BIT != 0 {
+        Source::Tcp { id, key }
+    } else {
+        Source::Server { id, key }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_start_at_one_and_only_grow() {
+        let mut t = IdTable::new();
+        let a = t.allocate().unwrap();
+        t.insert(a, 0);
+        t.remove(a);
+        let b = t.allocate().unwrap();
+        assert_eq!((a, b), (1, 2));
+    }
+
+    #[test]
+    fn allocation_stops_before_wrapping() {
+        let mut t = IdTable::new();
+        t.next = i32::MAX - 1;
+        assert_eq!(t.allocate(), Some(i32::MAX - 1));
+        assert_eq!(t.allocate(), None);
+        assert_eq!(t.allocate(), None);
+    }
+
+    #[test]
+    fn tokens_round_trip_and_never_equal_the_waker() {
+        for &(id, key) in &[(1, 0), (i32::MAX, MAX_KEY), (12345, 77)] {
+            assert_eq!(decode(server_token(id, key)), Source::Server { id, key });
+            assert_eq!(decode(tcp_token(id, key)), Source::Tcp { id, key });
+            assert_ne!(tcp_token(id, key), WAKER_TOKEN);
+        }
+        assert_eq!(decode(WAKER_TOKEN), Source::Waker);
+    }
+
+    #[test]
+    fn keys_iterate_in_id_order() {
+        let mut t = IdTable::new();
+        for key in [5, 3, 9] {
+            let id = t.allocate().unwrap();
+            t.insert(id, key);
+        }
+        assert_eq!(t.keys().collect::<Vec<_>>(), vec![5, 3, 9]);
+    }
+}

@@ -1,0 +1,106 @@
+//! Chrome's `chrome.sockets.tcpServer` and `chrome.sockets.tcp` APIs for native code: a
+//! single-threaded, synchronous event loop on raw [`mio`].
+//!
+//! One [`Reactor`] owns the OS poll and every socket. Its namespaces are views named like
+//! Chrome's: [`reactor.tcp_server()`](Reactor::tcp_server) is `chrome.sockets.tcpServer`,
+//! [`reactor.tcp()`](Reactor::tcp) is `chrome.sockets.tcp`, with Chrome's methods and events
+//! in snake_case. Socket ids, results, error strings and net error codes are Chrome's; where
+//! Chrome has a bug the crate does what Chrome's documentation promises (see [`deviations`]).
+//!
+//! **The sharp edge:** callbacks never run inside the call that takes them. Every call takes
+//! effect at once and queues its callback; callbacks and events run, in order and exactly
+//! once, during a later [`Reactor::turn`]. Nothing happens unless you turn the reactor (or
+//! [`run`](Reactor::run) it).
+//!
+//! # Quick start: accept and close
+//! ```
+//! use chrome_sockets::{tcp_server::SocketProperties, Reactor};
+//! use std::net::TcpStream;
+//!
+//! #[derive(Default)]
+//! struct App { port: Option<u16>, accepted: usize }
+//!
+//! let mut r: Reactor<App> = Reactor::new()?;
+//! let mut app = App::default();
+//! r.tcp_server().on_accept().add_listener(|r, app, info| {
+//!     app.accepted += 1;
+//!     r.tcp().close(info.client_socket_id, |_, _, _| {});
+//! });
+//! r.tcp_server().create(SocketProperties::default(), |r, _, created| {
+//!     let id = created.expect("create cannot fail").socket_id;
+//!     r.tcp_server().listen(id, "127.0.0.1", 0, None, move |r, _, result| {
+//!         result.expect("listen");
+//!         r.tcp_server().get_info(id, |_, app, info| app.port = info.unwrap().local_port);
+//!     });
+//! });
+//! while app.port.is_none() {
+//!     r.turn(None, &mut app)?;
+//! }
+//! let _client = TcpStream::connect(("127.0.0.1", app.port.unwrap()))?;
+//! while app.accepted == 0 {
+//!     r.turn(None, &mut app)?;
+//! }
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # Sharing state with callbacks
+//! Callbacks are `FnOnce(&mut Reactor<S>, &mut S, Result<T, LastError>)` and listeners
+//! `FnMut(&mut Reactor<S>, &mut S, &Info)`. The first argument lets them make further calls;
+//! the second is the application state `S` that [`Reactor::turn`] and [`Reactor::run`] lend
+//! for the turn (calloop's shared-data pattern), so no globals and no `Rc<RefCell<_>>` are
+//! needed. Use `Reactor<()>` (the default) when there is no state.
+//!
+//! # Errors
+//! A failed call gives its callback `Err(`[`LastError`]`)`: Chrome's `lastError` message and,
+//! where Chrome passes one, the [`NetError`] code. Accept and read failures arrive as events.
+//! Only the OS poll failing comes back from a turn as `io::Error`. See [`LastError`].
+//!
+//! # Embedding
+//! [`Reactor`] implements `AsRawFd`/`AsFd` (the poll fd, readable when there is I/O),
+//! [`Reactor::next_timeout`] says how long a host loop may sleep, `turn(Some(Duration::ZERO))`
+//! never blocks, and [`Reactor::waker`] wakes a blocking turn from another thread.
+//!
+//! # Ids
+//! Server and tcp ids come from separate counters starting at 1, only go up and are never
+//! reused; a closed id answers "Socket not found" forever.
+
+#![deny(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub,
+    unsafe_code
+)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+#![doc(test(attr(deny(warnings))))]
+
+mod address;
+mod error;
+mod event;
+mod ids;
+mod net_error;
+mod permission;
+mod queue;
+mod reactor;
+mod server_socket;
+#[allow(unsafe_code)]
+mod sys;
+pub mod tcp;
+pub mod tcp_server;
+mod tcp_socket;
+mod timer;
+mod turn;
+mod waker;
+
+pub mod deviations;
+
+pub use address::format_ip;
+pub use error::{LastError, Result};
+pub use event::{Event, ListenerId};
+pub use ids::{ServerSocketId, TcpSocketId};
+pub use net_error::NetError;
+pub use permission::{ManifestError, SocketsManifest};
+pub use reactor::{AcceptedSockets, Reactor, ReactorBuilder, DEFAULT_ACCEPT_BATCH};
+pub use timer::TimerId;
+pub use turn::TurnReport;
+pub use waker::Waker;

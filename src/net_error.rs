@@ -1,0 +1,670 @@
+//! Chrome net error codes and the POSIX `errno` → net error mapping (reference §7, DESIGN §6).
+//!
+//! Chrome reports socket failures as negative "net error" codes from
+//! `net/base/net_error_list.h` (for example -147 `ERR_ADDRESS_IN_USE`), and sets
+//! `chrome.runtime.lastError.message` to `net::ErrorToString(code)`, which is
+//! `"net::" + name` (for example `"net::ERR_ADDRESS_IN_USE"`). [`NetError`] carries such a
+//! code together with its name and message.
+//!
+//! The `errno` mapping follows Chromium's POSIX code:
+//!
+//! * [`NetError::from_errno`] is `net::MapSystemError` (`net/base/net_errors_posix.cc`), the
+//!   "generic" column of reference table 7.2;
+//! * [`NetError::from_accept_errno`] is `MapAcceptError` (`net/socket/socket_posix.cc`), the
+//!   "accept" column: as generic, except that `ECONNABORTED` means "try again" (`IO_PENDING`);
+//! * [`NetError::from_connect_errno`] is `MapConnectError` (same file), the "connect" column:
+//!   `EINPROGRESS` is `IO_PENDING`, `EACCES` is `NETWORK_ACCESS_DENIED`, `ETIMEDOUT` is
+//!   `CONNECTION_TIMED_OUT`, and whatever the generic mapping would call `FAILED` becomes the
+//!   more specific `CONNECTION_FAILED`.
+//!
+//! Besides the rows of table 7.2, `MapSystemError` also maps a few file-system errnos
+//! (`ENOENT`, `EEXIST`, `ENOSPC`, `EROFS`, ...); they are mapped here exactly as Chromium does,
+//! so every errno gets the code Chrome would report.
+//!
+//! The crate's accept *retry policy* is separate from the mapping: see
+//! `accept_errno_is_retryable` (DESIGN §3, a deliberate deviation from Chrome, which turns
+//! the per-connection network errors of `accept(2)` into `onAcceptError`).
+
+use std::fmt;
+use std::io;
+
+/// A Chrome net error code (`net/base/net_error_list.h`), e.g. -147 `ERR_ADDRESS_IN_USE`.
+///
+/// `0` is [`NetError::OK`]; every error is negative. Any `i32` can be wrapped with
+/// [`NetError::from_code`]; the associated constants name the codes this crate produces.
+/// `Display` prints Chrome's `lastError` text ([`NetError::message`]).
+///
+/// ```
+/// use chrome_sockets::NetError;
+///
+/// assert_eq!(NetError::ADDRESS_IN_USE.code(), -147);
+/// assert_eq!(NetError::ADDRESS_IN_USE.name(), "ERR_ADDRESS_IN_USE");
+/// assert_eq!(NetError::ADDRESS_IN_USE.to_string(), "net::ERR_ADDRESS_IN_USE");
+/// assert_eq!(NetError::from_errno(libc::EADDRINUSE), NetError::ADDRESS_IN_USE);
+/// assert_eq!(NetError::from_code(-147), NetError::ADDRESS_IN_USE);
+/// assert_eq!(i32::from(NetError::OK), 0);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NetError(i32);
+
+/// Declares the named codes: one associated constant each, plus the code → name table.
+macro_rules! net_errors {
+    ($($(#[doc = $doc:literal])* $name:ident = $code:literal;)*) => {
+        impl NetError {
+            $(
+                $(#[doc = $doc])*
+                pub const $name: NetError = NetError($code);
+            )*
+        }
+
+        /// Chrome's short name (`ErrorToShortString`) of a code declared above.
+        const fn known_name(code: i32) -> Option<&'static str> {
+            match code {
+                0 => Some("OK"),
+                $($code => Some(concat!("ERR_", stringify!($name))),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+net_errors! {
+    /// -1 `ERR_IO_PENDING`: the operation would block; wait for readiness (EAGAIN, EINPROGRESS
+    /// on connect, ECONNABORTED on accept). Internal only, never reported to the app.
+    IO_PENDING = -1;
+    /// -2 `ERR_FAILED`: generic failure, and the mapping of any unlisted errno.
+    FAILED = -2;
+    /// -3 `ERR_ABORTED`: the operation was aborted (ECANCELED).
+    ABORTED = -3;
+    /// -4 `ERR_INVALID_ARGUMENT`: bad argument (EINVAL, EFAULT, E2BIG, ENODEV; bad listen
+    /// address or backlog).
+    INVALID_ARGUMENT = -4;
+    /// -5 `ERR_INVALID_HANDLE`: bad file descriptor (EBADF).
+    INVALID_HANDLE = -5;
+    /// -6 `ERR_FILE_NOT_FOUND`: ENOENT, ENOTDIR (file-system errno, kept as Chromium maps it).
+    FILE_NOT_FOUND = -6;
+    /// -7 `ERR_TIMED_OUT`: ETIMEDOUT outside connect.
+    TIMED_OUT = -7;
+    /// -8 `ERR_FILE_TOO_BIG`: EFBIG (file-system errno, kept as Chromium maps it).
+    FILE_TOO_BIG = -8;
+    /// -10 `ERR_ACCESS_DENIED`: EACCES / EPERM (e.g. binding a port below 1024 unprivileged),
+    /// also EISDIR, EROFS, ETXTBSY.
+    ACCESS_DENIED = -10;
+    /// -11 `ERR_NOT_IMPLEMENTED`: ENOSYS, ENOTSUP (= EOPNOTSUPP on Linux), ENOPROTOOPT.
+    NOT_IMPLEMENTED = -11;
+    /// -12 `ERR_INSUFFICIENT_RESOURCES`: EMFILE, ENFILE, EBUSY, EDEADLK, ENOLCK, EUSERS.
+    INSUFFICIENT_RESOURCES = -12;
+    /// -13 `ERR_OUT_OF_MEMORY`: ENOMEM.
+    OUT_OF_MEMORY = -13;
+    /// -15 `ERR_SOCKET_NOT_CONNECTED`: send on an unconnected socket; ENOTCONN.
+    SOCKET_NOT_CONNECTED = -15;
+    /// -16 `ERR_FILE_EXISTS`: EEXIST (file-system errno, kept as Chromium maps it).
+    FILE_EXISTS = -16;
+    /// -17 `ERR_FILE_PATH_TOO_LONG`: ENAMETOOLONG (file-system errno, kept as Chromium maps it).
+    FILE_PATH_TOO_LONG = -17;
+    /// -18 `ERR_FILE_NO_SPACE`: ENOSPC, EDQUOT (file-system errno, kept as Chromium maps it).
+    FILE_NO_SPACE = -18;
+    /// -23 `ERR_SOCKET_IS_CONNECTED`: connect on a connected socket, listen on a listening
+    /// one; EISCONN.
+    SOCKET_IS_CONNECTED = -23;
+    /// -100 `ERR_CONNECTION_CLOSED`: the peer closed the connection (EOF).
+    CONNECTION_CLOSED = -100;
+    /// -101 `ERR_CONNECTION_RESET`: ECONNRESET, ENETRESET, EPIPE.
+    CONNECTION_RESET = -101;
+    /// -102 `ERR_CONNECTION_REFUSED`: ECONNREFUSED.
+    CONNECTION_REFUSED = -102;
+    /// -103 `ERR_CONNECTION_ABORTED`: ECONNABORTED outside accept.
+    CONNECTION_ABORTED = -103;
+    /// -104 `ERR_CONNECTION_FAILED`: connect already in flight, or a connect errno the generic
+    /// mapping calls `FAILED`.
+    CONNECTION_FAILED = -104;
+    /// -105 `ERR_NAME_NOT_RESOLVED`: connect could not resolve the host name.
+    NAME_NOT_RESOLVED = -105;
+    /// -106 `ERR_INTERNET_DISCONNECTED`: ENETDOWN.
+    INTERNET_DISCONNECTED = -106;
+    /// -108 `ERR_ADDRESS_INVALID`: EADDRNOTAVAIL (e.g. listening on a non-local IP).
+    ADDRESS_INVALID = -108;
+    /// -109 `ERR_ADDRESS_UNREACHABLE`: EHOSTUNREACH, EHOSTDOWN, ENETUNREACH, EAFNOSUPPORT.
+    ADDRESS_UNREACHABLE = -109;
+    /// -118 `ERR_CONNECTION_TIMED_OUT`: ETIMEDOUT on connect.
+    CONNECTION_TIMED_OUT = -118;
+    /// -138 `ERR_NETWORK_ACCESS_DENIED`: EACCES on connect (most likely a firewall).
+    NETWORK_ACCESS_DENIED = -138;
+    /// -142 `ERR_MSG_TOO_BIG`: EMSGSIZE.
+    MSG_TOO_BIG = -142;
+    /// -147 `ERR_ADDRESS_IN_USE`: EADDRINUSE (listen on a taken port).
+    ADDRESS_IN_USE = -147;
+    /// -176 `ERR_NO_BUFFER_SPACE`: ENOBUFS.
+    NO_BUFFER_SPACE = -176;
+}
+
+/// Short name Chrome gives a code missing from its `net_error_list.h`: `ErrorToShortString`
+/// falls through to `"ERR_" + "<unknown>"`.
+const UNKNOWN_NAME: &str = "ERR_<unknown>";
+
+impl NetError {
+    /// 0 `OK`: success. Never a `lastError`; its message is `"net::OK"`.
+    pub const OK: NetError = NetError(0);
+
+    /// Wraps any raw code (0 or a negative Chrome net error; other values are kept as given).
+    #[must_use]
+    pub const fn from_code(code: i32) -> NetError {
+        NetError(code)
+    }
+
+    /// The raw code, e.g. -147 for [`NetError::ADDRESS_IN_USE`].
+    #[must_use]
+    pub const fn code(self) -> i32 {
+        self.0
+    }
+
+    /// Chrome's short name (`net::ErrorToShortString`): `"ERR_ADDRESS_IN_USE"`, `"OK"` for 0.
+    ///
+    /// Only the codes with a constant on this type are named. Any other code gives
+    /// `"ERR_<unknown>"`, which is what Chrome gives for a code missing from its
+    /// `net_error_list.h` (for codes Chrome does list but this crate never produces, Chrome
+    /// would print their real name).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        known_name(self.0).unwrap_or(UNKNOWN_NAME)
+    }
+
+    /// Chrome's `lastError` text (`net::ErrorToString`): `"net::"` + [`name`](Self::name),
+    /// e.g. `"net::ERR_ADDRESS_IN_USE"`.
+    #[must_use]
+    pub fn message(self) -> String {
+        format!("net::{}", self.name())
+    }
+
+    /// Maps an `errno` as Chromium's `net::MapSystemError` does (generic column of table 7.2).
+    ///
+    /// `0` is `OK`, `EAGAIN`/`EWOULDBLOCK` are [`IO_PENDING`](Self::IO_PENDING), and any errno
+    /// Chromium does not list (`EINTR`, `EINPROGRESS`, `EPROTO`, `ENOTSOCK`, ...) is
+    /// [`FAILED`](Self::FAILED).
+    #[must_use]
+    pub fn from_errno(errno: i32) -> NetError {
+        // EWOULDBLOCK equals EAGAIN on Linux; checked apart so the match has no dead arm.
+        if errno == libc::EWOULDBLOCK {
+            return NetError::IO_PENDING;
+        }
+        match errno {
+            0 => NetError::OK,
+            libc::EAGAIN => NetError::IO_PENDING,
+            libc::EACCES | libc::EPERM | libc::EISDIR | libc::EROFS | libc::ETXTBSY => {
+                NetError::ACCESS_DENIED
+            }
+            libc::ENETDOWN => NetError::INTERNET_DISCONNECTED,
+            libc::ETIMEDOUT => NetError::TIMED_OUT,
+            libc::ECONNRESET | libc::ENETRESET | libc::EPIPE => NetError::CONNECTION_RESET,
+            libc::ECONNABORTED => NetError::CONNECTION_ABORTED,
+            libc::ECONNREFUSED => NetError::CONNECTION_REFUSED,
+            libc::EHOSTUNREACH | libc::EHOSTDOWN | libc::ENETUNREACH | libc::EAFNOSUPPORT => {
+                NetError::ADDRESS_UNREACHABLE
+            }
+            libc::EADDRNOTAVAIL => NetError::ADDRESS_INVALID,
+            libc::EMSGSIZE => NetError::MSG_TOO_BIG,
+            libc::ENOTCONN => NetError::SOCKET_NOT_CONNECTED,
+            libc::EISCONN => NetError::SOCKET_IS_CONNECTED,
+            libc::EINVAL | libc::EFAULT | libc::E2BIG | libc::ENODEV => NetError::INVALID_ARGUMENT,
+            libc::EADDRINUSE => NetError::ADDRESS_IN_USE,
+            libc::EBADF => NetError::INVALID_HANDLE,
+            libc::EBUSY
+            | libc::EDEADLK
+            | libc::ENOLCK
+            | libc::EUSERS
+            | libc::EMFILE
+            | libc::ENFILE => NetError::INSUFFICIENT_RESOURCES,
+            libc::ECANCELED => NetError::ABORTED,
+            libc::ENOBUFS => NetError::NO_BUFFER_SPACE,
+            libc::ENOMEM => NetError::OUT_OF_MEMORY,
+            // ENOTSUP is EOPNOTSUPP on Linux; Chromium lists only ENOTSUP.
+            libc::ENOSYS | libc::ENOTSUP | libc::ENOPROTOOPT => NetError::NOT_IMPLEMENTED,
+            libc::EDQUOT | libc::ENOSPC => NetError::FILE_NO_SPACE,
+            libc::EEXIST => NetError::FILE_EXISTS,
+            libc::EFBIG => NetError::FILE_TOO_BIG,
+            libc::ENAMETOOLONG => NetError::FILE_PATH_TOO_LONG,
+            libc::ENOENT | libc::ENOTDIR => NetError::FILE_NOT_FOUND,
+            _ => NetError::FAILED,
+        }
+    }
+
+    /// Maps an `accept(2)` errno as Chromium's `MapAcceptError` does (accept column of 7.2):
+    /// `ECONNABORTED` (the client gave up before the accept) and `EAGAIN` are
+    /// [`IO_PENDING`](Self::IO_PENDING), everything else as [`from_errno`](Self::from_errno).
+    ///
+    /// Whether the crate retries an accept is decided by `accept_errno_is_retryable`, not here.
+    #[must_use]
+    pub fn from_accept_errno(errno: i32) -> NetError {
+        match errno {
+            libc::ECONNABORTED => NetError::IO_PENDING,
+            _ => NetError::from_errno(errno),
+        }
+    }
+
+    /// Maps a `connect(2)` errno as Chromium's `MapConnectError` does (connect column of 7.2):
+    /// `EINPROGRESS` is [`IO_PENDING`](Self::IO_PENDING), `EACCES` is
+    /// [`NETWORK_ACCESS_DENIED`](Self::NETWORK_ACCESS_DENIED) (-138), `ETIMEDOUT` is
+    /// [`CONNECTION_TIMED_OUT`](Self::CONNECTION_TIMED_OUT) (-118); otherwise as
+    /// [`from_errno`](Self::from_errno), except that `FAILED` (an unlisted errno) becomes
+    /// [`CONNECTION_FAILED`](Self::CONNECTION_FAILED) (-104).
+    #[must_use]
+    pub fn from_connect_errno(errno: i32) -> NetError {
+        match errno {
+            libc::EINPROGRESS => NetError::IO_PENDING,
+            libc::EACCES => NetError::NETWORK_ACCESS_DENIED,
+            libc::ETIMEDOUT => NetError::CONNECTION_TIMED_OUT,
+            _ => match NetError::from_errno(errno) {
+                NetError::FAILED => NetError::CONNECTION_FAILED,
+                mapped => mapped,
+            },
+        }
+    }
+
+    /// Generic mapping of an [`io::Error`].
+    ///
+    /// An error carrying an OS code goes through [`from_errno`](Self::from_errno). One without
+    /// (synthesized by std or mio) is mapped by [`io::ErrorKind`] to the code of the matching
+    /// errno: `WouldBlock` → `IO_PENDING`, `TimedOut` → `TIMED_OUT`, `ConnectionReset` and
+    /// `BrokenPipe` → `CONNECTION_RESET`, `ConnectionRefused` → `CONNECTION_REFUSED`,
+    /// `ConnectionAborted` → `CONNECTION_ABORTED`, `NotConnected` → `SOCKET_NOT_CONNECTED`,
+    /// `AddrInUse` → `ADDRESS_IN_USE`, `AddrNotAvailable` → `ADDRESS_INVALID`,
+    /// `PermissionDenied` → `ACCESS_DENIED`, `InvalidInput` → `INVALID_ARGUMENT`,
+    /// `OutOfMemory` → `OUT_OF_MEMORY`, `Unsupported` → `NOT_IMPLEMENTED`, `NotFound` →
+    /// `FILE_NOT_FOUND`, `AlreadyExists` → `FILE_EXISTS`; `UnexpectedEof` (the peer closed) →
+    /// `CONNECTION_CLOSED`; every other kind (`Interrupted`, `WriteZero`, `InvalidData`,
+    /// `Other`, ...) → `FAILED`.
+    #[must_use]
+    pub fn from_io_error(err: &io::Error) -> NetError {
+        if let Some(errno) = err.raw_os_error() {
+            return NetError::from_errno(errno);
+        }
+        match err.kind() {
+            io::ErrorKind::WouldBlock => NetError::IO_PENDING,
+            io::ErrorKind::TimedOut => NetError::TIMED_OUT,
+            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => {
+                NetError::CONNECTION_RESET
+            }
+            io::ErrorKind::ConnectionRefused => NetError::CONNECTION_REFUSED,
+            io::ErrorKind::ConnectionAborted => NetError::CONNECTION_ABORTED,
+            io::ErrorKind::NotConnected => NetError::SOCKET_NOT_CONNECTED,
+            io::ErrorKind::AddrInUse => NetError::ADDRESS_IN_USE,
+            io::ErrorKind::AddrNotAvailable => NetError::ADDRESS_INVALID,
+            io::ErrorKind::PermissionDenied => NetError::ACCESS_DENIED,
+            io::ErrorKind::InvalidInput => NetError::INVALID_ARGUMENT,
+            io::ErrorKind::OutOfMemory => NetError::OUT_OF_MEMORY,
+            io::ErrorKind::Unsupported => NetError::NOT_IMPLEMENTED,
+            io::ErrorKind::NotFound => NetError::FILE_NOT_FOUND,
+            io::ErrorKind::AlreadyExists => NetError::FILE_EXISTS,
+            io::ErrorKind::UnexpectedEof => NetError::CONNECTION_CLOSED,
+            _ => NetError::FAILED,
+        }
+    }
+}
+
+impl fmt::Display for NetError {
+    /// Prints [`NetError::message`], e.g. `net::ERR_ADDRESS_IN_USE`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "net::{}", self.name())
+    }
+}
+
+impl fmt::Debug for NetError {
+    /// Prints code and name, e.g. `NetError(-147 ERR_ADDRESS_IN_USE)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NetError({} {})", self.0, self.name())
+    }
+}
+
+impl std::error::Error for NetError {}
+
+impl From<NetError> for i32 {
+    /// The raw code, as [`NetError::code`].
+    fn from(err: NetError) -> i32 {
+        err.0
+    }
+}
+
+/// `ENONET` exists on Linux and Android only.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const ENONET: Option<i32> = Some(libc::ENONET);
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const ENONET: Option<i32> = None;
+
+/// The crate's accept retry policy (DESIGN §3; deviates from Chrome, reference 7.2 note (a)).
+///
+/// True for the errnos after which `accept(2)` tells callers to simply call it again:
+/// `EINTR`, `ECONNABORTED`, and the pending network errors of the new connection that Linux
+/// hands back from accept (`ENETDOWN`, `EPROTO`, `ENOPROTOOPT`, `EHOSTDOWN`, `ENONET`,
+/// `EHOSTUNREACH`, `EOPNOTSUPP`, `ENETUNREACH`). Chrome instead reports those as
+/// `onAcceptError` and pauses the server. `EAGAIN`/`EWOULDBLOCK` is false: it means "nothing
+/// more to accept, wait for readiness", not "retry".
+#[must_use]
+pub(crate) fn accept_errno_is_retryable(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::EINTR
+            | libc::ECONNABORTED
+            | libc::ENETDOWN
+            | libc::EPROTO
+            | libc::ENOPROTOOPT
+            | libc::EHOSTDOWN
+            | libc::EHOSTUNREACH
+            | libc::EOPNOTSUPP
+            | libc::ENETUNREACH
+    ) || ENONET == Some(errno)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// Every row of reference table 7.1: constant, code, `lastError` text.
+    const TABLE_7_1: &[(NetError, i32, &str)] = &[
+        (NetError::OK, 0, "net::OK"),
+        (NetError::IO_PENDING, -1, "net::ERR_IO_PENDING"),
+        (NetError::FAILED, -2, "net::ERR_FAILED"),
+        (NetError::ABORTED, -3, "net::ERR_ABORTED"),
+        (NetError::INVALID_ARGUMENT, -4, "net::ERR_INVALID_ARGUMENT"),
+        (NetError::INVALID_HANDLE, -5, "net::ERR_INVALID_HANDLE"),
+        (NetError::TIMED_OUT, -7, "net::ERR_TIMED_OUT"),
+        (NetError::ACCESS_DENIED, -10, "net::ERR_ACCESS_DENIED"),
+        (NetError::NOT_IMPLEMENTED, -11, "net::ERR_NOT_IMPLEMENTED"),
+        (
+            NetError::INSUFFICIENT_RESOURCES,
+            -12,
+            "net::ERR_INSUFFICIENT_RESOURCES",
+        ),
+        (NetError::OUT_OF_MEMORY, -13, "net::ERR_OUT_OF_MEMORY"),
+        (
+            NetError::SOCKET_NOT_CONNECTED,
+            -15,
+            "net::ERR_SOCKET_NOT_CONNECTED",
+        ),
+        (
+            NetError::SOCKET_IS_CONNECTED,
+            -23,
+            "net::ERR_SOCKET_IS_CONNECTED",
+        ),
+        (
+            NetError::CONNECTION_CLOSED,
+            -100,
+            "net::ERR_CONNECTION_CLOSED",
+        ),
+        (
+            NetError::CONNECTION_RESET,
+            -101,
+            "net::ERR_CONNECTION_RESET",
+        ),
+        (
+            NetError::CONNECTION_REFUSED,
+            -102,
+            "net::ERR_CONNECTION_REFUSED",
+        ),
+        (
+            NetError::CONNECTION_ABORTED,
+            -103,
+            "net::ERR_CONNECTION_ABORTED",
+        ),
+        (
+            NetError::CONNECTION_FAILED,
+            -104,
+            "net::ERR_CONNECTION_FAILED",
+        ),
+        (
+            NetError::NAME_NOT_RESOLVED,
+            -105,
+            "net::ERR_NAME_NOT_RESOLVED",
+        ),
+        (
+            NetError::INTERNET_DISCONNECTED,
+            -106,
+            "net::ERR_INTERNET_DISCONNECTED",
+        ),
+        (NetError::ADDRESS_INVALID, -108, "net::ERR_ADDRESS_INVALID"),
+        (
+            NetError::ADDRESS_UNREACHABLE,
+            -109,
+            "net::ERR_ADDRESS_UNREACHABLE",
+        ),
+        (
+            NetError::CONNECTION_TIMED_OUT,
+            -118,
+            "net::ERR_CONNECTION_TIMED_OUT",
+        ),
+        (
+            NetError::NETWORK_ACCESS_DENIED,
+            -138,
+            "net::ERR_NETWORK_ACCESS_DENIED",
+        ),
+        (NetError::MSG_TOO_BIG, -142, "net::ERR_MSG_TOO_BIG"),
+        (NetError::ADDRESS_IN_USE, -147, "net::ERR_ADDRESS_IN_USE"),
+        (NetError::NO_BUFFER_SPACE, -176, "net::ERR_NO_BUFFER_SPACE"),
+        // Chromium's extra file-system mappings (not in 7.1).
+        (NetError::FILE_NOT_FOUND, -6, "net::ERR_FILE_NOT_FOUND"),
+        (NetError::FILE_TOO_BIG, -8, "net::ERR_FILE_TOO_BIG"),
+        (NetError::FILE_EXISTS, -16, "net::ERR_FILE_EXISTS"),
+        (
+            NetError::FILE_PATH_TOO_LONG,
+            -17,
+            "net::ERR_FILE_PATH_TOO_LONG",
+        ),
+        (NetError::FILE_NO_SPACE, -18, "net::ERR_FILE_NO_SPACE"),
+    ];
+
+    #[test]
+    fn every_named_code_has_chromes_name_and_message() {
+        for &(err, code, message) in TABLE_7_1 {
+            assert_eq!(err.code(), code);
+            assert_eq!(i32::from(err), code);
+            assert_eq!(NetError::from_code(code), err);
+            assert_eq!(err.message(), message);
+            assert_eq!(err.to_string(), message);
+            assert_eq!(format!("net::{}", err.name()), message);
+            assert_eq!(
+                format!("{err:?}"),
+                format!("NetError({code} {})", err.name())
+            );
+        }
+        let codes: HashSet<i32> = TABLE_7_1.iter().map(|&(_, c, _)| c).collect();
+        assert_eq!(codes.len(), TABLE_7_1.len(), "duplicate code in table");
+    }
+
+    #[test]
+    fn ok_and_examples() {
+        assert_eq!(NetError::OK.name(), "OK");
+        assert_eq!(NetError::OK.to_string(), "net::OK");
+        assert_eq!(format!("{:?}", NetError::OK), "NetError(0 OK)");
+        assert_eq!(
+            format!("{:?}", NetError::ADDRESS_IN_USE),
+            "NetError(-147 ERR_ADDRESS_IN_USE)"
+        );
+        assert!(NetError::ADDRESS_IN_USE < NetError::OK);
+        let boxed: Box<dyn std::error::Error> = Box::new(NetError::CONNECTION_RESET);
+        assert_eq!(boxed.to_string(), "net::ERR_CONNECTION_RESET");
+    }
+
+    #[test]
+    fn unknown_code_is_err_unknown_like_chrome() {
+        for code in [-9, -999, -100_000, 1, i32::MIN, i32::MAX] {
+            let err = NetError::from_code(code);
+            assert_eq!(err.code(), code);
+            assert_eq!(err.name(), "ERR_<unknown>");
+            assert_eq!(err.message(), "net::ERR_<unknown>");
+            assert_eq!(err.to_string(), "net::ERR_<unknown>");
+            assert_eq!(
+                format!("{err:?}"),
+                format!("NetError({code} ERR_<unknown>)")
+            );
+        }
+    }
+
+    /// Reference table 7.2, errno by errno: (name, errno, generic, accept, connect).
+    /// Blank accept/connect cells fall back to the generic mapping, as in Chromium
+    /// (`MapAcceptError`/`MapConnectError` call `MapSystemError`); "retried"/"never surfaces"
+    /// cells (EINTR) hold what the mapping returns, the retry itself is tested below.
+    const TABLE_7_2: &[(&str, i32, i32, i32, i32)] = &[
+        ("0", 0, 0, 0, 0),
+        ("EAGAIN", libc::EAGAIN, -1, -1, -1),
+        ("EWOULDBLOCK", libc::EWOULDBLOCK, -1, -1, -1),
+        ("EINTR", libc::EINTR, -2, -2, -104),
+        ("EINPROGRESS", libc::EINPROGRESS, -2, -2, -1),
+        ("EACCES", libc::EACCES, -10, -10, -138),
+        ("EPERM", libc::EPERM, -10, -10, -10),
+        ("EADDRINUSE", libc::EADDRINUSE, -147, -147, -147),
+        ("EADDRNOTAVAIL", libc::EADDRNOTAVAIL, -108, -108, -108),
+        ("EAFNOSUPPORT", libc::EAFNOSUPPORT, -109, -109, -109),
+        ("EMFILE", libc::EMFILE, -12, -12, -12),
+        ("ENFILE", libc::ENFILE, -12, -12, -12),
+        ("ENOBUFS", libc::ENOBUFS, -176, -176, -176),
+        ("ENOMEM", libc::ENOMEM, -13, -13, -13),
+        ("ECONNABORTED", libc::ECONNABORTED, -103, -1, -103),
+        ("ECONNRESET", libc::ECONNRESET, -101, -101, -101),
+        ("ENETRESET", libc::ENETRESET, -101, -101, -101),
+        ("EPIPE", libc::EPIPE, -101, -101, -101),
+        ("ETIMEDOUT", libc::ETIMEDOUT, -7, -7, -118),
+        ("ECONNREFUSED", libc::ECONNREFUSED, -102, -102, -102),
+        ("EHOSTUNREACH", libc::EHOSTUNREACH, -109, -109, -109),
+        ("EHOSTDOWN", libc::EHOSTDOWN, -109, -109, -109),
+        ("ENETUNREACH", libc::ENETUNREACH, -109, -109, -109),
+        ("ENETDOWN", libc::ENETDOWN, -106, -106, -106),
+        ("EINVAL", libc::EINVAL, -4, -4, -4),
+        ("EFAULT", libc::EFAULT, -4, -4, -4),
+        ("E2BIG", libc::E2BIG, -4, -4, -4),
+        ("ENODEV", libc::ENODEV, -4, -4, -4),
+        ("EBADF", libc::EBADF, -5, -5, -5),
+        ("ENOTCONN", libc::ENOTCONN, -15, -15, -15),
+        ("EISCONN", libc::EISCONN, -23, -23, -23),
+        ("EMSGSIZE", libc::EMSGSIZE, -142, -142, -142),
+        ("ENOSYS", libc::ENOSYS, -11, -11, -11),
+        ("ENOTSUP", libc::ENOTSUP, -11, -11, -11),
+        ("ENOPROTOOPT", libc::ENOPROTOOPT, -11, -11, -11),
+        ("EBUSY", libc::EBUSY, -12, -12, -12),
+        ("EDEADLK", libc::EDEADLK, -12, -12, -12),
+        ("ENOLCK", libc::ENOLCK, -12, -12, -12),
+        ("EUSERS", libc::EUSERS, -12, -12, -12),
+        ("ECANCELED", libc::ECANCELED, -3, -3, -3),
+        // "anything else"
+        ("EPROTO", libc::EPROTO, -2, -2, -104),
+        ("ENOTSOCK", libc::ENOTSOCK, -2, -2, -104),
+        ("EIO", libc::EIO, -2, -2, -104),
+        ("EALREADY", libc::EALREADY, -2, -2, -104),
+        ("negative", -1, -2, -2, -104),
+        ("huge", 100_000, -2, -2, -104),
+        // Chromium's MapSystemError file-system rows (not listed in 7.2).
+        ("EISDIR", libc::EISDIR, -10, -10, -10),
+        ("EROFS", libc::EROFS, -10, -10, -10),
+        ("ETXTBSY", libc::ETXTBSY, -10, -10, -10),
+        ("ENOENT", libc::ENOENT, -6, -6, -6),
+        ("ENOTDIR", libc::ENOTDIR, -6, -6, -6),
+        ("EFBIG", libc::EFBIG, -8, -8, -8),
+        ("EEXIST", libc::EEXIST, -16, -16, -16),
+        ("ENAMETOOLONG", libc::ENAMETOOLONG, -17, -17, -17),
+        ("ENOSPC", libc::ENOSPC, -18, -18, -18),
+        ("EDQUOT", libc::EDQUOT, -18, -18, -18),
+    ];
+
+    #[test]
+    fn errno_table_7_2_every_column() {
+        for &(name, errno, generic, accept, connect) in TABLE_7_2 {
+            assert_eq!(
+                NetError::from_errno(errno).code(),
+                generic,
+                "generic {name}"
+            );
+            assert_eq!(
+                NetError::from_accept_errno(errno).code(),
+                accept,
+                "accept {name}"
+            );
+            assert_eq!(
+                NetError::from_connect_errno(errno).code(),
+                connect,
+                "connect {name}"
+            );
+            let io = io::Error::from_raw_os_error(errno);
+            assert_eq!(NetError::from_io_error(&io).code(), generic, "io {name}");
+        }
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn linux_only_errnos() {
+        // EOPNOTSUPP is ENOTSUP on Linux.
+        for (errno, generic, accept, connect) in [
+            (libc::EOPNOTSUPP, -11, -11, -11),
+            (libc::ENONET, -2, -2, -104),
+        ] {
+            assert_eq!(NetError::from_errno(errno).code(), generic);
+            assert_eq!(NetError::from_accept_errno(errno).code(), accept);
+            assert_eq!(NetError::from_connect_errno(errno).code(), connect);
+        }
+    }
+
+    #[test]
+    fn accept_retry_policy() {
+        let mut retry = vec![
+            libc::EINTR,
+            libc::ECONNABORTED,
+            libc::ENETDOWN,
+            libc::EPROTO,
+            libc::ENOPROTOOPT,
+            libc::EHOSTDOWN,
+            libc::EHOSTUNREACH,
+            libc::EOPNOTSUPP,
+            libc::ENETUNREACH,
+        ];
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        retry.push(libc::ENONET);
+        for &errno in &retry {
+            assert!(accept_errno_is_retryable(errno), "{errno} should retry");
+        }
+        for &(name, errno, ..) in TABLE_7_2 {
+            if !retry.contains(&errno) {
+                assert!(!accept_errno_is_retryable(errno), "{name} should not retry");
+            }
+        }
+        assert!(!accept_errno_is_retryable(libc::EAGAIN));
+        assert!(!accept_errno_is_retryable(libc::EWOULDBLOCK));
+        assert!(!accept_errno_is_retryable(libc::EMFILE));
+    }
+
+    #[test]
+    fn io_error_without_os_code_maps_by_kind() {
+        use io::ErrorKind as K;
+        let cases = [
+            (K::WouldBlock, NetError::IO_PENDING),
+            (K::TimedOut, NetError::TIMED_OUT),
+            (K::ConnectionReset, NetError::CONNECTION_RESET),
+            (K::BrokenPipe, NetError::CONNECTION_RESET),
+            (K::ConnectionRefused, NetError::CONNECTION_REFUSED),
+            (K::ConnectionAborted, NetError::CONNECTION_ABORTED),
+            (K::NotConnected, NetError::SOCKET_NOT_CONNECTED),
+            (K::AddrInUse, NetError::ADDRESS_IN_USE),
+            (K::AddrNotAvailable, NetError::ADDRESS_INVALID),
+            (K::PermissionDenied, NetError::ACCESS_DENIED),
+            (K::InvalidInput, NetError::INVALID_ARGUMENT),
+            (K::OutOfMemory, NetError::OUT_OF_MEMORY),
+            (K::Unsupported, NetError::NOT_IMPLEMENTED),
+            (K::NotFound, NetError::FILE_NOT_FOUND),
+            (K::AlreadyExists, NetError::FILE_EXISTS),
+            (K::UnexpectedEof, NetError::CONNECTION_CLOSED),
+            (K::Interrupted, NetError::FAILED),
+            (K::WriteZero, NetError::FAILED),
+            (K::InvalidData, NetError::FAILED),
+            (K::Other, NetError::FAILED),
+        ];
+        for (kind, expected) in cases {
+            assert_eq!(
+                NetError::from_io_error(&io::Error::from(kind)),
+                expected,
+                "{kind:?}"
+            );
+            let custom = io::Error::new(kind, "synthetic");
+            assert_eq!(NetError::from_io_error(&custom), expected, "{kind:?}");
+        }
+        // An OS code wins over the kind.
+        let os = io::Error::from_raw_os_error(libc::EADDRINUSE);
+        assert_eq!(NetError::from_io_error(&os), NetError::ADDRESS_IN_USE);
+    }
+}

@@ -1,0 +1,173 @@
+//! The crate's only `unsafe`: the few socket syscalls that std and mio do not offer the way
+//! Chrome needs them.
+//!
+//! - [`bind_listener`]: `socket` + `SO_REUSEADDR` + `bind` + `listen` with the caller's backlog
+//!   (mio's and std's `bind` fix their own backlog);
+//! - [`send`]: `send(2)` with `MSG_NOSIGNAL`, so no write path can raise `SIGPIPE`;
+//! - [`set_keep_alive`]: `SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL` as Chrome sets them.
+//!
+//! Every fd is created with `SOCK_NONBLOCK | SOCK_CLOEXEC` and owned by an `OwnedFd` from the
+//! moment it exists, so every early return closes it.
+
+use std::io;
+use std::mem;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// Runs a libc call and turns `-1` into the thread's `errno` as an `io::Error`.
+macro_rules! syscall {
+    ($fn:ident ( $($arg:expr),* $(,)? )) => {{
+        // SAFETY: each call site passes valid fds and pointers to live, correctly sized
+        // buffers; see the SAFETY line at the call site.
+        let res = unsafe { libc::$fn($($arg),*) };
+        if res == -1 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(res)
+        }
+    }};
+}
+
+/// Opens a non-blocking, close-on-exec listening socket on `addr` with `SO_REUSEADDR` and the
+/// given `listen(2)` backlog.
+pub(crate) fn bind_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    let family = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    // SAFETY: socket(2) takes no pointers.
+    let raw = syscall!(socket(
+        family,
+        libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        0
+    ))?;
+    // SAFETY: `raw` was just returned by socket(2) and is owned by nothing else.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    set_int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    let (storage, len) = sockaddr(addr);
+    // SAFETY: `storage` is a sockaddr_storage holding a sockaddr_in/in6 of length `len`.
+    syscall!(bind(
+        fd.as_raw_fd(),
+        &storage as *const libc::sockaddr_storage as *const libc::sockaddr,
+        len
+    ))?;
+    // SAFETY: listen(2) takes no pointers.
+    syscall!(listen(fd.as_raw_fd(), backlog))?;
+    Ok(TcpListener::from(fd))
+}
+
+/// Accepts one connection: `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC` (through mio).
+pub(crate) fn accept(
+    listener: &mio::net::TcpListener,
+) -> io::Result<(mio::net::TcpStream, SocketAddr)> {
+    listener.accept()
+}
+
+/// Borrows the fd of `owner` (mio's `Poll` implements `AsRawFd` but not `AsFd`).
+pub(crate) fn borrow_fd<T: AsRawFd>(owner: &T) -> BorrowedFd<'_> {
+    // SAFETY: `owner` owns the fd and keeps it open for as long as the borrow lasts.
+    unsafe { BorrowedFd::borrow_raw(owner.as_raw_fd()) }
+}
+
+/// `send(2)` with `MSG_NOSIGNAL`: a write to a reset peer fails with `EPIPE` instead of
+/// killing the process.
+pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is a live slice of `buf.len()` readable bytes.
+    let n = syscall!(send(
+        fd,
+        buf.as_ptr() as *const libc::c_void,
+        buf.len(),
+        libc::MSG_NOSIGNAL
+    ))?;
+    Ok(n as usize)
+}
+
+/// `SO_KEEPALIVE = enable`; when enabling with a non-zero `delay` (seconds), also
+/// `TCP_KEEPIDLE = TCP_KEEPINTVL = delay` (Chrome's `SetTCPKeepAlive`).
+pub(crate) fn set_keep_alive(fd: RawFd, enable: bool, delay: i32) -> io::Result<()> {
+    set_int_option(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, enable as i32)?;
+    if enable && delay != 0 {
+        set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, delay)?;
+        set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, delay)?;
+    }
+    Ok(())
+}
+
+fn set_int_option(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
+    // SAFETY: the option value is a live i32 and its exact size is passed.
+    syscall!(setsockopt(
+        fd,
+        level,
+        name,
+        &value as *const i32 as *const libc::c_void,
+        mem::size_of::<i32>() as libc::socklen_t
+    ))?;
+    Ok(())
+}
+
+/// `addr` as a `sockaddr_storage` and the length of the part that is filled in.
+fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+            unsafe {
+                (&mut storage as *mut libc::sockaddr_storage as *mut libc::sockaddr_in).write(sin)
+            };
+            mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
+            unsafe {
+                (&mut storage as *mut libc::sockaddr_storage as *mut libc::sockaddr_in6).write(sin6)
+            };
+            mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpStream;
+
+    #[test]
+    fn listener_honours_backlog_and_reuseaddr() {
+        let l = bind_listener("127.0.0.1:0".parse().unwrap(), 7).unwrap();
+        let addr = l.local_addr().unwrap();
+        assert_ne!(addr.port(), 0);
+        let _client = TcpStream::connect(addr).unwrap();
+        let flags = unsafe_free_fcntl(l.as_raw_fd());
+        assert!(flags & libc::O_NONBLOCK != 0);
+    }
+
+    #[test]
+    fn bind_to_a_port_in_use_fails_with_eaddrinuse() {
+        let l = bind_listener("127.0.0.1:0".parse().unwrap(), 1).unwrap();
+        let err = bind_listener(l.local_addr().unwrap(), 1).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EADDRINUSE));
+    }
+
+    fn unsafe_free_fcntl(fd: RawFd) -> i32 {
+        syscall!(fcntl(fd, libc::F_GETFL)).unwrap()
+    }
+}

@@ -1,0 +1,158 @@
+//! One turn of the reactor, and `run`: the only reader of `mio::Events`.
+//!
+//! A turn:
+//! 1. polls the OS, with the timeout forced to zero while anything is queued;
+//! 2. turns readiness into queued I/O steps (accept a batch, read a chunk, finish a connect,
+//!    flush sends); a listener or socket is queued at most once;
+//! 3. queues the callbacks of due timers, in deadline order;
+//! 4. runs everything queued so far, in order. Accepts and reads happen when their step runs,
+//!    so a `set_paused(true)` or `close` made by an earlier callback in the same batch stops
+//!    them (D8): nothing already polled leaks through.
+
+use std::cell::Cell;
+use std::io;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::ids::{self, Source};
+use crate::queue::Task;
+use crate::Reactor;
+
+/// What one [`Reactor::turn`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TurnReport {
+    /// Readiness events the OS poll returned.
+    pub events: usize,
+    /// Timers that fired.
+    pub timers: usize,
+    /// Queued callbacks, events and I/O steps that ran.
+    pub tasks: usize,
+}
+
+impl TurnReport {
+    /// Whether the turn did nothing at all (it timed out with nothing to run).
+    pub fn is_empty(&self) -> bool {
+        self.events == 0 && self.timers == 0 && self.tasks == 0
+    }
+}
+
+/// Shared with the guard a turn holds, so it is reset even when a callback panics.
+#[derive(Debug)]
+pub(crate) struct TurnFlags {
+    in_turn: Rc<Cell<bool>>,
+}
+
+impl TurnFlags {
+    pub(crate) fn new() -> Self {
+        TurnFlags {
+            in_turn: Rc::new(Cell::new(false)),
+        }
+    }
+}
+
+struct TurnGuard(Rc<Cell<bool>>);
+
+impl Drop for TurnGuard {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+impl<S: 'static> Reactor<S> {
+    /// Runs one turn: waits up to `timeout` for I/O (`None`: until something happens; forced to
+    /// zero while work is queued; shortened to the next timer), then runs what is ready,
+    /// lending `state` to every callback and listener.
+    ///
+    /// A turn with `Some(Duration::ZERO)` never blocks, for host loops (see
+    /// [`AsRawFd`](std::os::fd::AsRawFd)).
+    ///
+    /// # Errors
+    /// The OS poll's error (`EINTR` is treated as a turn with no events), or
+    /// `ErrorKind::WouldBlock` when called from inside one of this reactor's callbacks (a turn
+    /// is not re-entrant; queue the work instead).
+    pub fn turn(&mut self, timeout: Option<Duration>, state: &mut S) -> io::Result<TurnReport> {
+        if self.flags.in_turn.get() {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "Reactor::turn called from inside a callback of the same reactor",
+            ));
+        }
+        self.flags.in_turn.set(true);
+        let _guard = TurnGuard(self.flags.in_turn.clone());
+
+        let mut report = TurnReport::default();
+        let timeout = self.poll_timeout(timeout);
+        let mut events = std::mem::replace(&mut self.events, mio::Events::with_capacity(0));
+        let polled = self.poll.poll(&mut events, timeout);
+        let result = match polled {
+            Ok(()) => {
+                for event in events.iter() {
+                    report.events += 1;
+                    self.readiness(event);
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(e) => Err(e),
+        };
+        self.events = events;
+        result?;
+
+        let now = Instant::now();
+        while let Some(callback) = self.timers.pop_due(now) {
+            report.timers += 1;
+            self.push(Task::Call(callback));
+        }
+
+        self.queue.begin_batch();
+        while let Some(task) = self.queue.pop_batch() {
+            report.tasks += 1;
+            self.run_task(task, state);
+        }
+        Ok(report)
+    }
+
+    /// Turns until [`stop`](Reactor::stop) is called or nothing can happen any more (no
+    /// sockets, timers, queued work or pending host-name resolutions).
+    pub fn run(&mut self, state: &mut S) -> io::Result<()> {
+        loop {
+            if self.stop_requested {
+                self.stop_requested = false;
+                return Ok(());
+            }
+            if self.is_idle() {
+                return Ok(());
+            }
+            self.turn(None, state)?;
+        }
+    }
+
+    fn poll_timeout(&mut self, timeout: Option<Duration>) -> Option<Duration> {
+        match self.next_timeout() {
+            Some(next) => Some(timeout.map_or(next, |t| t.min(next))),
+            None => timeout,
+        }
+    }
+
+    /// Turns one readiness event into queued work.
+    fn readiness(&mut self, event: &mio::event::Event) {
+        match ids::decode(event.token()) {
+            Source::Waker => self.collect_resolutions(),
+            Source::Server { id, key } => self.server_ready(id, key),
+            Source::Tcp { id, key } => self.tcp_ready(id, key, event),
+        }
+    }
+
+    fn run_task(&mut self, task: Task<S>, state: &mut S) {
+        match task {
+            Task::Call(callback) => callback(self, state),
+            Task::Accept { key, id } => self.accept_batch(key, id, state),
+            Task::Read { key, id } => self.read_some(key, id, state),
+            Task::ReceiveError(info) => {
+                if self.tcp_ids.get(info.socket_id.raw()).is_some() {
+                    crate::event::dispatch(self, state, |r| &mut r.on_receive_error, &info);
+                }
+            }
+        }
+    }
+}

@@ -39,9 +39,17 @@ fn parse_args() -> Result<Args, String> {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
         match flag.as_str() {
             "--address" => args.address = value("--address")?,
-            "--port" => args.port = value("--port")?.parse().map_err(|e| format!("--port: {e}"))?,
+            "--port" => {
+                args.port = value("--port")?
+                    .parse()
+                    .map_err(|e| format!("--port: {e}"))?
+            }
             "--seconds" => {
-                args.seconds = Some(value("--seconds")?.parse().map_err(|e| format!("--seconds: {e}"))?)
+                args.seconds = Some(
+                    value("--seconds")?
+                        .parse()
+                        .map_err(|e| format!("--seconds: {e}"))?,
+                )
             }
             "--max-connections" | "--max-conns" => {
                 let n = value(&flag)?.parse().map_err(|e| format!("{flag}: {e}"))?;
@@ -106,22 +114,23 @@ fn main() -> ExitCode {
     r.tcp_server()
         .create(SocketProperties::default(), move |r, _, created| {
             let id = created.expect("create cannot fail").socket_id;
-            r.tcp_server().listen(id, &address, port, None, move |r, app, result| {
-                if let Err(e) = result {
-                    eprintln!("accept_close: listen failed: {e}");
-                    app.failed = true;
-                    r.stop();
-                    return;
-                }
-                r.tcp_server().get_info(id, |_, _, info| {
-                    let info = info.expect("the server exists");
-                    let address = info.local_address.unwrap_or_default();
-                    let port = info.local_port.unwrap_or_default();
-                    let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "listening on {address}:{port}");
-                    let _ = out.flush();
+            r.tcp_server()
+                .listen(id, &address, port, None, move |r, app, result| {
+                    if let Err(e) = result {
+                        eprintln!("accept_close: listen failed: {e}");
+                        app.failed = true;
+                        r.stop();
+                        return;
+                    }
+                    r.tcp_server().get_info(id, |_, _, info| {
+                        let info = info.expect("the server exists");
+                        let address = info.local_address.unwrap_or_default();
+                        let port = info.local_port.unwrap_or_default();
+                        let mut out = std::io::stdout().lock();
+                        let _ = writeln!(out, "listening on {address}:{port}");
+                        let _ = out.flush();
+                    });
                 });
-            });
         });
 
     if let Err(e) = r.run(&mut app) {

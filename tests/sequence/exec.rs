@@ -106,6 +106,11 @@ struct MServer {
     persistent: bool,
     paused: bool,
     listen: Option<MListen>,
+    /// A `set_paused(false)` on this paused server whose callback has not run: no
+    /// `on_accept` may come before it (Chrome replies before the accept it starts completes).
+    resuming: Option<u64>,
+    /// (turn, accepts in it): a full accept batch may leave an accept step queued.
+    accepts: (u64, usize),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -133,6 +138,11 @@ struct MTcp {
     link: Link,
     sent: Vec<u8>,
     received: Vec<u8>,
+    /// A `set_paused(false)` on this paused, connected socket whose callback has not run: no
+    /// read event may come before it (Chrome replies before the read it starts completes).
+    resuming: Option<u64>,
+    /// The last turn that delivered a full `buffer_size` chunk (a read step may be queued).
+    full_chunk_turn: Option<u64>,
 }
 
 struct Peer {
@@ -306,8 +316,17 @@ impl World {
             Some(s) if s.listen.is_none() => {
                 return self.fail(format!("on_accept for non-listening server {server}"))
             }
+            Some(s) if s.resuming.is_some() => {
+                return self.fail(format!(
+                    "on_accept for server {server} before the callback of the set_paused(false) \
+                     that resumed it"
+                ))
+            }
             Some(_) => {}
         }
+        let turns = self.turns;
+        let s = self.servers.get_mut(&server).unwrap();
+        s.accepts = if s.accepts.0 == turns { (turns, s.accepts.1 + 1) } else { (turns, 1) };
         if client != self.next_tcp {
             return self.fail(format!("accepted id {client}, expected {}", self.next_tcp));
         }
@@ -324,6 +343,8 @@ impl World {
                 link: Link::Unknown,
                 sent: Vec::new(),
                 received: Vec::new(),
+                resuming: None,
+                full_chunk_turn: None,
             },
         );
         // Learn whose connection it is from its peer port.
@@ -396,6 +417,14 @@ impl World {
         if let Some(p) = problem {
             return self.fail(format!("on_receive for {id}: {p}"));
         }
+        if t.resuming.is_some() {
+            return self.fail(format!(
+                "on_receive for {id} before the callback of the set_paused(false) that resumed it"
+            ));
+        }
+        if info.data.len() == size {
+            t.full_chunk_turn = Some(self.turns);
+        }
         t.received.extend_from_slice(&info.data);
         if let Link::Peer(pi) = t.link {
             if !self.peers[pi].written.starts_with(&t.received) {
@@ -434,6 +463,12 @@ impl World {
         let t = self.tcps.get_mut(&id).unwrap();
         if t.paused || !matches!(t.conn, MConn::Connected { .. }) {
             return self.fail(format!("on_receive_error for {id}: paused or not connected"));
+        }
+        if t.resuming.is_some() {
+            return self.fail(format!(
+                "on_receive_error for {id} before the callback of the set_paused(false) that \
+                 resumed it"
+            ));
         }
         if let Link::Peer(pi) = t.link {
             let p = &self.peers[pi];
@@ -875,6 +910,8 @@ impl Exec {
                         persistent: persistent.unwrap_or(false),
                         paused: false,
                         listen: None,
+                        resuming: None,
+                        accepts: (0, 0),
                     },
                 );
                 let props = tcp_server::SocketProperties { persistent, name };
@@ -910,14 +947,34 @@ impl Exec {
             }
             ServerSetPaused { id: p, paused } => {
                 let id = self.sid(p);
+                let (turns, batch) = (self.w.turns, 1 + self.batch as usize % 4);
+                let mut arm = false;
                 let want = match self.w.servers.get_mut(&id) {
                     Some(s) => {
+                        // A full batch in the last turn may have left an accept step queued.
+                        arm = s.paused
+                            && !paused
+                            && s.listen.is_some()
+                            && !(s.accepts.0 == turns && s.accepts.1 >= batch);
                         s.paused = paused;
                         Got::Unit
                     }
                     None => not_found(),
                 };
-                let seq = self.w.expect_exact(format!("tcpServer.setPaused {id}"), want);
+                let seq = self.w.expect(
+                    format!("tcpServer.setPaused {id}"),
+                    true,
+                    Box::new(move |w, g| {
+                        if let Some(s) = w.servers.get_mut(&id) {
+                            s.resuming = None;
+                        }
+                        ensure!(*g == want, "expected {want:?}");
+                        Ok(())
+                    }),
+                );
+                if let Some(s) = self.w.servers.get_mut(&id) {
+                    s.resuming = arm.then_some(seq);
+                }
                 self.r().tcp_server().set_paused(
                     ServerSocketId::from_raw(id),
                     paused,
@@ -1005,6 +1062,8 @@ impl Exec {
                         link: Link::Reactor,
                         sent: Vec::new(),
                         received: Vec::new(),
+                        resuming: None,
+                        full_chunk_turn: None,
                     },
                 );
                 let props = tcp::SocketProperties {
@@ -1050,14 +1109,34 @@ impl Exec {
             }
             TcpSetPaused { id: p, paused } => {
                 let id = self.tid(p);
+                let turns = self.w.turns;
+                let mut arm = false;
                 let want = match self.w.tcps.get_mut(&id) {
                     Some(t) => {
+                        // A full chunk in the last turn may have left a read step queued.
+                        arm = t.paused
+                            && !paused
+                            && matches!(t.conn, MConn::Connected { .. })
+                            && t.full_chunk_turn != Some(turns);
                         t.paused = paused;
                         Got::Unit
                     }
                     None => not_found(),
                 };
-                let seq = self.w.expect_exact(format!("tcp.setPaused {id}"), want);
+                let seq = self.w.expect(
+                    format!("tcp.setPaused {id}"),
+                    true,
+                    Box::new(move |w, g| {
+                        if let Some(t) = w.tcps.get_mut(&id) {
+                            t.resuming = None;
+                        }
+                        ensure!(*g == want, "expected {want:?}");
+                        Ok(())
+                    }),
+                );
+                if let Some(t) = self.w.tcps.get_mut(&id) {
+                    t.resuming = arm.then_some(seq);
+                }
                 self.r().tcp().set_paused(
                     TcpSocketId::from_raw(id),
                     paused,

@@ -187,19 +187,18 @@ impl<'r, S: 'static> Tcp<'r, S> {
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
-        let result = match self.r.tcp_key(socket_id) {
-            Some(key) => {
-                let entry = &mut self.r.tcps[key];
-                let resume = entry.paused && !paused;
-                entry.paused = paused;
-                if resume {
-                    self.r.resume_reading(key);
-                }
-                Ok(())
-            }
-            None => Err(LastError::socket_not_found()),
+        let Some(key) = self.r.tcp_key(socket_id) else {
+            return self.r.reply(callback, Err(LastError::socket_not_found()));
         };
-        self.r.reply(callback, result);
+        let entry = &mut self.r.tcps[key];
+        let resume = entry.paused && !paused;
+        entry.paused = paused;
+        // The callback is queued before the read step a resume queues, so it runs before the
+        // `on_receive` it enables (as in Chrome, which replies before the read completes).
+        self.r.reply(callback, Ok(()));
+        if resume {
+            self.r.resume_reading(key);
+        }
     }
 
     /// `SO_KEEPALIVE = enable`; with `enable` and a non-zero `delay` (seconds) also

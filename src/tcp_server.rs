@@ -158,16 +158,15 @@ impl<'r, S: 'static> TcpServer<'r, S> {
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
-        let result = match self.r.server_key(socket_id) {
-            Some(key) => {
-                if let Err(e) = self.r.set_server_paused(key, paused) {
-                    log::warn!("set_paused({socket_id}, {paused}): {e}");
-                }
-                Ok(())
-            }
-            None => Err(LastError::socket_not_found()),
+        let Some(key) = self.r.server_key(socket_id) else {
+            return self.r.reply(callback, Err(LastError::socket_not_found()));
         };
-        self.r.reply(callback, result);
+        // The callback is queued before the accept step a resume queues, so it runs before
+        // the `on_accept` it enables (as in Chrome, which replies before the accept completes).
+        self.r.reply(callback, Ok(()));
+        if let Err(e) = self.r.set_server_paused(key, paused) {
+            log::warn!("set_paused({socket_id}, {paused}): {e}");
+        }
     }
 
     /// Listens on `address` (an IP literal, Chrome's grammar) and `port` (0 = any free port).

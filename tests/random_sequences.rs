@@ -46,7 +46,7 @@ fn seeds() -> u64 {
     std::env::var("CS_SEQUENCE_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(2000)
+        .unwrap_or(3000)
 }
 
 #[test]

@@ -302,7 +302,9 @@ impl World {
             Some(p) => {
                 self.dispatch_waiting.remove(p);
             }
-            None => self.fail(format!("fuzz listener {index} called twice or unregistered")),
+            None => self.fail(format!(
+                "fuzz listener {index} called twice or unregistered"
+            )),
         }
     }
 
@@ -312,7 +314,9 @@ impl World {
         self.log(|| format!("  event on_accept server={server} client={client}"));
         match self.servers.get(&server) {
             None => return self.fail(format!("on_accept for closed server {server}")),
-            Some(s) if s.paused => return self.fail(format!("on_accept for paused server {server}")),
+            Some(s) if s.paused => {
+                return self.fail(format!("on_accept for paused server {server}"))
+            }
             Some(s) if s.listen.is_none() => {
                 return self.fail(format!("on_accept for non-listening server {server}"))
             }
@@ -326,7 +330,11 @@ impl World {
         }
         let turns = self.turns;
         let s = self.servers.get_mut(&server).unwrap();
-        s.accepts = if s.accepts.0 == turns { (turns, s.accepts.1 + 1) } else { (turns, 1) };
+        s.accepts = if s.accepts.0 == turns {
+            (turns, s.accepts.1 + 1)
+        } else {
+            (turns, 1)
+        };
         if client != self.next_tcp {
             return self.fail(format!("accepted id {client}, expected {}", self.next_tcp));
         }
@@ -386,15 +394,20 @@ impl World {
                             t.received,
                             p.written
                         );
-                        ensure!(p.expect_in.starts_with(&p.read), "peer {pi} read wrong bytes");
+                        ensure!(
+                            p.expect_in.starts_with(&p.read),
+                            "peer {pi} read wrong bytes"
+                        );
                     }
                     None => t.link = Link::Reactor,
                 }
                 Ok(())
             }),
         );
-        r.tcp()
-            .get_info(info.client_socket_id, World::callback(seq, |r| got(r, Got::TInfo)));
+        r.tcp().get_info(
+            info.client_socket_id,
+            World::callback(seq, |r| got(r, Got::TInfo)),
+        );
     }
 
     fn on_receive(&mut self, info: &tcp::ReceiveInfo) {
@@ -404,7 +417,11 @@ impl World {
         let Some(t) = self.tcps.get_mut(&id) else {
             return self.fail(format!("on_receive for closed tcp socket {id}"));
         };
-        let size = if t.buffer <= 0 { 4096 } else { t.buffer as usize };
+        let size = if t.buffer <= 0 {
+            4096
+        } else {
+            t.buffer as usize
+        };
         let problem = if t.paused {
             Some("paused")
         } else if !matches!(t.conn, MConn::Connected { .. }) {
@@ -448,12 +465,18 @@ impl World {
             if *fid == id {
                 self.fifo.pop_front();
                 if code != -100 {
-                    self.fail(format!("queued on_receive_error for {id}: code {code}, want -100"));
+                    self.fail(format!(
+                        "queued on_receive_error for {id}: code {code}, want -100"
+                    ));
                 }
                 return;
             }
         }
-        if let Some(pos) = self.fifo.iter().position(|f| matches!(f, Fifo::RecvErr(f, _) if *f == id)) {
+        if let Some(pos) = self
+            .fifo
+            .iter()
+            .position(|f| matches!(f, Fifo::RecvErr(f, _) if *f == id))
+        {
             return self.fail(format!(
                 "on_receive_error for {id} overtook queued work: queue {:?} (position {pos})",
                 self.fifo
@@ -462,7 +485,9 @@ impl World {
         // From the read path: the socket must be reading, and its peer gone.
         let t = self.tcps.get_mut(&id).unwrap();
         if t.paused || !matches!(t.conn, MConn::Connected { .. }) {
-            return self.fail(format!("on_receive_error for {id}: paused or not connected"));
+            return self.fail(format!(
+                "on_receive_error for {id}: paused or not connected"
+            ));
         }
         if t.resuming.is_some() {
             return self.fail(format!(
@@ -482,7 +507,9 @@ impl World {
         t.paused = true;
         t.conn = MConn::Idle;
         if code != -100 && code != -101 {
-            self.fail(format!("on_receive_error for {id}: code {code}, want -100 or -101"));
+            self.fail(format!(
+                "on_receive_error for {id}: code {code}, want -100 or -101"
+            ));
         }
     }
 
@@ -511,7 +538,8 @@ impl World {
     fn close_tcp_model(&mut self, id: i32) {
         let t = self.tcps.remove(&id).expect("live");
         self.connect_aborted(t.conn);
-        self.fifo.retain(|f| !matches!(f, Fifo::RecvErr(x, _) if *x == id));
+        self.fifo
+            .retain(|f| !matches!(f, Fifo::RecvErr(x, _) if *x == id));
     }
 
     /// A pending connect is answered -3 (D5) at this point of the queue.
@@ -521,7 +549,10 @@ impl World {
             p.immediate = true;
             p.may_stay = false;
             p.check = Box::new(|_, g| {
-                ensure!(*g == net(-3), "a connect overtaken by disconnect/close gets -3");
+                ensure!(
+                    *g == net(-3),
+                    "a connect overtaken by disconnect/close gets -3"
+                );
                 Ok(())
             });
             self.fifo.push_back(Fifo::Call(seq, self.turns));
@@ -587,7 +618,9 @@ impl ExpS {
             && i.paused == self.paused
             && match (&self.local, &local) {
                 (None, None) => true,
-                (Some((a, p)), Some((ga, gp))) => a == ga && *gp != 0 && p.map_or(true, |p| p == *gp),
+                (Some((a, p)), Some((ga, gp))) => {
+                    a == ga && *gp != 0 && p.map_or(true, |p| p == *gp)
+                }
                 _ => false,
             };
         ensure!(ok, "expected {self:?}");
@@ -702,7 +735,9 @@ fn refusing_ports() -> (u16, u16) {
 
 /// Open fds of this process.
 pub fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 fn build(manifest: ManifestChoice, batch: u8) -> Reactor<World> {
@@ -918,11 +953,17 @@ impl Exec {
                 self.r().tcp_server().create(
                     props,
                     World::callback(seq, |r| {
-                        got(r, |c: tcp_server::CreateInfo| Got::Created(c.socket_id.raw()))
+                        got(r, |c: tcp_server::CreateInfo| {
+                            Got::Created(c.socket_id.raw())
+                        })
                     }),
                 );
             }
-            ServerUpdate { id: p, name, persistent } => {
+            ServerUpdate {
+                id: p,
+                name,
+                persistent,
+            } => {
                 let id = self.sid(p);
                 let (name, persistent) = (name_of(name), flag_of(persistent));
                 let want = match self.w.servers.get_mut(&id) {
@@ -981,7 +1022,12 @@ impl Exec {
                     World::callback(seq, |r| got(r, |()| Got::Unit)),
                 );
             }
-            ServerListen { id: p, addr, port, backlog } => self.listen(p, addr, port, backlog),
+            ServerListen {
+                id: p,
+                addr,
+                port,
+                backlog,
+            } => self.listen(p, addr, port, backlog),
             ServerDisconnect { id: p } => {
                 let id = self.sid(p);
                 let want = match self.w.servers.get_mut(&id) {
@@ -991,7 +1037,9 @@ impl Exec {
                     }
                     None => not_found(),
                 };
-                let seq = self.w.expect_exact(format!("tcpServer.disconnect {id}"), want);
+                let seq = self
+                    .w
+                    .expect_exact(format!("tcpServer.disconnect {id}"), want);
                 self.r().tcp_server().disconnect(
                     ServerSocketId::from_raw(id),
                     World::callback(seq, |r| got(r, |()| Got::Unit)),
@@ -1042,7 +1090,11 @@ impl Exec {
                     .tcp_server()
                     .get_sockets(World::callback(seq, |r| got(r, Got::SList)));
             }
-            TcpCreate { name, persistent, buffer } => {
+            TcpCreate {
+                name,
+                persistent,
+                buffer,
+            } => {
                 let id = self.w.next_tcp;
                 let seq = self
                     .w
@@ -1073,10 +1125,17 @@ impl Exec {
                 };
                 self.r().tcp().create(
                     props,
-                    World::callback(seq, |r| got(r, |c: tcp::CreateInfo| Got::Created(c.socket_id.raw()))),
+                    World::callback(seq, |r| {
+                        got(r, |c: tcp::CreateInfo| Got::Created(c.socket_id.raw()))
+                    }),
                 );
             }
-            TcpUpdate { id: p, name, persistent, buffer } => {
+            TcpUpdate {
+                id: p,
+                name,
+                persistent,
+                buffer,
+            } => {
                 let id = self.tid(p);
                 let (name, persistent, buffer_size) =
                     (name_of(name), flag_of(persistent), buf_of(buffer));
@@ -1143,7 +1202,11 @@ impl Exec {
                     World::callback(seq, |r| got(r, |()| Got::Unit)),
                 );
             }
-            TcpSetKeepAlive { id: p, enable, delay } => {
+            TcpSetKeepAlive {
+                id: p,
+                enable,
+                delay,
+            } => {
                 let id = self.tid(p);
                 let delay = match delay {
                     KeepAliveDelay::Zero => 0,
@@ -1181,7 +1244,9 @@ impl Exec {
                         recv_err = true;
                     }
                     self.w.connect_aborted(conn);
-                    let seq = self.w.expect_exact(format!("tcp.disconnect {id}"), Got::Unit);
+                    let seq = self
+                        .w
+                        .expect_exact(format!("tcp.disconnect {id}"), Got::Unit);
                     if recv_err {
                         self.w.fifo.push_back(Fifo::RecvErr(id, self.w.turns));
                     }
@@ -1190,7 +1255,9 @@ impl Exec {
                         World::callback(seq, |r| got(r, |()| Got::Unit)),
                     );
                 } else {
-                    let seq = self.w.expect_exact(format!("tcp.disconnect {id}"), not_found());
+                    let seq = self
+                        .w
+                        .expect_exact(format!("tcp.disconnect {id}"), not_found());
                     self.r().tcp().disconnect(
                         TcpSocketId::from_raw(id),
                         World::callback(seq, |r| got(r, |()| Got::Unit)),
@@ -1309,7 +1376,9 @@ impl Exec {
                     return self.w.log(|| format!("  (peer {pi} cannot write)"));
                 };
                 let base = p.written.len();
-                let data: Vec<u8> = (0..n).map(|i| (pi * 7 + base + i) as u8).collect::<Vec<u8>>();
+                let data: Vec<u8> = (0..n)
+                    .map(|i| (pi * 7 + base + i) as u8)
+                    .collect::<Vec<u8>>();
                 let res = s.send_with_flags(&data, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT);
                 if let Ok(k) = res {
                     p.written.extend_from_slice(&data[..k]);
@@ -1515,10 +1584,9 @@ impl Exec {
     /// setKeepAlive / setNoDelay: "Socket not found" with -2, -2 unless connected.
     fn expect_sockopt(&mut self, desc: String, id: i32, odd_delay: bool) -> u64 {
         match self.w.tcps.get(&id).map(|t| t.conn) {
-            None => self.w.expect_exact(
-                desc,
-                Got::Err("Socket not found".into(), Some(-2)),
-            ),
+            None => self
+                .w
+                .expect_exact(desc, Got::Err("Socket not found".into(), Some(-2))),
             Some(MConn::Connected { maybe_gone }) if odd_delay || maybe_gone => self.w.expect(
                 desc,
                 true,
@@ -1541,7 +1609,9 @@ impl Exec {
                 let sid = self.sid(q);
                 self.w.server_port(sid).map_or(0, |(_, p)| p as i32)
             }
-            PortChoice::OfPeer(q) => self.peer(q).map_or(0, |i| self.w.peers[i].local_port as i32),
+            PortChoice::OfPeer(q) => self
+                .peer(q)
+                .map_or(0, |i| self.w.peers[i].local_port as i32),
             PortChoice::Minus1 => -1,
             PortChoice::P65536 => 65536,
             PortChoice::P70000 => 70000,
@@ -1634,7 +1704,8 @@ impl Exec {
                                     });
                                 }
                             }
-                            Got::Err(m, Some(c)) if *c < 0 && *m == NetError::from_code(*c).message() => {}
+                            Got::Err(m, Some(c))
+                                if *c < 0 && *m == NetError::from_code(*c).message() => {}
                             _ => return Err("expected Ok or a net error".into()),
                         }
                         Ok(())
@@ -1743,7 +1814,10 @@ impl Exec {
             desc,
             false,
             Box::new(move |w, g| {
-                let t = w.tcps.get(&id).ok_or("connect answered for a closed socket")?;
+                let t = w
+                    .tcps
+                    .get(&id)
+                    .ok_or("connect answered for a closed socket")?;
                 ensure!(
                     matches!(t.conn, MConn::Connecting { .. }),
                     "connect answered while the model has {:?}",
@@ -1756,7 +1830,10 @@ impl Exec {
                         .and_then(|s| s.listen.as_ref())
                         .is_some_and(|l| l.gen == gen)
                 });
-                let t = w.tcps.get_mut(&id).ok_or("connect answered for a closed socket")?;
+                let t = w
+                    .tcps
+                    .get_mut(&id)
+                    .ok_or("connect answered for a closed socket")?;
                 let fine = match g {
                     Got::Unit => expect_ok,
                     Got::Err(..) if expect_ok && !still_listening => {
@@ -1822,7 +1899,9 @@ impl Exec {
                     Box::new(move |w, g| {
                         match g {
                             Got::Sent(n) if *n == len => w.record_sent(id, &d),
-                            Got::Err(m, Some(c)) if *c < 0 && *m == NetError::from_code(*c).message() => {
+                            Got::Err(m, Some(c))
+                                if *c < 0 && *m == NetError::from_code(*c).message() =>
+                            {
                                 // The write failed: disconnected; a reading socket gets -100 next.
                                 let t = w.tcps.get_mut(&id).expect("live");
                                 t.conn = MConn::Idle;
@@ -1850,7 +1929,9 @@ impl Exec {
         };
         let target: IpAddr = match (ip, v6) {
             (IpAddr::V4(_), _) => Ipv4Addr::LOCALHOST.into(),
-            (IpAddr::V6(a), true) if a.is_unspecified() || a.is_loopback() => Ipv6Addr::LOCALHOST.into(),
+            (IpAddr::V6(a), true) if a.is_unspecified() || a.is_loopback() => {
+                Ipv6Addr::LOCALHOST.into()
+            }
             (IpAddr::V6(a), false) if a.is_unspecified() => Ipv4Addr::LOCALHOST.into(),
             (IpAddr::V6(_), false) => Ipv6Addr::LOCALHOST.into(),
             (IpAddr::V6(_), true) => return,

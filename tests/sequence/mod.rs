@@ -38,7 +38,11 @@ impl Input {
                 Err(_) => break,
             }
         }
-        Input { manifest, batch, cmds }
+        Input {
+            manifest,
+            batch,
+            cmds,
+        }
     }
 }
 
@@ -182,42 +186,119 @@ pub enum TurnTimeout {
 /// One step of a sequence.
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cmd {
-    ServerCreate { name: NameChoice, persistent: FlagChoice },
-    ServerUpdate { id: Pick, name: NameChoice, persistent: FlagChoice },
-    ServerSetPaused { id: Pick, paused: bool },
-    ServerListen { id: Pick, addr: ListenAddr, port: PortChoice, backlog: BacklogChoice },
-    ServerDisconnect { id: Pick },
-    ServerClose { id: Pick },
-    ServerGetInfo { id: Pick },
+    ServerCreate {
+        name: NameChoice,
+        persistent: FlagChoice,
+    },
+    ServerUpdate {
+        id: Pick,
+        name: NameChoice,
+        persistent: FlagChoice,
+    },
+    ServerSetPaused {
+        id: Pick,
+        paused: bool,
+    },
+    ServerListen {
+        id: Pick,
+        addr: ListenAddr,
+        port: PortChoice,
+        backlog: BacklogChoice,
+    },
+    ServerDisconnect {
+        id: Pick,
+    },
+    ServerClose {
+        id: Pick,
+    },
+    ServerGetInfo {
+        id: Pick,
+    },
     ServerGetSockets,
-    TcpCreate { name: NameChoice, persistent: FlagChoice, buffer: BufChoice },
-    TcpUpdate { id: Pick, name: NameChoice, persistent: FlagChoice, buffer: BufChoice },
-    TcpSetPaused { id: Pick, paused: bool },
-    TcpSetKeepAlive { id: Pick, enable: bool, delay: KeepAliveDelay },
-    TcpSetNoDelay { id: Pick, no_delay: bool },
-    TcpConnect { id: Pick, host: ConnectHost, port: ConnectPort },
-    TcpDisconnect { id: Pick },
+    TcpCreate {
+        name: NameChoice,
+        persistent: FlagChoice,
+        buffer: BufChoice,
+    },
+    TcpUpdate {
+        id: Pick,
+        name: NameChoice,
+        persistent: FlagChoice,
+        buffer: BufChoice,
+    },
+    TcpSetPaused {
+        id: Pick,
+        paused: bool,
+    },
+    TcpSetKeepAlive {
+        id: Pick,
+        enable: bool,
+        delay: KeepAliveDelay,
+    },
+    TcpSetNoDelay {
+        id: Pick,
+        no_delay: bool,
+    },
+    TcpConnect {
+        id: Pick,
+        host: ConnectHost,
+        port: ConnectPort,
+    },
+    TcpDisconnect {
+        id: Pick,
+    },
     /// Sends `len % 65` bytes.
-    TcpSend { id: Pick, len: u8 },
-    TcpClose { id: Pick },
-    TcpGetInfo { id: Pick },
+    TcpSend {
+        id: Pick,
+        len: u8,
+    },
+    TcpClose {
+        id: Pick,
+    },
+    TcpGetInfo {
+        id: Pick,
+    },
     TcpGetSockets,
-    AddListener { event: EventKind },
+    AddListener {
+        event: EventKind,
+    },
     /// Removes listener number `which` of those added (or a never-issued one).
-    RemoveListener { which: Pick },
+    RemoveListener {
+        which: Pick,
+    },
     /// A client connects to a server's port (v4 or v6 loopback, whichever the listener takes).
-    PeerConnect { server: Pick, v6: bool },
+    PeerConnect {
+        server: Pick,
+        v6: bool,
+    },
     /// A peer writes `len % 33 + 1` bytes.
-    PeerWrite { peer: Pick, len: u8 },
+    PeerWrite {
+        peer: Pick,
+        len: u8,
+    },
     /// A peer reads what has arrived and checks it against what the reactor sent it.
-    PeerRead { peer: Pick },
-    PeerShutdown { peer: Pick },
-    PeerClose { peer: Pick },
+    PeerRead {
+        peer: Pick,
+    },
+    PeerShutdown {
+        peer: Pick,
+    },
+    PeerClose {
+        peer: Pick,
+    },
     /// Close with `SO_LINGER` 0: the reactor's side sees a reset.
-    PeerReset { peer: Pick },
-    SetTimeout { delay: DelayChoice },
-    ClearTimeout { which: Pick },
-    Turn { timeout: TurnTimeout },
+    PeerReset {
+        peer: Pick,
+    },
+    SetTimeout {
+        delay: DelayChoice,
+    },
+    ClearTimeout {
+        which: Pick,
+    },
+    Turn {
+        timeout: TurnTimeout,
+    },
     /// Turns (bounded) until every callback that can run has run.
     Drain,
     SuspendApp,
@@ -351,11 +432,25 @@ impl fmt::Display for Cmd {
             ServerCreate { name, persistent } => {
                 write!(f, "server.create name={name} persistent={persistent}")
             }
-            ServerUpdate { id, name, persistent } => {
-                write!(f, "server.update id={id} name={name} persistent={persistent}")
+            ServerUpdate {
+                id,
+                name,
+                persistent,
+            } => {
+                write!(
+                    f,
+                    "server.update id={id} name={name} persistent={persistent}"
+                )
             }
-            ServerSetPaused { id, paused } => write!(f, "server.set_paused id={id} paused={paused}"),
-            ServerListen { id, addr, port, backlog } => write!(
+            ServerSetPaused { id, paused } => {
+                write!(f, "server.set_paused id={id} paused={paused}")
+            }
+            ServerListen {
+                id,
+                addr,
+                port,
+                backlog,
+            } => write!(
                 f,
                 "server.listen id={id} address={addr} port={port} backlog={backlog}"
             ),
@@ -363,17 +458,29 @@ impl fmt::Display for Cmd {
             ServerClose { id } => write!(f, "server.close id={id}"),
             ServerGetInfo { id } => write!(f, "server.get_info id={id}"),
             ServerGetSockets => write!(f, "server.get_sockets"),
-            TcpCreate { name, persistent, buffer } => write!(
+            TcpCreate {
+                name,
+                persistent,
+                buffer,
+            } => write!(
                 f,
                 "tcp.create name={name} persistent={persistent} buffer_size={buffer}"
             ),
-            TcpUpdate { id, name, persistent, buffer } => write!(
+            TcpUpdate {
+                id,
+                name,
+                persistent,
+                buffer,
+            } => write!(
                 f,
                 "tcp.update id={id} name={name} persistent={persistent} buffer_size={buffer}"
             ),
             TcpSetPaused { id, paused } => write!(f, "tcp.set_paused id={id} paused={paused}"),
             TcpSetKeepAlive { id, enable, delay } => {
-                write!(f, "tcp.set_keep_alive id={id} enable={enable} delay={delay}")
+                write!(
+                    f,
+                    "tcp.set_keep_alive id={id} enable={enable} delay={delay}"
+                )
             }
             TcpSetNoDelay { id, no_delay } => {
                 write!(f, "tcp.set_no_delay id={id} no_delay={no_delay}")
@@ -425,7 +532,10 @@ fn parse_cmd(line: &str) -> Result<Cmd, String> {
     let name = words.next().ok_or("empty line")?;
     let mut pairs = Vec::new();
     for w in words {
-        pairs.push(w.split_once('=').ok_or_else(|| format!("{w:?} is not key=value"))?);
+        pairs.push(
+            w.split_once('=')
+                .ok_or_else(|| format!("{w:?} is not key=value"))?,
+        );
     }
     let a = Args { pairs };
     use Cmd::*;
@@ -437,13 +547,19 @@ fn parse_cmd(line: &str) -> Result<Cmd, String> {
         Ok(n)
     };
     Ok(match name {
-        "server.create" => ServerCreate { name: a.get("name")?, persistent: a.get("persistent")? },
+        "server.create" => ServerCreate {
+            name: a.get("name")?,
+            persistent: a.get("persistent")?,
+        },
         "server.update" => ServerUpdate {
             id: a.get("id")?,
             name: a.get("name")?,
             persistent: a.get("persistent")?,
         },
-        "server.set_paused" => ServerSetPaused { id: a.get("id")?, paused: a.get("paused")? },
+        "server.set_paused" => ServerSetPaused {
+            id: a.get("id")?,
+            paused: a.get("paused")?,
+        },
         "server.listen" => ServerListen {
             id: a.get("id")?,
             addr: a.get("address")?,
@@ -465,40 +581,73 @@ fn parse_cmd(line: &str) -> Result<Cmd, String> {
             persistent: a.get("persistent")?,
             buffer: a.get("buffer_size")?,
         },
-        "tcp.set_paused" => TcpSetPaused { id: a.get("id")?, paused: a.get("paused")? },
+        "tcp.set_paused" => TcpSetPaused {
+            id: a.get("id")?,
+            paused: a.get("paused")?,
+        },
         "tcp.set_keep_alive" => TcpSetKeepAlive {
             id: a.get("id")?,
             enable: a.get("enable")?,
             delay: a.get("delay")?,
         },
-        "tcp.set_no_delay" => TcpSetNoDelay { id: a.get("id")?, no_delay: a.get("no_delay")? },
+        "tcp.set_no_delay" => TcpSetNoDelay {
+            id: a.get("id")?,
+            no_delay: a.get("no_delay")?,
+        },
         "tcp.connect" => TcpConnect {
             id: a.get("id")?,
             host: a.get("address")?,
             port: a.get("port")?,
         },
         "tcp.disconnect" => TcpDisconnect { id: a.get("id")? },
-        "tcp.send" => TcpSend { id: a.get("id")?, len: len(65)? },
+        "tcp.send" => TcpSend {
+            id: a.get("id")?,
+            len: len(65)?,
+        },
         "tcp.close" => TcpClose { id: a.get("id")? },
         "tcp.get_info" => TcpGetInfo { id: a.get("id")? },
         "tcp.get_sockets" => TcpGetSockets,
-        "add_listener" => AddListener { event: a.get("event")? },
-        "remove_listener" => RemoveListener { which: a.get("listener")? },
-        "peer.connect" => PeerConnect { server: a.get("server")?, v6: a.get("v6")? },
+        "add_listener" => AddListener {
+            event: a.get("event")?,
+        },
+        "remove_listener" => RemoveListener {
+            which: a.get("listener")?,
+        },
+        "peer.connect" => PeerConnect {
+            server: a.get("server")?,
+            v6: a.get("v6")?,
+        },
         "peer.write" => {
             let n = len(34)?;
             if n == 0 {
                 return Err("peer.write len must be 1..=33".into());
             }
-            PeerWrite { peer: a.get("peer")?, len: n - 1 }
+            PeerWrite {
+                peer: a.get("peer")?,
+                len: n - 1,
+            }
         }
-        "peer.read" => PeerRead { peer: a.get("peer")? },
-        "peer.shutdown" => PeerShutdown { peer: a.get("peer")? },
-        "peer.close" => PeerClose { peer: a.get("peer")? },
-        "peer.reset" => PeerReset { peer: a.get("peer")? },
-        "set_timeout" => SetTimeout { delay: a.get("delay")? },
-        "clear_timeout" => ClearTimeout { which: a.get("timer")? },
-        "turn" => Turn { timeout: a.get("timeout")? },
+        "peer.read" => PeerRead {
+            peer: a.get("peer")?,
+        },
+        "peer.shutdown" => PeerShutdown {
+            peer: a.get("peer")?,
+        },
+        "peer.close" => PeerClose {
+            peer: a.get("peer")?,
+        },
+        "peer.reset" => PeerReset {
+            peer: a.get("peer")?,
+        },
+        "set_timeout" => SetTimeout {
+            delay: a.get("delay")?,
+        },
+        "clear_timeout" => ClearTimeout {
+            which: a.get("timer")?,
+        },
+        "turn" => Turn {
+            timeout: a.get("timeout")?,
+        },
         "drain" => Drain,
         "suspend_app" => SuspendApp,
         "unload_app" => UnloadApp,
@@ -509,7 +658,12 @@ fn parse_cmd(line: &str) -> Result<Cmd, String> {
 
 impl fmt::Display for Input {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "reactor manifest={} batch={}", self.manifest, 1 + self.batch % 4)?;
+        writeln!(
+            f,
+            "reactor manifest={} batch={}",
+            self.manifest,
+            1 + self.batch % 4
+        )?;
         for c in &self.cmds {
             writeln!(f, "{c}")?;
         }
@@ -521,7 +675,11 @@ impl std::str::FromStr for Input {
     type Err = String;
     /// Parses the text form; errors name the line.
     fn from_str(text: &str) -> Result<Input, String> {
-        let mut input = Input { manifest: ManifestChoice::None, batch: 0, cmds: Vec::new() };
+        let mut input = Input {
+            manifest: ManifestChoice::None,
+            batch: 0,
+            cmds: Vec::new(),
+        };
         for (n, raw) in text.lines().enumerate() {
             // `#` starts a comment at the start of a line or after a space; `#N` picks stay.
             let line = match raw.trim_start().starts_with('#') {

@@ -30,7 +30,9 @@ fn unknown_id_gets_socket_not_found_without_code() {
         assert_err(&res, nf, None);
         let res = wait(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb));
         assert_err(&res, nf, None);
-        let res = wait(&mut r, &mut app, |r, cb| r.tcp().send(id, b"x".to_vec(), cb));
+        let res = wait(&mut r, &mut app, |r, cb| {
+            r.tcp().send(id, b"x".to_vec(), cb)
+        });
         assert_err(&res, nf, None);
         let res = wait(&mut r, &mut app, |r, cb| r.tcp().close(id, cb));
         assert_err(&res, nf, None);
@@ -90,7 +92,9 @@ fn keep_alive_and_no_delay_on_connected_and_accepted_sockets_succeed() {
                 r.tcp().set_keep_alive(id, false, 0, cb)
             });
             assert_eq!(res, Ok(()));
-            let res = wait(&mut r, &mut app, |r, cb| r.tcp().set_no_delay(id, false, cb));
+            let res = wait(&mut r, &mut app, |r, cb| {
+                r.tcp().set_no_delay(id, false, cb)
+            });
             assert_eq!(res, Ok(()));
             let res = wait(&mut r, &mut app, |r, cb| r.tcp().set_no_delay(id, true, cb));
             assert_eq!(res, Ok(()));
@@ -199,7 +203,10 @@ fn connected_socket_info_reports_addresses_until_disconnect() {
         assert_eq!(i.peer_port, Some(listener.local_addr().unwrap().port()));
         assert_eq!(i.local_address.as_deref(), Some("127.0.0.1"));
         assert_eq!(i.local_port, Some(peer.peer_addr().unwrap().port()));
-        assert_eq!(wait(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)), Ok(()));
+        assert_eq!(
+            wait(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
+            Ok(())
+        );
         let i = info(&mut r, &mut app, id);
         assert!(!i.connected);
         assert_eq!(
@@ -237,7 +244,9 @@ fn connect_twice_fails_with_23_and_keeps_the_connection() {
         });
         assert_err(&res, "net::ERR_SOCKET_IS_CONNECTED", Some(-23));
         // The first connection still carries data.
-        let sent = wait(&mut r, &mut app, |r, cb| r.tcp().send(id, b"ok".to_vec(), cb));
+        let sent = wait(&mut r, &mut app, |r, cb| {
+            r.tcp().send(id, b"ok".to_vec(), cb)
+        });
         assert_eq!(sent.unwrap().bytes_sent, 2);
         let mut buf = [0u8; 2];
         std::io::Read::read_exact(&mut peer, &mut buf).unwrap();
@@ -273,7 +282,9 @@ fn connect_while_connecting_fails_with_104_and_first_connect_completes() {
             let f = first.clone();
             r.tcp()
                 .connect(id, host, port, move |_, _, res| f.set(Some(res.is_ok())));
-            let res = wait(&mut r, &mut app, |r, cb| r.tcp().connect(id, host, port, cb));
+            let res = wait(&mut r, &mut app, |r, cb| {
+                r.tcp().connect(id, host, port, cb)
+            });
             assert_err(&res, "net::ERR_CONNECTION_FAILED", Some(-104));
             turn_until(&mut r, &mut app, |_| first.get().is_some());
             assert_eq!(first.get(), Some(true), "first connect to {host}");
@@ -364,7 +375,10 @@ fn close_during_connect_calls_back_exactly_once_with_3() {
         for host in ["127.0.0.1", "localhost"] {
             let id = create(&mut r, &mut app, SocketProperties::new());
             let calls = counted_connect(&mut r, id, host, port);
-            assert_eq!(wait(&mut r, &mut app, |r, cb| r.tcp().close(id, cb)), Ok(()));
+            assert_eq!(
+                wait(&mut r, &mut app, |r, cb| r.tcp().close(id, cb)),
+                Ok(())
+            );
             turn_until(&mut r, &mut app, |_| !calls.borrow().is_empty());
             turn_n(&mut r, &mut app, 20);
             assert_eq!(*calls.borrow(), vec![Some(-3)], "connect to {host}");
@@ -394,7 +408,9 @@ fn disconnect_during_connect_calls_back_once_with_3_and_reconnect_works() {
             // Any half-made connection the listener got is dropped here.
             listener.set_nonblocking(true).unwrap();
             while listener.accept().is_ok() {}
-            let res = wait(&mut r, &mut app, |r, cb| r.tcp().connect(id, host, port, cb));
+            let res = wait(&mut r, &mut app, |r, cb| {
+                r.tcp().connect(id, host, port, cb)
+            });
             assert_eq!(res, Ok(()));
             let _peer = std_accept(&listener);
             assert!(info(&mut r, &mut app, id).connected);

@@ -16,7 +16,9 @@ use util::*;
 fn echo(r: &mut Reactor<App>) {
     r.tcp_server().on_accept().add_listener(|r, _, info| {
         r.tcp()
-            .set_paused(info.client_socket_id, false, |_, _, res| res.expect("unpause"));
+            .set_paused(info.client_socket_id, false, |_, _, res| {
+                res.expect("unpause")
+            });
     });
     r.tcp().on_receive().add_listener(|r, _, info| {
         r.tcp()
@@ -51,7 +53,12 @@ fn small_messages_round_trip_through_an_echoing_accepted_socket() {
         echo(&mut r);
         let mut app = App::default();
         let (_id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
-        for msg in [&b"hello"[..], b"x", b"chrome.sockets.tcp", &[0u8, 255, 10, 13]] {
+        for msg in [
+            &b"hello"[..],
+            b"x",
+            b"chrome.sockets.tcp",
+            &[0u8, 255, 10, 13],
+        ] {
             client.write_all(msg).unwrap();
             let h = reader(client.try_clone().unwrap(), msg.len());
             let got = join_all(&mut r, &mut app, vec![h]).remove(0);
@@ -266,7 +273,9 @@ fn paused_socket_can_send() {
         let mut r = recording_reactor();
         let mut app = App::default();
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
-        let sent = wait(&mut r, &mut app, |r, cb| r.tcp().send(id, b"hi".to_vec(), cb));
+        let sent = wait(&mut r, &mut app, |r, cb| {
+            r.tcp().send(id, b"hi".to_vec(), cb)
+        });
         assert_eq!(sent.unwrap().bytes_sent, 2);
         let mut buf = [0u8; 2];
         client.read_exact(&mut buf).unwrap();
@@ -284,10 +293,11 @@ fn connected_socket_receives_only_after_its_connect_callback() {
         let listener = std_listener();
         let port = listener.local_addr().unwrap().port() as i32;
         let id: TcpSocketId = create(&mut r, &mut app, SocketProperties::new());
-        r.tcp().connect(id, "127.0.0.1", port, |_, app: &mut App, res| {
-            res.expect("connect");
-            app.log.push("connect".into());
-        });
+        r.tcp()
+            .connect(id, "127.0.0.1", port, |_, app: &mut App, res| {
+                res.expect("connect");
+                app.log.push("connect".into());
+            });
         // The peer writes as soon as the handshake is done, before the reactor turns again.
         let mut peer = std_accept(&listener);
         peer.write_all(b"greeting").unwrap();

@@ -57,8 +57,7 @@ pub fn recording_reactor() -> Reactor<App> {
     r.tcp()
         .on_receive_error()
         .add_listener(|_, app, info: &ReceiveErrorInfo| {
-            app.errors
-                .push((info.socket_id, info.result_code.code()));
+            app.errors.push((info.socket_id, info.result_code.code()));
             app.log
                 .push(format!("receive_error {}", info.result_code.code()));
         });
@@ -98,14 +97,22 @@ pub fn info(r: &mut Reactor<App>, app: &mut App, id: TcpSocketId) -> SocketInfo 
 /// A listening server on `address` and one accepted connection: (accepted id, client).
 /// The accepted socket is still paused.
 #[track_caller]
-pub fn accepted_pair(r: &mut Reactor<App>, app: &mut App, address: &str) -> (TcpSocketId, TcpStream) {
+pub fn accepted_pair(
+    r: &mut Reactor<App>,
+    app: &mut App,
+    address: &str,
+) -> (TcpSocketId, TcpStream) {
     let (_server, addr) = listening_server(r, app, address);
     accept_one(r, app, addr)
 }
 
 /// Connects a client to `addr` (a listener of `r`) and waits for its `on_accept`.
 #[track_caller]
-pub fn accept_one(r: &mut Reactor<App>, app: &mut App, addr: SocketAddr) -> (TcpSocketId, TcpStream) {
+pub fn accept_one(
+    r: &mut Reactor<App>,
+    app: &mut App,
+    addr: SocketAddr,
+) -> (TcpSocketId, TcpStream) {
     let before = app.accepted.len();
     let client = connect(addr);
     crate::util::turn_until(r, app, |a| a.accepted.len() > before);
@@ -182,7 +189,11 @@ pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
 
 /// Asserts a result is `Err` with exactly this message and code.
 #[track_caller]
-pub fn assert_err<T: std::fmt::Debug>(result: &Result<T, LastError>, message: &str, code: Option<i32>) {
+pub fn assert_err<T: std::fmt::Debug>(
+    result: &Result<T, LastError>,
+    message: &str,
+    code: Option<i32>,
+) {
     crate::util::assert_last_error(result, message, code);
 }
 

@@ -83,7 +83,8 @@ fn start_echo_server(r: &mut Reactor<App>, port: i32) {
     });
     r.tcp().on_receive().add_listener(|r, app, info| {
         app.echoed += info.data.len();
-        r.tcp().send(info.socket_id, info.data.clone(), |_, _, _| {});
+        r.tcp()
+            .send(info.socket_id, info.data.clone(), |_, _, _| {});
     });
     r.tcp().on_receive_error().add_listener(|r, _, info| {
         r.tcp().close(info.socket_id, |_, _, _| {});
@@ -130,10 +131,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let limit = Duration::from_secs_f64(
-        args.seconds
-            .unwrap_or(if args.self_test { 10.0 } else { 3.0 }),
-    );
+    let limit =
+        Duration::from_secs_f64(
+            args.seconds
+                .unwrap_or(if args.self_test { 10.0 } else { 3.0 }),
+        );
     let mut r: Reactor<App> = Reactor::new().expect("creating the reactor");
     let mut app = App::default();
     start_echo_server(&mut r, args.port);

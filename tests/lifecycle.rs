@@ -1,6 +1,7 @@
 //! App lifecycle (DESIGN §5, reference §5): `suspend_app` closes exactly the non-persistent
 //! sockets, `unload_app` closes everything and drops queued callbacks, timers and listeners;
-//! ports are free at once and the reactor goes on working.
+//! ports are free at once and the reactor goes on working. Every test takes `serial()`: some
+//! count fds, which the others' sockets would disturb.
 mod util;
 use util::*;
 
@@ -184,6 +185,7 @@ fn suspend_closes_exactly_the_non_persistent_sockets() {
 #[test]
 fn suspend_runs_callbacks_already_queued_as_close_would() {
     // suspend = close for each non-persistent socket: it does not drop queued callbacks.
+    let _serial = serial();
     let mut r = reactor();
     let mut app = App::default();
     r.tcp_server()
@@ -249,6 +251,7 @@ fn unload_closes_everything_and_drops_callbacks_timers_and_listeners() {
 #[test]
 fn unload_from_a_callback_drops_the_rest_of_the_batch() {
     // Pending callbacks are dropped even when they were due in the very turn that unloads.
+    let _serial = serial();
     let mut r = reactor();
     let mut app = App::default();
     r.tcp_server().get_sockets(|r, app, _| {
@@ -265,6 +268,7 @@ fn unload_from_a_callback_drops_the_rest_of_the_batch() {
 #[test]
 fn unload_of_an_idle_reactor_is_harmless_and_run_returns() {
     // On a thread of its own, so a run() that never returns fails instead of hanging.
+    let _serial = serial();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut r = reactor();

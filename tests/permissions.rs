@@ -1,6 +1,7 @@
 //! Sockets manifest (DESIGN §5, reference §6): every row of the reference's pattern table
 //! through real listen calls, connect patterns, Chrome's check order (id, permission, then
 //! arguments), no fd opened when denied, and allow-all without a manifest.
+//! Every test takes `serial()`: one of them counts fds, which the others' sockets would disturb.
 mod util;
 use util::*;
 
@@ -112,6 +113,7 @@ fn every_row_of_the_reference_pattern_table() {
     // success). The 0.0.0.0 column must not open a port on every interface, so it is probed
     // with backlog 0, which fails validation with -4 only after permission passed (D10):
     // allowed = -4, denied = "Does not have permission"; no socket is made either way.
+    let _serial = serial();
     let p = free_port();
     let rows: &[(&[String], [bool; 4])] = &[
         (
@@ -159,6 +161,7 @@ fn every_row_of_the_reference_pattern_table() {
 fn invalid_patterns_fail_when_the_manifest_is_built() {
     // Reference §6 table, last row: a manifest load error naming the pattern. The reactor only
     // takes a built SocketsManifest, so no reactor can hold an invalid pattern.
+    let _serial = serial();
     for pattern in ["127.0.0.1:0", "::1:80", "a:b:c"] {
         let err = SocketsManifest::new()
             .allow_listen(["*", pattern])
@@ -177,6 +180,7 @@ fn invalid_patterns_fail_when_the_manifest_is_built() {
 
 #[test]
 fn without_a_manifest_everything_is_allowed() {
+    let _serial = serial();
     let mut r: Reactor<Outcome> = Reactor::new().unwrap();
     assert!(listen(&mut r, "127.0.0.1", 0, None).unwrap().is_ok());
     let server = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -186,6 +190,7 @@ fn without_a_manifest_everything_is_allowed() {
 
 #[test]
 fn an_empty_manifest_denies_every_listen_and_connect() {
+    let _serial = serial();
     let mut r: Reactor<Outcome> = ReactorBuilder::new()
         .manifest(SocketsManifest::new())
         .build()
@@ -196,6 +201,7 @@ fn an_empty_manifest_denies_every_listen_and_connect() {
 
 #[test]
 fn connect_patterns_allow_and_deny_tcp_connect() {
+    let _serial = serial();
     let server = TcpListener::bind("127.0.0.1:0").unwrap();
     let q = server.local_addr().unwrap().port();
     let port = i32::from(q);
@@ -221,6 +227,7 @@ fn connect_patterns_allow_and_deny_tcp_connect() {
 fn listen_checks_id_then_permission_then_address() {
     // Reference §6: id lookup -> permission -> address. Without permission a bogus address
     // gives the permission error; with permission it gives -4.
+    let _serial = serial();
     let mut denied = with_listen(&["127.0.0.1:80"]);
     assert_denied(&listen(&mut denied, "bogus", 80, None));
     assert_denied(&listen(&mut denied, "127.0.0.1", 0, None));
@@ -242,6 +249,7 @@ fn listen_checks_id_then_permission_then_address() {
 
 #[test]
 fn connect_checks_id_then_permission_then_address() {
+    let _serial = serial();
     let mut denied = with_connect(&["127.0.0.1:80"]);
     assert_denied(&connect_tcp(&mut denied, "127.0.0.1", 70000));
     assert_denied(&connect_tcp(&mut denied, "127.0.0.1", -1));

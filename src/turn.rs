@@ -36,25 +36,34 @@ impl TurnReport {
     }
 }
 
-/// Shared with the guard a turn holds, so it is reset even when a callback panics.
+/// Shared with the guard a turn holds, so they are kept right even when a callback panics.
 #[derive(Debug)]
 pub(crate) struct TurnFlags {
     in_turn: Rc<Cell<bool>>,
+    /// A callback or listener panicked out of the last turn.
+    panicked: Rc<Cell<bool>>,
 }
 
 impl TurnFlags {
     pub(crate) fn new() -> Self {
         TurnFlags {
             in_turn: Rc::new(Cell::new(false)),
+            panicked: Rc::new(Cell::new(false)),
         }
     }
 }
 
-struct TurnGuard(Rc<Cell<bool>>);
+struct TurnGuard {
+    in_turn: Rc<Cell<bool>>,
+    panicked: Rc<Cell<bool>>,
+}
 
 impl Drop for TurnGuard {
     fn drop(&mut self) {
-        self.0.set(false);
+        self.in_turn.set(false);
+        if std::thread::panicking() {
+            self.panicked.set(true);
+        }
     }
 }
 
@@ -70,6 +79,12 @@ impl<S: 'static> Reactor<S> {
     /// The OS poll's error (`EINTR` is treated as a turn with no events), or
     /// `ErrorKind::WouldBlock` when called from inside one of this reactor's callbacks (a turn
     /// is not re-entrant; queue the work instead).
+    ///
+    /// # Panics
+    /// A panic in a callback or listener unwinds out of `turn`, and the reactor stays
+    /// consistent: the panicking callback is consumed, a panicking listener is removed, the
+    /// rest of the interrupted batch runs on the next turn, and accepts and reads are re-armed
+    /// so no connection or byte waits for a new readiness edge.
     pub fn turn(&mut self, timeout: Option<Duration>, state: &mut S) -> io::Result<TurnReport> {
         if self.flags.in_turn.get() {
             return Err(io::Error::new(
@@ -78,7 +93,13 @@ impl<S: 'static> Reactor<S> {
             ));
         }
         self.flags.in_turn.set(true);
-        let _guard = TurnGuard(self.flags.in_turn.clone());
+        let _guard = TurnGuard {
+            in_turn: self.flags.in_turn.clone(),
+            panicked: self.flags.panicked.clone(),
+        };
+        if self.flags.panicked.replace(false) {
+            self.recover_after_panic();
+        }
 
         let mut report = TurnReport::default();
         let timeout = self.poll_timeout(timeout);
@@ -124,6 +145,28 @@ impl<S: 'static> Reactor<S> {
                 return Ok(());
             }
             self.turn(None, state)?;
+        }
+    }
+
+    /// A callback panicked out of the last turn, possibly in the middle of an accept or read
+    /// step. Readiness is edge-triggered, so a step cut short would wait for the next edge:
+    /// queue an accept for every active listener and a read for every reading socket (at
+    /// worst one would-block syscall each). The rest of the interrupted batch is still queued.
+    fn recover_after_panic(&mut self) {
+        log::warn!("a callback panicked during the last turn; re-arming accepts and reads");
+        let servers: Vec<usize> = self.server_ids.keys().collect();
+        for key in servers {
+            let e = &self.servers[key];
+            if !e.paused && e.listening.is_some() {
+                self.server_ready(e.id, key);
+            }
+        }
+        let tcps: Vec<usize> = self.tcp_ids.keys().collect();
+        for key in tcps {
+            let e = &self.tcps[key];
+            if !e.paused && e.registered && e.is_connected() {
+                self.queue_read(key);
+            }
         }
     }
 

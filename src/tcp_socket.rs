@@ -8,7 +8,7 @@
 //! fd is dropped; `paused` only decides whether a readable edge queues a read.
 
 use std::collections::VecDeque;
-use std::io::{self, Read};
+use std::io;
 use std::mem;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
@@ -198,7 +198,7 @@ impl<S: 'static> Reactor<S> {
                 return;
             };
             let mut data = vec![0; size];
-            match stream.read(&mut data) {
+            match sys::read(stream, &mut data) {
                 Ok(0) => {
                     self.connection_lost(key, NetError::CONNECTION_CLOSED, state);
                     return;
@@ -302,9 +302,12 @@ impl<S: 'static> Reactor<S> {
             Conn::Connecting { stream, .. } | Conn::Connected { stream, .. } => stream,
             Conn::Idle | Conn::Resolving { .. } => return Ok(()),
         };
-        self.poll
-            .registry()
-            .register(stream, token, Interest::READABLE | Interest::WRITABLE)?;
+        sys::register(
+            self.poll.registry(),
+            stream,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
         entry.registered = true;
         Ok(())
     }
@@ -414,7 +417,7 @@ impl<S: 'static> Reactor<S> {
         let mut last = NetError::NAME_NOT_RESOLVED;
         while !addrs.is_empty() {
             let addr = addrs.remove(0);
-            match TcpStream::connect(addr) {
+            match sys::connect(addr) {
                 Ok(stream) => {
                     let entry = &mut self.tcps[key];
                     entry.conn = Conn::Connecting {

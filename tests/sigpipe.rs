@@ -48,7 +48,7 @@ fn sends_to_dead_peers_never_raise_sigpipe() {
 fn send_until_error(r: &mut Reactor<App>, app: &mut App, id: TcpSocketId) -> LastError {
     for _ in 0..200 {
         let res: Result<SendInfo, LastError> =
-            wait(r, app, |r, cb| r.tcp().send(id, b"ping".to_vec(), cb));
+            call(r, app, |r, cb| r.tcp().send(id, b"ping".to_vec(), cb));
         match res {
             Ok(_) => std::thread::sleep(Duration::from_millis(5)),
             Err(e) => return e,

@@ -18,25 +18,25 @@ fn unknown_id_gets_socket_not_found_without_code() {
         let mut app = App::default();
         let id = TcpSocketId::from_raw(42);
         let nf = "Socket not found";
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().update(id, SocketProperties::new(), cb)
         });
         assert_err(&res, nf, None);
-        let res = wait(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb));
+        let res = call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb));
         assert_err(&res, nf, None);
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().connect(id, "127.0.0.1", 1, cb)
         });
         assert_err(&res, nf, None);
-        let res = wait(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb));
+        let res = call(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb));
         assert_err(&res, nf, None);
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().send(id, b"x".to_vec(), cb)
         });
         assert_err(&res, nf, None);
-        let res = wait(&mut r, &mut app, |r, cb| r.tcp().close(id, cb));
+        let res = call(&mut r, &mut app, |r, cb| r.tcp().close(id, cb));
         assert_err(&res, nf, None);
-        let res = wait(&mut r, &mut app, |r, cb| r.tcp().get_info(id, cb));
+        let res = call(&mut r, &mut app, |r, cb| r.tcp().get_info(id, cb));
         assert_err(&res, nf, None);
     });
 }
@@ -48,11 +48,11 @@ fn keep_alive_and_no_delay_on_unknown_id_fail_with_2_socket_not_found() {
         let mut r = recording_reactor();
         let mut app = App::default();
         let id = TcpSocketId::from_raw(7);
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().set_keep_alive(id, true, 0, cb)
         });
         assert_err(&res, "Socket not found", Some(-2));
-        let res = wait(&mut r, &mut app, |r, cb| r.tcp().set_no_delay(id, true, cb));
+        let res = call(&mut r, &mut app, |r, cb| r.tcp().set_no_delay(id, true, cb));
         assert_err(&res, "Socket not found", Some(-2));
     });
 }
@@ -64,11 +64,11 @@ fn keep_alive_and_no_delay_on_unconnected_socket_fail_with_2_err_failed() {
         let mut r = recording_reactor();
         let mut app = App::default();
         let id = create(&mut r, &mut app, SocketProperties::new());
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().set_keep_alive(id, true, 1000, cb)
         });
         assert_err(&res, "net::ERR_FAILED", Some(-2));
-        let res = wait(&mut r, &mut app, |r, cb| r.tcp().set_no_delay(id, true, cb));
+        let res = call(&mut r, &mut app, |r, cb| r.tcp().set_no_delay(id, true, cb));
         assert_err(&res, "net::ERR_FAILED", Some(-2));
     });
 }
@@ -84,19 +84,19 @@ fn keep_alive_and_no_delay_on_connected_and_accepted_sockets_succeed() {
         let (accepted, _client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         for id in [connected, accepted] {
             // T-tcp: setKeepAlive(id, true, 1000) answers 0.
-            let res = wait(&mut r, &mut app, |r, cb| {
+            let res = call(&mut r, &mut app, |r, cb| {
                 r.tcp().set_keep_alive(id, true, 1000, cb)
             });
             assert_eq!(res, Ok(()));
-            let res = wait(&mut r, &mut app, |r, cb| {
+            let res = call(&mut r, &mut app, |r, cb| {
                 r.tcp().set_keep_alive(id, false, 0, cb)
             });
             assert_eq!(res, Ok(()));
-            let res = wait(&mut r, &mut app, |r, cb| {
+            let res = call(&mut r, &mut app, |r, cb| {
                 r.tcp().set_no_delay(id, false, cb)
             });
             assert_eq!(res, Ok(()));
-            let res = wait(&mut r, &mut app, |r, cb| r.tcp().set_no_delay(id, true, cb));
+            let res = call(&mut r, &mut app, |r, cb| r.tcp().set_no_delay(id, true, cb));
             assert_eq!(res, Ok(()));
         }
     });
@@ -109,7 +109,7 @@ fn keep_alive_with_negative_delay_fails_with_2_err_failed() {
         let mut r = recording_reactor();
         let mut app = App::default();
         let (id, _client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().set_keep_alive(id, true, -1, cb)
         });
         assert_err(&res, "net::ERR_FAILED", Some(-2));
@@ -140,7 +140,7 @@ fn created_socket_info_has_properties_and_no_addresses() {
         assert_eq!(i.peer_address, None);
         assert_eq!(i.peer_port, None);
         // §3.12: bufferSize only if set > 0; name only if non-empty.
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp()
                 .update(id, SocketProperties::new().buffer_size(0).name(""), cb)
         });
@@ -167,7 +167,7 @@ fn accepted_socket_info_reports_both_addresses_connected_and_paused() {
         let client_addr = client.local_addr().unwrap();
         assert_eq!(i.peer_address.as_deref(), Some("127.0.0.1"));
         assert_eq!(i.peer_port, Some(client_addr.port()));
-        let all = wait(&mut r, &mut app, |r, cb| r.tcp().get_sockets(cb)).unwrap();
+        let all = call(&mut r, &mut app, |r, cb| r.tcp().get_sockets(cb)).unwrap();
         assert_eq!(all, vec![i]);
     });
 }
@@ -204,7 +204,7 @@ fn connected_socket_info_reports_addresses_until_disconnect() {
         assert_eq!(i.local_address.as_deref(), Some("127.0.0.1"));
         assert_eq!(i.local_port, Some(peer.peer_addr().unwrap().port()));
         assert_eq!(
-            wait(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
+            call(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
             Ok(())
         );
         let i = info(&mut r, &mut app, id);
@@ -223,7 +223,7 @@ fn connect_to_closed_port_fails_with_102_connection_refused() {
         let mut app = App::default();
         let id = create(&mut r, &mut app, SocketProperties::new());
         let port = closed_port();
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().connect(id, "127.0.0.1", port, cb)
         });
         assert_err(&res, "net::ERR_CONNECTION_REFUSED", Some(-102));
@@ -239,12 +239,12 @@ fn connect_twice_fails_with_23_and_keeps_the_connection() {
         let listener = std_listener();
         let (id, mut peer) = connected_pair(&mut r, &mut app, SocketProperties::new(), &listener);
         let port = listener.local_addr().unwrap().port() as i32;
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().connect(id, "127.0.0.1", port, cb)
         });
         assert_err(&res, "net::ERR_SOCKET_IS_CONNECTED", Some(-23));
         // The first connection still carries data.
-        let sent = wait(&mut r, &mut app, |r, cb| {
+        let sent = call(&mut r, &mut app, |r, cb| {
             r.tcp().send(id, b"ok".to_vec(), cb)
         });
         assert_eq!(sent.unwrap().bytes_sent, 2);
@@ -262,7 +262,7 @@ fn connect_on_accepted_socket_fails_with_23() {
         let mut app = App::default();
         let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         let port = client.peer_addr().unwrap().port() as i32;
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().connect(id, "127.0.0.1", port, cb)
         });
         assert_err(&res, "net::ERR_SOCKET_IS_CONNECTED", Some(-23));
@@ -282,7 +282,7 @@ fn connect_while_connecting_fails_with_104_and_first_connect_completes() {
             let f = first.clone();
             r.tcp()
                 .connect(id, host, port, move |_, _, res| f.set(Some(res.is_ok())));
-            let res = wait(&mut r, &mut app, |r, cb| {
+            let res = call(&mut r, &mut app, |r, cb| {
                 r.tcp().connect(id, host, port, cb)
             });
             assert_err(&res, "net::ERR_CONNECTION_FAILED", Some(-104));
@@ -303,7 +303,7 @@ fn connect_to_localhost_reports_numeric_peer_address() {
         let listener = std_listener();
         let port = listener.local_addr().unwrap().port() as i32;
         let id = create(&mut r, &mut app, SocketProperties::new());
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().connect(id, "localhost", port, cb)
         });
         assert_eq!(res, Ok(()));
@@ -324,7 +324,7 @@ fn connect_to_unresolvable_name_fails_with_105() {
         let mut r = recording_reactor();
         let mut app = App::default();
         let id = create(&mut r, &mut app, SocketProperties::new());
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().connect(id, "nonexistent.invalid", 80, cb)
         });
         assert_err(&res, "net::ERR_NAME_NOT_RESOLVED", Some(-105));
@@ -340,7 +340,7 @@ fn connect_with_port_out_of_range_fails_with_4() {
         let mut app = App::default();
         let id = create(&mut r, &mut app, SocketProperties::new());
         for port in [-1, 65536, 70000] {
-            let res = wait(&mut r, &mut app, |r, cb| {
+            let res = call(&mut r, &mut app, |r, cb| {
                 r.tcp().connect(id, "127.0.0.1", port, cb)
             });
             assert_err(&res, "net::ERR_INVALID_ARGUMENT", Some(-4));
@@ -376,7 +376,7 @@ fn close_during_connect_calls_back_exactly_once_with_3() {
             let id = create(&mut r, &mut app, SocketProperties::new());
             let calls = counted_connect(&mut r, id, host, port);
             assert_eq!(
-                wait(&mut r, &mut app, |r, cb| r.tcp().close(id, cb)),
+                call(&mut r, &mut app, |r, cb| r.tcp().close(id, cb)),
                 Ok(())
             );
             turn_until(&mut r, &mut app, |_| !calls.borrow().is_empty());
@@ -399,7 +399,7 @@ fn disconnect_during_connect_calls_back_once_with_3_and_reconnect_works() {
             let id = create(&mut r, &mut app, SocketProperties::new());
             let calls = counted_connect(&mut r, id, host, port);
             assert_eq!(
-                wait(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
+                call(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
                 Ok(())
             );
             turn_until(&mut r, &mut app, |_| !calls.borrow().is_empty());
@@ -408,7 +408,7 @@ fn disconnect_during_connect_calls_back_once_with_3_and_reconnect_works() {
             // Any half-made connection the listener got is dropped here.
             listener.set_nonblocking(true).unwrap();
             while listener.accept().is_ok() {}
-            let res = wait(&mut r, &mut app, |r, cb| {
+            let res = call(&mut r, &mut app, |r, cb| {
                 r.tcp().connect(id, host, port, cb)
             });
             assert_eq!(res, Ok(()));

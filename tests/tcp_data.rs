@@ -75,7 +75,7 @@ fn eight_mib_in_one_send_arrives_intact_and_in_order() {
         let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         let data = pattern(8 << 20, 1);
         let h = reader(client, data.len());
-        let sent = wait(&mut r, &mut app, |r, cb| r.tcp().send(id, data.clone(), cb));
+        let sent = call(&mut r, &mut app, |r, cb| r.tcp().send(id, data.clone(), cb));
         let info = sent.expect("send");
         assert_eq!(info.bytes_sent, 8 << 20);
         assert_eq!(info.result_code.code(), 0);
@@ -90,7 +90,7 @@ fn eight_mib_from_the_peer_arrive_intact_in_receive_events() {
         let mut r = recording_reactor();
         let mut app = App::default();
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
-        wait(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+        call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
         let data = pattern(8 << 20, 2);
         let d = data.clone();
         let writer = std::thread::spawn(move || client.write_all(&d).map(|_| client));
@@ -140,10 +140,10 @@ fn buffer_size_7_chunks_every_receive_to_at_most_7_bytes() {
         let mut app = App::default();
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         let props = SocketProperties::new().buffer_size(7);
-        wait(&mut r, &mut app, |r, cb| r.tcp().update(id, props, cb)).unwrap();
+        call(&mut r, &mut app, |r, cb| r.tcp().update(id, props, cb)).unwrap();
         let data = pattern(10_000, 3);
         client.write_all(&data).unwrap();
-        wait(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+        call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
         turn_until(&mut r, &mut app, |a| a.bytes(id).len() >= data.len());
         assert_eq!(app.bytes(id), &data[..]);
         let chunks = &app.chunks[&id];
@@ -177,7 +177,7 @@ fn data_sent_before_unpause_is_delivered_after_unpause() {
         client.write_all(b"early bytes").unwrap();
         turn_n(&mut r, &mut app, 10);
         assert!(app.received.is_empty(), "paused sockets are not read");
-        wait(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+        call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
         turn_until(&mut r, &mut app, |a| a.bytes(id).len() >= 11);
         assert_eq!(app.bytes(id), b"early bytes");
     });
@@ -194,16 +194,16 @@ fn nothing_is_lost_across_pause_and_unpause_cycles() {
             let piece = pattern(30_000, 100 + round);
             client.write_all(&piece).unwrap();
             expected.extend_from_slice(&piece);
-            wait(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+            call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
             // Pause after some of it arrived; the rest stays in the kernel.
             let target = expected.len() - piece.len() + 1;
             turn_until(&mut r, &mut app, |a| a.bytes(id).len() >= target);
-            wait(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, true, cb)).unwrap();
+            call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, true, cb)).unwrap();
             let held = app.bytes(id).len();
             turn_n(&mut r, &mut app, 5);
             assert_eq!(app.bytes(id).len(), held, "no receive while paused");
         }
-        wait(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+        call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
         turn_until(&mut r, &mut app, |a| a.bytes(id).len() >= expected.len());
         assert!(app.bytes(id) == expected);
     });
@@ -220,15 +220,15 @@ fn pausing_in_a_receive_listener_stops_the_next_receive_at_once() {
         });
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         let props = SocketProperties::new().buffer_size(1);
-        wait(&mut r, &mut app, |r, cb| r.tcp().update(id, props, cb)).unwrap();
+        call(&mut r, &mut app, |r, cb| r.tcp().update(id, props, cb)).unwrap();
         client.write_all(b"abcdef").unwrap();
-        wait(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+        call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
         for expected in [&b"a"[..], b"ab", b"abc"] {
             turn_until(&mut r, &mut app, |a| a.bytes(id).len() >= expected.len());
             turn_n(&mut r, &mut app, 5);
             assert_eq!(app.bytes(id), expected);
             assert!(info(&mut r, &mut app, id).paused);
-            wait(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+            call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
         }
     });
 }
@@ -273,7 +273,7 @@ fn paused_socket_can_send() {
         let mut r = recording_reactor();
         let mut app = App::default();
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
-        let sent = wait(&mut r, &mut app, |r, cb| {
+        let sent = call(&mut r, &mut app, |r, cb| {
             r.tcp().send(id, b"hi".to_vec(), cb)
         });
         assert_eq!(sent.unwrap().bytes_sent, 2);

@@ -24,7 +24,7 @@ fn reset(stream: TcpStream) {
 
 /// Unpauses `id` and waits for the callback.
 fn unpause(r: &mut Reactor<App>, app: &mut App, id: TcpSocketId) {
-    wait(r, app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+    call(r, app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
 }
 
 /// Issues a send whose result is logged as `"<tag> ok <n>"` or `"<tag> err <code> <msg>"`.
@@ -67,7 +67,7 @@ fn peer_fin_gives_100_and_leaves_the_socket_disconnected_and_paused() {
         assert!(i.paused);
         assert_eq!((i.peer_address, i.local_address), (None, None));
         // Half-close is not supported: sending afterwards is -15.
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().send(id, b"x".to_vec(), cb)
         });
         assert_err(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
@@ -121,16 +121,16 @@ fn send_when_not_connected_fails_with_15() {
         let mut r = recording_reactor();
         let mut app = App::default();
         let fresh = create(&mut r, &mut app, SocketProperties::new());
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().send(fresh, b"x".to_vec(), cb)
         });
         assert_err(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
         let (id, _client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         assert_eq!(
-            wait(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
+            call(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
             Ok(())
         );
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().send(id, b"x".to_vec(), cb)
         });
         assert_err(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
@@ -167,7 +167,7 @@ fn disconnect_of_a_paused_socket_raises_nothing() {
         let mut app = App::default();
         let (id, _client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         assert_eq!(
-            wait(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
+            call(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
             Ok(())
         );
         turn_n(&mut r, &mut app, 10);
@@ -188,12 +188,12 @@ fn close_of_a_reading_socket_raises_no_event() {
         client.write_all(b"unread").unwrap();
         client.shutdown(std::net::Shutdown::Write).unwrap();
         assert_eq!(
-            wait(&mut r, &mut app, |r, cb| r.tcp().close(id, cb)),
+            call(&mut r, &mut app, |r, cb| r.tcp().close(id, cb)),
             Ok(())
         );
         turn_n(&mut r, &mut app, 20);
         assert!(app.errors.is_empty(), "{:?}", app.errors);
-        let res = wait(&mut r, &mut app, |r, cb| r.tcp().get_info(id, cb));
+        let res = call(&mut r, &mut app, |r, cb| r.tcp().get_info(id, cb));
         assert_err(&res, "Socket not found", None);
     });
 }
@@ -234,10 +234,10 @@ fn disconnect_mid_send_fails_in_flight_and_queued_sends_with_15_and_reconnect_wo
             ]
         );
         assert!(info(&mut r, &mut app, id).paused);
-        wait(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+        call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
         drop(peer);
         app.log.clear();
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().connect(id, "127.0.0.1", port, cb)
         });
         assert_eq!(res, Ok(()));
@@ -328,15 +328,15 @@ fn write_quota_rejects_the_send_that_crosses_200_mib_of_pending_bytes() {
         turn_n(&mut r, &mut app, 5);
         assert!(app.log.is_empty());
         let unknown = TcpSocketId::from_raw(9999);
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().send(unknown, vec![0; 1], cb)
         });
         assert_err(&res, "Socket not found", None);
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().send(other, vec![0; 100 * MIB + 1], cb)
         });
         assert_err(&res, "Exceeded write quota.", None);
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().send(unknown, vec![0; 100 * MIB + 1], cb)
         });
         assert_err(&res, "Exceeded write quota.", None);
@@ -356,11 +356,11 @@ fn write_quota_rejects_the_send_that_crosses_200_mib_of_pending_bytes() {
         turn_until(&mut r, &mut app, |a| a.log.len() == 2);
         assert_eq!(app.log, vec!["a ok 104857600", "b ok 104857600"]);
         assert_eq!(drain.join().unwrap(), 200 * MIB);
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().send(unknown, vec![0; 200 * MIB], cb)
         });
         assert_err(&res, "Socket not found", None);
-        let res = wait(&mut r, &mut app, |r, cb| {
+        let res = call(&mut r, &mut app, |r, cb| {
             r.tcp().send(unknown, vec![0; 200 * MIB + 1], cb)
         });
         assert_err(&res, "Exceeded write quota.", None);

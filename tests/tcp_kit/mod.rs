@@ -69,7 +69,7 @@ pub type Reply<S, T> = Box<dyn FnOnce(&mut Reactor<S>, &mut S, T)>;
 
 /// Makes one call through `start` and turns until its callback ran; returns its result.
 #[track_caller]
-pub fn wait<S: 'static, T: 'static>(
+pub fn call<S: 'static, T: 'static>(
     r: &mut Reactor<S>,
     state: &mut S,
     start: impl FnOnce(&mut Reactor<S>, Reply<S, T>),
@@ -91,7 +91,7 @@ pub fn wait<S: 'static, T: 'static>(
 /// `get_info` of a live socket.
 #[track_caller]
 pub fn info(r: &mut Reactor<App>, app: &mut App, id: TcpSocketId) -> SocketInfo {
-    wait(r, app, |r, cb| r.tcp().get_info(id, cb)).expect("get_info")
+    call(r, app, |r, cb| r.tcp().get_info(id, cb)).expect("get_info")
 }
 
 /// A listening server on `address` and one accepted connection: (accepted id, client).
@@ -122,7 +122,7 @@ pub fn accept_one(
 /// Creates a tcp socket with `props`.
 #[track_caller]
 pub fn create(r: &mut Reactor<App>, app: &mut App, props: SocketProperties) -> TcpSocketId {
-    wait(r, app, |r, cb| r.tcp().create(props, cb))
+    call(r, app, |r, cb| r.tcp().create(props, cb))
         .expect("create")
         .socket_id
 }
@@ -164,7 +164,7 @@ pub fn connected_pair(
 ) -> (TcpSocketId, TcpStream) {
     let id = create(r, app, props);
     let port = listener.local_addr().unwrap().port() as i32;
-    wait(r, app, |r, cb| r.tcp().connect(id, "127.0.0.1", port, cb)).expect("connect");
+    call(r, app, |r, cb| r.tcp().connect(id, "127.0.0.1", port, cb)).expect("connect");
     (id, std_accept(listener))
 }
 

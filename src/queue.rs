@@ -15,10 +15,17 @@ use crate::Reactor;
 /// A callback with its result already bound, ready to run.
 pub(crate) type Callback<S> = Box<dyn FnOnce(&mut Reactor<S>, &mut S)>;
 
+/// The callback of a call that answers with `Result<()>` (close, set_paused, ...), kept apart
+/// from its result: boxing the app's closure alone does not allocate when it captures nothing
+/// (`|_, _, _| {}`), so the close on the accept-and-close path queues without a `malloc`.
+pub(crate) type UnitCallback<S> = Box<dyn FnOnce(&mut Reactor<S>, &mut S, crate::Result<()>)>;
+
 /// One unit of queued work.
 pub(crate) enum Task<S> {
     /// An API callback or a timer.
     Call(Callback<S>),
+    /// An API callback answering with `Result<()>`, and that result.
+    Done(UnitCallback<S>, crate::Result<()>),
     /// A listener has connections waiting: accept a batch and dispatch `on_accept` for each.
     Accept { key: usize, id: i32 },
     /// A tcp socket may have bytes to read: read some and dispatch `on_receive`.

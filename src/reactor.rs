@@ -328,6 +328,16 @@ impl<S: 'static> Reactor<S> {
             .push(Task::Call(Box::new(move |r, s| callback(r, s, result))));
     }
 
+    /// Queues `callback(result)` for a later turn, for calls answering with `Result<()>`: the
+    /// same as [`reply`](Self::reply) without the allocation of a closure binding the result.
+    pub(crate) fn reply_unit(
+        &mut self,
+        callback: impl FnOnce(&mut Reactor<S>, &mut S, crate::Result<()>) + 'static,
+        result: crate::Result<()>,
+    ) {
+        self.queue.push(Task::Done(Box::new(callback), result));
+    }
+
     /// Whether nothing can happen any more: no socket, timer, queued work or resolution.
     pub(crate) fn is_idle(&self) -> bool {
         self.queue.is_empty()

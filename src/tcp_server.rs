@@ -147,7 +147,7 @@ impl<'r, S: 'static> TcpServer<'r, S> {
             }
             None => Err(LastError::socket_not_found()),
         };
-        self.r.reply(callback, result);
+        self.r.reply_unit(callback, result);
     }
 
     /// Pauses or resumes accepting. Paused: the listener is deregistered and no `on_accept`
@@ -167,7 +167,7 @@ impl<'r, S: 'static> TcpServer<'r, S> {
             }
             None => Err(LastError::socket_not_found()),
         };
-        self.r.reply(callback, result);
+        self.r.reply_unit(callback, result);
     }
 
     /// Listens on `address` (an IP literal, Chrome's grammar) and `port` (0 = any free port).
@@ -208,7 +208,7 @@ impl<'r, S: 'static> TcpServer<'r, S> {
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
         let result = self.try_listen(socket_id, address, port, backlog);
-        self.r.reply(callback, result);
+        self.r.reply_unit(callback, result);
     }
 
     fn try_listen(
@@ -256,7 +256,7 @@ impl<'r, S: 'static> TcpServer<'r, S> {
             }
             None => Err(LastError::socket_not_found()),
         };
-        self.r.reply(callback, result);
+        self.r.reply_unit(callback, result);
     }
 
     /// Disconnects and destroys the socket: the id is invalid as soon as this returns and no
@@ -270,7 +270,7 @@ impl<'r, S: 'static> TcpServer<'r, S> {
         } else {
             Err(LastError::socket_not_found())
         };
-        self.r.reply(callback, result);
+        self.r.reply_unit(callback, result);
     }
 
     /// The socket's state as of this call.

@@ -68,7 +68,7 @@ fn config() -> Config {
     let quick = args.iter().any(|a| a == "--quick")
         || env_num::<u32>("CS_BENCH_QUICK") == Some(1)
         || !args.iter().any(|a| a == "--bench");
-    let (rounds, seconds) = if quick { (2, 0.5) } else { (5, 2.0) };
+    let (rounds, seconds) = if quick { (2, 0.5) } else { (9, 1.0) };
     let rounds = env_num("CS_BENCH_ROUNDS").unwrap_or(rounds).clamp(1, 100);
     let seconds: f64 = env_num::<f64>("CS_BENCH_SECONDS")
         .unwrap_or(seconds)

@@ -77,6 +77,8 @@
 mod address;
 mod error;
 mod event;
+#[cfg(feature = "fault-injection")]
+pub mod fault_injection;
 mod ids;
 mod net_error;
 mod permission;

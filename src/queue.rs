@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use crate::tcp::ReceiveErrorInfo;
+use crate::timer::TimerId;
 use crate::Reactor;
 
 /// A callback with its result already bound, ready to run.
@@ -22,10 +23,12 @@ pub(crate) type UnitCallback<S> = Box<dyn FnOnce(&mut Reactor<S>, &mut S, crate:
 
 /// One unit of queued work.
 pub(crate) enum Task<S> {
-    /// An API callback or a timer.
+    /// An API callback.
     Call(Callback<S>),
     /// An API callback answering with `Result<()>`, and that result.
     Done(UnitCallback<S>, crate::Result<()>),
+    /// A due timer: its callback runs unless `clear_timeout` removed it before this task ran.
+    Timer(TimerId),
     /// A listener has connections waiting: accept a batch and dispatch `on_accept` for each.
     Accept { key: usize, id: i32 },
     /// A tcp socket may have bytes to read: read some and dispatch `on_receive`.

@@ -73,14 +73,13 @@ impl<S: 'static> Reactor<S> {
         let entry = &mut self.servers[key];
         let mut registered = false;
         if !entry.paused {
-            self.poll
-                .registry()
-                .register(
-                    &mut listener,
-                    ids::server_token(entry.id, key),
-                    Interest::READABLE,
-                )
-                .map_err(|e| NetError::from_io_error(&e))?;
+            sys::register(
+                self.poll.registry(),
+                &mut listener,
+                ids::server_token(entry.id, key),
+                Interest::READABLE,
+            )
+            .map_err(|e| NetError::from_io_error(&e))?;
             registered = true;
         }
         entry.listening = Some(Listening {
@@ -104,9 +103,12 @@ impl<S: 'static> Reactor<S> {
             l.registered = false;
             self.poll.registry().deregister(&mut l.listener)?;
         } else if !paused && !l.registered {
-            self.poll
-                .registry()
-                .register(&mut l.listener, token, Interest::READABLE)?;
+            sys::register(
+                self.poll.registry(),
+                &mut l.listener,
+                token,
+                Interest::READABLE,
+            )?;
             l.registered = true;
             self.queue_accept(key);
         }

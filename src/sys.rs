@@ -28,9 +28,21 @@ macro_rules! syscall {
     }};
 }
 
+/// Fails the enclosing function with an injected error when the `fault-injection` feature is
+/// on and a fault for `$call` is armed; expands to nothing otherwise.
+macro_rules! seam {
+    ($call:ident) => {
+        #[cfg(feature = "fault-injection")]
+        if let Some(e) = crate::fault_injection::take(crate::fault_injection::Syscall::$call) {
+            return Err(e);
+        }
+    };
+}
+
 /// Opens a non-blocking, close-on-exec listening socket on `addr` with `SO_REUSEADDR` and the
 /// given `listen(2)` backlog.
 pub(crate) fn bind_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    seam!(Socket);
     let family = match addr {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
@@ -44,6 +56,7 @@ pub(crate) fn bind_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpLis
     // SAFETY: `raw` was just returned by socket(2) and is owned by nothing else.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     set_int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    seam!(Bind);
     let (storage, len) = sockaddr(addr);
     // SAFETY: `storage` is a sockaddr_storage holding a sockaddr_in/in6 of length `len`.
     syscall!(bind(
@@ -51,6 +64,7 @@ pub(crate) fn bind_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpLis
         &storage as *const libc::sockaddr_storage as *const libc::sockaddr,
         len
     ))?;
+    seam!(Listen);
     // SAFETY: listen(2) takes no pointers.
     syscall!(listen(fd.as_raw_fd(), backlog))?;
     Ok(TcpListener::from(fd))
@@ -60,7 +74,31 @@ pub(crate) fn bind_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpLis
 pub(crate) fn accept(
     listener: &mio::net::TcpListener,
 ) -> io::Result<(mio::net::TcpStream, SocketAddr)> {
+    seam!(Accept);
     listener.accept()
+}
+
+/// Registers `source` with the poll (through the seam, so a failed registration is testable).
+pub(crate) fn register(
+    registry: &mio::Registry,
+    source: &mut impl mio::event::Source,
+    token: mio::Token,
+    interest: mio::Interest,
+) -> io::Result<()> {
+    seam!(Register);
+    registry.register(source, token, interest)
+}
+
+/// Reads from a connected tcp stream.
+pub(crate) fn read(stream: &mut mio::net::TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    seam!(Read);
+    io::Read::read(stream, buf)
+}
+
+/// Starts a non-blocking connect (through mio: `socket` + `connect`, `EINPROGRESS` is success).
+pub(crate) fn connect(addr: SocketAddr) -> io::Result<mio::net::TcpStream> {
+    seam!(Connect);
+    mio::net::TcpStream::connect(addr)
 }
 
 /// Borrows the fd of `owner` (mio's `Poll` implements `AsRawFd` but not `AsFd`).
@@ -72,6 +110,7 @@ pub(crate) fn borrow_fd<T: AsRawFd>(owner: &T) -> BorrowedFd<'_> {
 /// `send(2)` with `MSG_NOSIGNAL`: a write to a reset peer fails with `EPIPE` instead of
 /// killing the process.
 pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    seam!(Send);
     // SAFETY: `buf` is a live slice of `buf.len()` readable bytes.
     let n = syscall!(send(
         fd,

@@ -8,7 +8,7 @@
 //! fd is dropped; `paused` only decides whether a readable edge queues a read.
 
 use std::collections::VecDeque;
-use std::io::{self, Read};
+use std::io;
 use std::mem;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
@@ -47,6 +47,9 @@ pub(crate) struct TcpEntry<S> {
     pub(crate) registered: bool,
     /// A `Task::Read` for this entry is queued (so at most one is).
     pub(crate) read_queued: bool,
+    /// The poll reported the peer's FIN (or a hang-up) on this connection: a short read no
+    /// longer means the socket is drained, since no new edge will announce the EOF.
+    pub(crate) read_closed: bool,
     /// Sends in issue order; only the front one is being written.
     pub(crate) sends: VecDeque<PendingSend<S>>,
     /// The callback of a connect in progress (`conn` is resolving or connecting).
@@ -98,6 +101,7 @@ impl<S> TcpEntry<S> {
             conn: Conn::Idle,
             registered: false,
             read_queued: false,
+            read_closed: false,
             sends: VecDeque::new(),
             connect: None,
         }
@@ -140,9 +144,20 @@ impl<S: 'static> Reactor<S> {
             }
         };
         match entry.conn {
-            Conn::Connecting { .. } => self.finish_connect(key),
+            Conn::Connecting { .. } => {
+                self.finish_connect(key);
+                // The event that completes a connect can also carry the peer's FIN.
+                let entry = &mut self.tcps[key];
+                if entry.is_connected() && (event.is_read_closed() || event.is_error()) {
+                    entry.read_closed = true;
+                }
+            }
             Conn::Connected { .. } => {
                 let failed = event.is_error();
+                if event.is_read_closed() || failed {
+                    // Remembered while paused too: the edge is not repeated on unpause.
+                    entry.read_closed = true;
+                }
                 if !entry.paused && (event.is_readable() || event.is_read_closed() || failed) {
                     self.queue_read(key);
                 }
@@ -183,7 +198,7 @@ impl<S: 'static> Reactor<S> {
                 return;
             };
             let mut data = vec![0; size];
-            match stream.read(&mut data) {
+            match sys::read(stream, &mut data) {
                 Ok(0) => {
                     self.connection_lost(key, NetError::CONNECTION_CLOSED, state);
                     return;
@@ -195,8 +210,14 @@ impl<S: 'static> Reactor<S> {
                         data,
                     };
                     crate::event::dispatch(self, state, |r| &mut r.on_receive, &info);
-                    if n < size {
+                    let read_closed = match self.tcps.get(key) {
+                        Some(e) if e.id == id => e.read_closed,
+                        _ => return,
+                    };
+                    if n < size && !read_closed {
                         // The socket buffer was drained: the next byte or FIN is a new edge.
+                        // A FIN already reported arrives with no new edge, so then read on
+                        // until the EOF.
                         return;
                     }
                 }
@@ -244,6 +265,7 @@ impl<S: 'static> Reactor<S> {
             Conn::Idle | Conn::Resolving { .. } => {}
         }
         entry.registered = false;
+        entry.read_closed = false;
         let sends = mem::take(&mut entry.sends);
         let connect = entry.connect.take();
         for send in sends {
@@ -280,9 +302,12 @@ impl<S: 'static> Reactor<S> {
             Conn::Connecting { stream, .. } | Conn::Connected { stream, .. } => stream,
             Conn::Idle | Conn::Resolving { .. } => return Ok(()),
         };
-        self.poll
-            .registry()
-            .register(stream, token, Interest::READABLE | Interest::WRITABLE)?;
+        sys::register(
+            self.poll.registry(),
+            stream,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
         entry.registered = true;
         Ok(())
     }
@@ -392,7 +417,7 @@ impl<S: 'static> Reactor<S> {
         let mut last = NetError::NAME_NOT_RESOLVED;
         while !addrs.is_empty() {
             let addr = addrs.remove(0);
-            match TcpStream::connect(addr) {
+            match sys::connect(addr) {
                 Ok(stream) => {
                     let entry = &mut self.tcps[key];
                     entry.conn = Conn::Connecting {

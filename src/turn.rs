@@ -4,7 +4,8 @@
 //! 1. polls the OS, with the timeout forced to zero while anything is queued;
 //! 2. turns readiness into queued I/O steps (accept a batch, read a chunk, finish a connect,
 //!    flush sends); a listener or socket is queued at most once;
-//! 3. queues the callbacks of due timers, in deadline order;
+//! 3. queues the due timers, in deadline order (a timer cleared before its task runs, even by
+//!    an earlier callback of the same turn, never fires);
 //! 4. runs everything queued so far, in order. Accepts and reads happen when their step runs,
 //!    so a `set_paused(true)` or `close` made by an earlier callback in the same batch stops
 //!    them (D8): nothing already polled leaks through.
@@ -36,25 +37,34 @@ impl TurnReport {
     }
 }
 
-/// Shared with the guard a turn holds, so it is reset even when a callback panics.
+/// Shared with the guard a turn holds, so they are kept right even when a callback panics.
 #[derive(Debug)]
 pub(crate) struct TurnFlags {
     in_turn: Rc<Cell<bool>>,
+    /// A callback or listener panicked out of the last turn.
+    panicked: Rc<Cell<bool>>,
 }
 
 impl TurnFlags {
     pub(crate) fn new() -> Self {
         TurnFlags {
             in_turn: Rc::new(Cell::new(false)),
+            panicked: Rc::new(Cell::new(false)),
         }
     }
 }
 
-struct TurnGuard(Rc<Cell<bool>>);
+struct TurnGuard {
+    in_turn: Rc<Cell<bool>>,
+    panicked: Rc<Cell<bool>>,
+}
 
 impl Drop for TurnGuard {
     fn drop(&mut self) {
-        self.0.set(false);
+        self.in_turn.set(false);
+        if std::thread::panicking() {
+            self.panicked.set(true);
+        }
     }
 }
 
@@ -70,6 +80,12 @@ impl<S: 'static> Reactor<S> {
     /// The OS poll's error (`EINTR` is treated as a turn with no events), or
     /// `ErrorKind::WouldBlock` when called from inside one of this reactor's callbacks (a turn
     /// is not re-entrant; queue the work instead).
+    ///
+    /// # Panics
+    /// A panic in a callback or listener unwinds out of `turn`, and the reactor stays
+    /// consistent: the panicking callback is consumed, a panicking listener is removed, the
+    /// rest of the interrupted batch runs on the next turn, and accepts and reads are re-armed
+    /// so no connection or byte waits for a new readiness edge.
     pub fn turn(&mut self, timeout: Option<Duration>, state: &mut S) -> io::Result<TurnReport> {
         if self.flags.in_turn.get() {
             return Err(io::Error::new(
@@ -78,7 +94,13 @@ impl<S: 'static> Reactor<S> {
             ));
         }
         self.flags.in_turn.set(true);
-        let _guard = TurnGuard(self.flags.in_turn.clone());
+        let _guard = TurnGuard {
+            in_turn: self.flags.in_turn.clone(),
+            panicked: self.flags.panicked.clone(),
+        };
+        if self.flags.panicked.replace(false) {
+            self.recover_after_panic();
+        }
 
         let mut report = TurnReport::default();
         let timeout = self.poll_timeout(timeout);
@@ -101,16 +123,17 @@ impl<S: 'static> Reactor<S> {
         // No clock read when no timer is pending (the accept path's turns have none).
         if self.timers.len() > 0 {
             let now = Instant::now();
-            while let Some(callback) = self.timers.pop_due(now) {
-                report.timers += 1;
-                self.push(Task::Call(callback));
+            while let Some(id) = self.timers.pop_due(now) {
+                self.push(Task::Timer(id));
             }
         }
 
         self.queue.begin_batch();
         while let Some(task) = self.queue.pop_batch() {
             report.tasks += 1;
-            self.run_task(task, state);
+            if self.run_task(task, state) {
+                report.timers += 1;
+            }
         }
         Ok(report)
     }
@@ -130,6 +153,28 @@ impl<S: 'static> Reactor<S> {
         }
     }
 
+    /// A callback panicked out of the last turn, possibly in the middle of an accept or read
+    /// step. Readiness is edge-triggered, so a step cut short would wait for the next edge:
+    /// queue an accept for every active listener and a read for every reading socket (at
+    /// worst one would-block syscall each). The rest of the interrupted batch is still queued.
+    fn recover_after_panic(&mut self) {
+        log::warn!("a callback panicked during the last turn; re-arming accepts and reads");
+        let servers: Vec<usize> = self.server_ids.keys().collect();
+        for key in servers {
+            let e = &self.servers[key];
+            if !e.paused && e.listening.is_some() {
+                self.server_ready(e.id, key);
+            }
+        }
+        let tcps: Vec<usize> = self.tcp_ids.keys().collect();
+        for key in tcps {
+            let e = &self.tcps[key];
+            if !e.paused && e.registered && e.is_connected() {
+                self.queue_read(key);
+            }
+        }
+    }
+
     fn poll_timeout(&mut self, timeout: Option<Duration>) -> Option<Duration> {
         match self.next_timeout() {
             Some(next) => Some(timeout.map_or(next, |t| t.min(next))),
@@ -146,10 +191,20 @@ impl<S: 'static> Reactor<S> {
         }
     }
 
-    fn run_task(&mut self, task: Task<S>, state: &mut S) {
+    /// Runs one queued task; returns whether it was a timer that fired.
+    fn run_task(&mut self, task: Task<S>, state: &mut S) -> bool {
         match task {
             Task::Call(callback) => callback(self, state),
             Task::Done(callback, result) => callback(self, state, result),
+            Task::Timer(id) => {
+                // A timer cleared after it fell due (even by an earlier callback of this turn)
+                // has no callback any more: it never fires.
+                let Some(callback) = self.timers.take(id) else {
+                    return false;
+                };
+                callback(self, state);
+                return true;
+            }
             Task::Accept { key, id } => self.accept_batch(key, id, state),
             Task::Read { key, id } => self.read_some(key, id, state),
             Task::ReceiveError(info) => {
@@ -158,5 +213,6 @@ impl<S: 'static> Reactor<S> {
                 }
             }
         }
+        false
     }
 }

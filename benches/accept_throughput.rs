@@ -450,21 +450,30 @@ fn main() -> io::Result<()> {
 
     println!();
     println!(
-        "| in flight | server | conn/s | vs mio | p50 µs | p99 µs | CPU µs/conn | CPU vs mio | errors |"
+        "| in flight | server | conn/s | vs mio [min-max] | p50 µs | p99 µs | CPU µs/conn | \
+         CPU vs mio [min-max] | errors |"
     );
     println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut headline = (f64::NAN, f64::NAN);
     for (li, &conc) in LEVELS.iter().enumerate() {
         for (s, server) in servers.iter().enumerate() {
             let col = |f: &dyn Fn(&Vec<Vec<Cell>>) -> f64| median(cells.iter().map(f).collect());
+            // A ratio's median over rounds, with its smallest and largest round.
+            let ratio = |f: &dyn Fn(&Vec<Vec<Cell>>) -> f64| {
+                let v: Vec<f64> = cells.iter().map(f).collect();
+                let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                (median(v), format!("[{lo:.2}-{hi:.2}]"))
+            };
             let rate = col(&|c| c[li][s].conn_per_s);
-            let rate_ratio = col(&|c| c[li][s].conn_per_s / c[li][0].conn_per_s);
+            let (rate_ratio, rate_range) = ratio(&|c| c[li][s].conn_per_s / c[li][0].conn_per_s);
             let cpu = col(&|c| c[li][s].cpu_us_per_conn);
-            let cpu_ratio = col(&|c| c[li][s].cpu_us_per_conn / c[li][0].cpu_us_per_conn);
+            let (cpu_ratio, cpu_range) =
+                ratio(&|c| c[li][s].cpu_us_per_conn / c[li][0].cpu_us_per_conn);
             let errors: u64 = cells.iter().map(|c| c[li][s].errors).sum();
             println!(
-                "| {conc} | {} | {rate:.0} | {rate_ratio:.3} | {:.1} | {:.1} | {cpu:.2} | \
-                 {cpu_ratio:.3} | {errors} |",
+                "| {conc} | {} | {rate:.0} | {rate_ratio:.3} {rate_range} | {:.1} | {:.1} | \
+                 {cpu:.2} | {cpu_ratio:.3} {cpu_range} | {errors} |",
                 server.name,
                 col(&|c| c[li][s].p50_us),
                 col(&|c| c[li][s].p99_us),

@@ -187,14 +187,28 @@ pub fn idle_work<S: 'static>(r: &mut Reactor<S>, state: &mut S, n: usize) -> Tur
     total
 }
 
-/// CPU time (user + system, in clock ticks of 10 ms) used so far by the calling thread.
-pub fn thread_cpu_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after "(comm) ".
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+/// The calling thread's CPU time, read from an fd opened up front (so it still works when
+/// the process is out of fds).
+pub struct ThreadCpu(std::fs::File);
+
+impl ThreadCpu {
+    /// Opens `/proc/thread-self/stat` of the calling thread.
+    pub fn open() -> Self {
+        ThreadCpu(std::fs::File::open("/proc/thread-self/stat").expect("stat"))
+    }
+
+    /// User + system time so far, in clock ticks (10 ms).
+    pub fn ticks(&mut self) -> u64 {
+        use std::io::Seek;
+        let mut stat = String::new();
+        self.0.rewind().unwrap();
+        self.0.read_to_string(&mut stat).unwrap();
+        // The command name is in parentheses and may contain spaces; utime and stime are
+        // fields 14 and 15 of the line, 12 and 13 after "(comm) ".
+        let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    }
 }
 
 /// The open fds of this process with what they point at ("socket:[123]", ...).

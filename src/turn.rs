@@ -196,6 +196,11 @@ impl<S: 'static> Reactor<S> {
                     crate::event::dispatch(self, state, |r| &mut r.on_receive_error, &info);
                 }
             }
+            Task::AcceptError(info) => {
+                if self.server_ids.get(info.socket_id.raw()).is_some() {
+                    crate::event::dispatch(self, state, |r| &mut r.on_accept_error, &info);
+                }
+            }
         }
     }
 }

@@ -47,6 +47,10 @@ pub(crate) struct TcpEntry<S> {
     pub(crate) registered: bool,
     /// A `Task::Read` for this entry is queued (so at most one is).
     pub(crate) read_queued: bool,
+    /// A readiness event said the peer closed or the connection failed (EPOLLRDHUP, HUP or
+    /// ERR). Edge-triggered: that edge is not repeated, so a short read does not mean the
+    /// FIN or error was consumed; reads go on until they return 0, an error or would-block.
+    pub(crate) read_closed: bool,
     /// Sends in issue order; only the front one is being written.
     pub(crate) sends: VecDeque<PendingSend<S>>,
     /// The callback of a connect in progress (`conn` is resolving or connecting).
@@ -98,6 +102,7 @@ impl<S> TcpEntry<S> {
             conn: Conn::Idle,
             registered: false,
             read_queued: false,
+            read_closed: false,
             sends: VecDeque::new(),
             connect: None,
         }
@@ -143,6 +148,10 @@ impl<S: 'static> Reactor<S> {
             Conn::Connecting { .. } => self.finish_connect(key),
             Conn::Connected { .. } => {
                 let failed = event.is_error();
+                if failed || event.is_read_closed() {
+                    // Recorded even while paused: the edge will not come again.
+                    entry.read_closed = true;
+                }
                 if !entry.paused && (event.is_readable() || event.is_read_closed() || failed) {
                     self.queue_read(key);
                 }
@@ -196,8 +205,12 @@ impl<S: 'static> Reactor<S> {
                     };
                     crate::event::dispatch(self, state, |r| &mut r.on_receive, &info);
                     if n < size {
-                        // The socket buffer was drained: the next byte or FIN is a new edge.
-                        return;
+                        // The socket buffer was drained: the next byte is a new edge. A FIN
+                        // or error already reported is not, so then read on to meet it.
+                        match self.tcps.get(key) {
+                            Some(e) if e.id == id && e.read_closed => {}
+                            _ => return,
+                        }
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -244,6 +257,7 @@ impl<S: 'static> Reactor<S> {
             Conn::Idle | Conn::Resolving { .. } => {}
         }
         entry.registered = false;
+        entry.read_closed = false;
         let sends = mem::take(&mut entry.sends);
         let connect = entry.connect.take();
         for send in sends {

@@ -13,15 +13,19 @@ use util::*;
 type R = Reactor<()>;
 
 fn new_server(r: &mut R) -> ServerSocketId {
-    ask(r, &mut (), |r, done| r.tcp_server().create(ServerProps::default(), done))
-        .expect("create")
-        .socket_id
+    ask(r, &mut (), |r, done| {
+        r.tcp_server().create(ServerProps::default(), done)
+    })
+    .expect("create")
+    .socket_id
 }
 
 fn new_tcp(r: &mut R) -> TcpSocketId {
-    ask(r, &mut (), |r, done| r.tcp().create(TcpProps::default(), done))
-        .expect("create")
-        .socket_id
+    ask(r, &mut (), |r, done| {
+        r.tcp().create(TcpProps::default(), done)
+    })
+    .expect("create")
+    .socket_id
 }
 
 /// Every tcpServer call taking an id answers `id` with "Socket not found" and no code.
@@ -31,8 +35,12 @@ fn assert_server_calls_not_found(r: &mut R, id: ServerSocketId) {
     nf(&ask(r, &mut (), |r, d| {
         r.tcp_server().update(id, ServerProps::new().name("x"), d)
     }));
-    nf(&ask(r, &mut (), |r, d| r.tcp_server().set_paused(id, true, d)));
-    nf(&ask(r, &mut (), |r, d| r.tcp_server().set_paused(id, false, d)));
+    nf(&ask(r, &mut (), |r, d| {
+        r.tcp_server().set_paused(id, true, d)
+    }));
+    nf(&ask(r, &mut (), |r, d| {
+        r.tcp_server().set_paused(id, false, d)
+    }));
     nf(&ask(r, &mut (), |r, d| {
         r.tcp_server().listen(id, "127.0.0.1", 0, None, d)
     }));
@@ -50,7 +58,9 @@ fn assert_server_calls_not_found(r: &mut R, id: ServerSocketId) {
 #[track_caller]
 fn assert_tcp_calls_not_found(r: &mut R, id: TcpSocketId) {
     let nf = |res: &Result<(), LastError>| assert_last_error(res, "Socket not found", None);
-    nf(&ask(r, &mut (), |r, d| r.tcp().update(id, TcpProps::new().name("x"), d)));
+    nf(&ask(r, &mut (), |r, d| {
+        r.tcp().update(id, TcpProps::new().name("x"), d)
+    }));
     nf(&ask(r, &mut (), |r, d| r.tcp().set_paused(id, false, d)));
     nf(&ask(r, &mut (), |r, d| r.tcp().set_paused(id, true, d)));
     // setKeepAlive / setNoDelay: ErrorWithCode(-2, "Socket not found") (reference §3).
@@ -58,7 +68,9 @@ fn assert_tcp_calls_not_found(r: &mut R, id: TcpSocketId) {
     assert_last_error(&ka, "Socket not found", Some(-2));
     let nd = ask(r, &mut (), |r, d| r.tcp().set_no_delay(id, true, d));
     assert_last_error(&nd, "Socket not found", Some(-2));
-    nf(&ask(r, &mut (), |r, d| r.tcp().connect(id, "127.0.0.1", 9, d)));
+    nf(&ask(r, &mut (), |r, d| {
+        r.tcp().connect(id, "127.0.0.1", 9, d)
+    }));
     nf(&ask(r, &mut (), |r, d| r.tcp().disconnect(id, d)));
     let sent = ask(r, &mut (), |r, d| r.tcp().send(id, b"x".to_vec(), d));
     assert_last_error(&sent, "Socket not found", None);
@@ -78,7 +90,10 @@ fn unknown_stale_and_cross_namespace_ids_get_socket_not_found_and_open_no_fd() {
     assert_eq!(tcps.last().unwrap().raw(), 6);
     let stale_server = servers[2];
     let stale_tcp = tcps[5];
-    ask(&mut r, &mut (), |r, d| r.tcp_server().close(stale_server, d)).unwrap();
+    ask(&mut r, &mut (), |r, d| {
+        r.tcp_server().close(stale_server, d)
+    })
+    .unwrap();
     ask(&mut r, &mut (), |r, d| r.tcp().close(stale_tcp, d)).unwrap();
 
     let before = fds_by_kind();
@@ -244,7 +259,9 @@ fn connect_ports_beyond_limits_fail_with_minus_4_and_open_no_fd() {
     // D3 for connect: checked before any resolution or socket.
     for port in [i32::MIN, -1, 65536, i32::MAX] {
         for address in ["127.0.0.1", "::1", "no.such.host.invalid"] {
-            let res = ask(&mut r, &mut (), |r, d| r.tcp().connect(id, address, port, d));
+            let res = ask(&mut r, &mut (), |r, d| {
+                r.tcp().connect(id, address, port, d)
+            });
             assert_last_error(&res, "net::ERR_INVALID_ARGUMENT", Some(-4));
         }
     }
@@ -264,7 +281,9 @@ fn calls_on_unconnected_sockets_answer_like_chrome() {
     assert_last_error(&sent, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
     let empty = ask(&mut r, &mut (), |r, d| r.tcp().send(id, Vec::new(), d));
     assert_last_error(&empty, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
-    let ka = ask(&mut r, &mut (), |r, d| r.tcp().set_keep_alive(id, true, -5, d));
+    let ka = ask(&mut r, &mut (), |r, d| {
+        r.tcp().set_keep_alive(id, true, -5, d)
+    });
     assert_last_error(&ka, "net::ERR_FAILED", Some(-2));
     let nd = ask(&mut r, &mut (), |r, d| r.tcp().set_no_delay(id, false, d));
     assert_last_error(&nd, "net::ERR_FAILED", Some(-2));
@@ -296,11 +315,18 @@ fn keep_alive_delays_the_os_refuses_fail_with_minus_2_on_a_connected_socket() {
         });
         assert_last_error(&res, "net::ERR_FAILED", Some(-2));
     }
-    ask(&mut r, &mut rec, |r, d| r.tcp().set_keep_alive(client, true, 1000, d)).unwrap();
-    ask(&mut r, &mut rec, |r, d| r.tcp().set_keep_alive(client, false, i32::MIN, d)).unwrap();
+    ask(&mut r, &mut rec, |r, d| {
+        r.tcp().set_keep_alive(client, true, 1000, d)
+    })
+    .unwrap();
+    ask(&mut r, &mut rec, |r, d| {
+        r.tcp().set_keep_alive(client, false, i32::MIN, d)
+    })
+    .unwrap();
     // A connected (accepted) socket cannot connect again: -23 (reference §3.6 step 5).
     let again = ask(&mut r, &mut rec, |r, d| {
-        r.tcp().connect(client, &addr.ip().to_string(), addr.port() as i32, d)
+        r.tcp()
+            .connect(client, &addr.ip().to_string(), addr.port() as i32, d)
     });
     assert_last_error(&again, "net::ERR_SOCKET_IS_CONNECTED", Some(-23));
 }
@@ -321,13 +347,17 @@ fn huge_and_non_ascii_names_round_trip_through_get_info() {
         let info = ask(&mut r, &mut (), |r, d| r.tcp_server().get_info(server, d)).unwrap();
         assert_eq!(info.name.as_deref(), Some(name));
         let tcp = ask(&mut r, &mut (), |r, d| {
-            r.tcp().create(TcpProps::new().name(name).buffer_size(i32::MIN), d)
+            r.tcp()
+                .create(TcpProps::new().name(name).buffer_size(i32::MIN), d)
         })
         .unwrap()
         .socket_id;
         let info = ask(&mut r, &mut (), |r, d| r.tcp().get_info(tcp, d)).unwrap();
         assert_eq!(info.name.as_deref(), Some(name));
-        assert_eq!(info.buffer_size, None, "a negative buffer size is not reported");
+        assert_eq!(
+            info.buffer_size, None,
+            "a negative buffer size is not reported"
+        );
         // Update to the name and back to empty: Chrome omits an empty name.
         ask(&mut r, &mut (), |r, d| {
             r.tcp().update(tcp, TcpProps::new().name(""), d)
@@ -336,7 +366,8 @@ fn huge_and_non_ascii_names_round_trip_through_get_info() {
         let info = ask(&mut r, &mut (), |r, d| r.tcp().get_info(tcp, d)).unwrap();
         assert_eq!(info.name, None);
         ask(&mut r, &mut (), |r, d| {
-            r.tcp_server().update(server, ServerProps::new().name(name.to_owned() + "!"), d)
+            r.tcp_server()
+                .update(server, ServerProps::new().name(name.to_owned() + "!"), d)
         })
         .unwrap();
         let all = ask(&mut r, &mut (), |r, d| r.tcp_server().get_sockets(d)).unwrap();

@@ -66,7 +66,8 @@ fn spare_socket() -> Socket {
 }
 
 fn connect_with_token(s: &mut Socket, addr: SocketAddr, i: usize) {
-    s.connect(&addr.into()).expect("the kernel completes the handshake");
+    s.connect(&addr.into())
+        .expect("the kernel completes the handshake");
     s.write_all(&token(i)).unwrap();
 }
 
@@ -104,7 +105,10 @@ fn emfile_at_accept_pauses_once_and_resume_delivers_every_queued_client() {
         turn_until(&mut r, &mut rec, |rec| !rec.accept_errors.is_empty());
         assert_eq!(rec.accept_errors, vec![(server.raw(), -12)]);
         assert!(rec.accepted.is_empty());
-        assert_eq!(server_info(&mut r, &mut rec, server), (true, Some(addr.port())));
+        assert_eq!(
+            server_info(&mut r, &mut rec, server),
+            (true, Some(addr.port()))
+        );
 
         // More clients queue while paused and the fault lasts: no event, no busy loop.
         connect_with_token(&mut spare[1], addr, 1);
@@ -113,7 +117,10 @@ fn emfile_at_accept_pauses_once_and_resume_delivers_every_queued_client() {
         assert_eq!((work.events, work.tasks), (0, 0), "no work while paused");
 
         // D1: resume while still out of fds → exactly one more error, paused again, flat.
-        ask(&mut r, &mut rec, |r, d| r.tcp_server().set_paused(server, false, d)).unwrap();
+        ask(&mut r, &mut rec, |r, d| {
+            r.tcp_server().set_paused(server, false, d)
+        })
+        .unwrap();
         assert_eq!(rec.accept_errors.len(), 2);
         assert_eq!(rec.accept_errors[1], (server.raw(), -12));
         let work = idle_work(&mut r, &mut rec, 30);
@@ -123,7 +130,10 @@ fn emfile_at_accept_pauses_once_and_resume_delivers_every_queued_client() {
 
         // Recovery: every client that queued meanwhile is accepted exactly once.
         drop(out);
-        ask(&mut r, &mut rec, |r, d| r.tcp_server().set_paused(server, false, d)).unwrap();
+        ask(&mut r, &mut rec, |r, d| {
+            r.tcp_server().set_paused(server, false, d)
+        })
+        .unwrap();
         turn_until(&mut r, &mut rec, |rec| {
             rec.received.values().map(Vec::len).sum::<usize>() == 3 * token(0).len()
         });
@@ -144,12 +154,18 @@ fn resume_with_an_empty_queue_while_out_of_fds_raises_one_error_and_burns_no_cpu
         let mut rec = Rec::reading();
         record_events(&mut r);
         let (server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
-        ask(&mut r, &mut rec, |r, d| r.tcp_server().set_paused(server, true, d)).unwrap();
+        ask(&mut r, &mut rec, |r, d| {
+            r.tcp_server().set_paused(server, true, d)
+        })
+        .unwrap();
         let mut cpu_clock = ThreadCpu::open();
         let out = OutOfFds::new();
 
         // accept4(2) allocates the fd before looking at the queue: EMFILE with nothing queued.
-        ask(&mut r, &mut rec, |r, d| r.tcp_server().set_paused(server, false, d)).unwrap();
+        ask(&mut r, &mut rec, |r, d| {
+            r.tcp_server().set_paused(server, false, d)
+        })
+        .unwrap();
         assert_eq!(rec.accept_errors, vec![(server.raw(), -12)]);
         let cpu_before = cpu_clock.ticks();
         let work = idle_work(&mut r, &mut rec, 30); // ~300 ms of 10 ms turns
@@ -157,10 +173,16 @@ fn resume_with_an_empty_queue_while_out_of_fds_raises_one_error_and_burns_no_cpu
         assert_eq!((work.events, work.tasks), (0, 0), "no retry loop");
         assert!(cpu < 15, "turning an idle reactor used {cpu} ticks of CPU");
         assert_eq!(rec.accept_errors.len(), 1, "exactly one on_accept_error");
-        assert_eq!(server_info(&mut r, &mut rec, server), (true, Some(addr.port())));
+        assert_eq!(
+            server_info(&mut r, &mut rec, server),
+            (true, Some(addr.port()))
+        );
 
         drop(out);
-        ask(&mut r, &mut rec, |r, d| r.tcp_server().set_paused(server, false, d)).unwrap();
+        ask(&mut r, &mut rec, |r, d| {
+            r.tcp_server().set_paused(server, false, d)
+        })
+        .unwrap();
         let _client = token_client(addr, 7);
         turn_until(&mut r, &mut rec, |rec| {
             rec.received.values().map(Vec::len).sum::<usize>() == token(7).len()
@@ -183,9 +205,11 @@ fn listen_and_connect_out_of_fds_fail_with_minus_12_and_creating_sockets_costs_n
         })
         .unwrap()
         .socket_id;
-        let tcp = ask(&mut r, &mut (), |r, d| r.tcp().create(TcpProps::default(), d))
-            .unwrap()
-            .socket_id;
+        let tcp = ask(&mut r, &mut (), |r, d| {
+            r.tcp().create(TcpProps::default(), d)
+        })
+        .unwrap()
+        .socket_id;
         let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = target.local_addr().unwrap().port() as i32;
         let out = OutOfFds::new();
@@ -196,7 +220,9 @@ fn listen_and_connect_out_of_fds_fail_with_minus_12_and_creating_sockets_costs_n
         assert_last_error(&res, "net::ERR_INSUFFICIENT_RESOURCES", Some(-12));
         let info = ask(&mut r, &mut (), |r, d| r.tcp_server().get_info(server, d)).unwrap();
         assert_eq!(info.local_address, None);
-        let res = ask(&mut r, &mut (), |r, d| r.tcp().connect(tcp, "127.0.0.1", port, d));
+        let res = ask(&mut r, &mut (), |r, d| {
+            r.tcp().connect(tcp, "127.0.0.1", port, d)
+        });
         assert_last_error(&res, "net::ERR_INSUFFICIENT_RESOURCES", Some(-12));
         let info = ask(&mut r, &mut (), |r, d| r.tcp().get_info(tcp, d)).unwrap();
         assert!(!info.connected);
@@ -207,7 +233,9 @@ fn listen_and_connect_out_of_fds_fail_with_minus_12_and_creating_sockets_costs_n
             let s = ask(&mut r, &mut (), |r, d| {
                 r.tcp_server().create(ServerProps::default(), d)
             });
-            let t = ask(&mut r, &mut (), |r, d| r.tcp().create(TcpProps::default(), d));
+            let t = ask(&mut r, &mut (), |r, d| {
+                r.tcp().create(TcpProps::default(), d)
+            });
             made.push((s.unwrap().socket_id, t.unwrap().socket_id));
         }
         let servers = ask(&mut r, &mut (), |r, d| r.tcp_server().get_sockets(d)).unwrap();
@@ -219,7 +247,10 @@ fn listen_and_connect_out_of_fds_fail_with_minus_12_and_creating_sockets_costs_n
             r.tcp_server().listen(server, "127.0.0.1", 0, None, d)
         })
         .unwrap();
-        ask(&mut r, &mut (), |r, d| r.tcp().connect(tcp, "127.0.0.1", port, d)).unwrap();
+        ask(&mut r, &mut (), |r, d| {
+            r.tcp().connect(tcp, "127.0.0.1", port, d)
+        })
+        .unwrap();
         for (s, t) in made {
             ask(&mut r, &mut (), |r, d| r.tcp_server().close(s, d)).unwrap();
             ask(&mut r, &mut (), |r, d| r.tcp().close(t, d)).unwrap();

@@ -98,7 +98,10 @@ fn other_accept_errors_pause_once_with_their_code_and_resume_loses_nothing() {
             assert_eq!((work.events, work.tasks), (0, 0), "errno {errno}");
             assert_eq!(rec.accepted.len(), i, "errno {errno}");
             // D1: resume accepts the client that waited.
-            ask(&mut r, &mut rec, |r, d| r.tcp_server().set_paused(server, false, d)).unwrap();
+            ask(&mut r, &mut rec, |r, d| {
+                r.tcp_server().set_paused(server, false, d)
+            })
+            .unwrap();
             turn_until(&mut r, &mut rec, |rec| {
                 rec.received.values().map(Vec::len).sum::<usize>() == (i + 1) * token(0).len()
             });
@@ -133,7 +136,11 @@ fn failed_registration_of_an_unpaused_accepted_socket_disconnects_it_and_closes_
         assert_eq!(rec.receive_errors, vec![(id.raw(), -13)]);
         let info = ask(&mut r, &mut rec, |r, d| r.tcp().get_info(id, d)).unwrap();
         assert!(!info.connected && info.paused && info.peer_address.is_none());
-        assert_eq!(fds_by_kind()["socket"], sockets_before - 1, "its fd is closed");
+        assert_eq!(
+            fds_by_kind()["socket"],
+            sockets_before - 1,
+            "its fd is closed"
+        );
         let (_, err) = read_to_end_or_error(&mut client);
         assert_eq!(err, None, "the peer sees EOF");
         let sent = ask(&mut r, &mut rec, |r, d| r.tcp().send(id, b"x".to_vec(), d));
@@ -154,14 +161,20 @@ fn failed_registration_when_resuming_a_server_pauses_it_with_one_accept_error() 
         let mut rec = Rec::reading();
         record_events(&mut r);
         let (server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
-        ask(&mut r, &mut rec, |r, d| r.tcp_server().set_paused(server, true, d)).unwrap();
+        ask(&mut r, &mut rec, |r, d| {
+            r.tcp_server().set_paused(server, true, d)
+        })
+        .unwrap();
         let _client = token_client(addr, 3);
 
         // The resume cannot register the listener: the server must not claim to be
         // accepting while nothing would ever accept (a silent stall). It stays paused and
         // says why once, like any accept error (DESIGN §3).
         fault_injection::inject(Syscall::Register, libc::ENOMEM, 1);
-        ask(&mut r, &mut rec, |r, d| r.tcp_server().set_paused(server, false, d)).unwrap();
+        ask(&mut r, &mut rec, |r, d| {
+            r.tcp_server().set_paused(server, false, d)
+        })
+        .unwrap();
         turn_until(&mut r, &mut rec, |rec| !rec.accept_errors.is_empty());
         assert_eq!(rec.accept_errors, vec![(server.raw(), -13)]);
         assert!(server_paused(&mut r, &mut rec, server));
@@ -169,7 +182,10 @@ fn failed_registration_when_resuming_a_server_pauses_it_with_one_accept_error() 
         assert_eq!((work.events, work.tasks), (0, 0));
 
         // The next resume works and the waiting client is delivered once.
-        ask(&mut r, &mut rec, |r, d| r.tcp_server().set_paused(server, false, d)).unwrap();
+        ask(&mut r, &mut rec, |r, d| {
+            r.tcp_server().set_paused(server, false, d)
+        })
+        .unwrap();
         turn_until(&mut r, &mut rec, |rec| {
             rec.received.values().map(Vec::len).sum::<usize>() == token(3).len()
         });
@@ -184,21 +200,63 @@ fn listen_failures_at_every_step_answer_the_mapped_code_and_close_the_fd() {
     let _serial = serial();
     let _faults = Faults;
     let mut r: Reactor<()> = Reactor::new().unwrap();
-    let id = ask(&mut r, &mut (), |r, d| r.tcp_server().create(ServerProps::default(), d))
-        .unwrap()
-        .socket_id;
+    let id = ask(&mut r, &mut (), |r, d| {
+        r.tcp_server().create(ServerProps::default(), d)
+    })
+    .unwrap()
+    .socket_id;
     let before = fds_by_kind();
     let cases = [
-        (Syscall::Socket, libc::EMFILE, -12, "net::ERR_INSUFFICIENT_RESOURCES"),
-        (Syscall::Socket, libc::EAFNOSUPPORT, -109, "net::ERR_ADDRESS_UNREACHABLE"),
-        (Syscall::Bind, libc::EADDRINUSE, -147, "net::ERR_ADDRESS_IN_USE"),
+        (
+            Syscall::Socket,
+            libc::EMFILE,
+            -12,
+            "net::ERR_INSUFFICIENT_RESOURCES",
+        ),
+        (
+            Syscall::Socket,
+            libc::EAFNOSUPPORT,
+            -109,
+            "net::ERR_ADDRESS_UNREACHABLE",
+        ),
+        (
+            Syscall::Bind,
+            libc::EADDRINUSE,
+            -147,
+            "net::ERR_ADDRESS_IN_USE",
+        ),
         (Syscall::Bind, libc::EACCES, -10, "net::ERR_ACCESS_DENIED"),
-        (Syscall::Bind, libc::EADDRNOTAVAIL, -108, "net::ERR_ADDRESS_INVALID"),
-        (Syscall::Listen, libc::EADDRINUSE, -147, "net::ERR_ADDRESS_IN_USE"),
-        (Syscall::Listen, libc::ENOBUFS, -176, "net::ERR_NO_BUFFER_SPACE"),
-        (Syscall::Register, libc::ENOMEM, -13, "net::ERR_OUT_OF_MEMORY"),
+        (
+            Syscall::Bind,
+            libc::EADDRNOTAVAIL,
+            -108,
+            "net::ERR_ADDRESS_INVALID",
+        ),
+        (
+            Syscall::Listen,
+            libc::EADDRINUSE,
+            -147,
+            "net::ERR_ADDRESS_IN_USE",
+        ),
+        (
+            Syscall::Listen,
+            libc::ENOBUFS,
+            -176,
+            "net::ERR_NO_BUFFER_SPACE",
+        ),
+        (
+            Syscall::Register,
+            libc::ENOMEM,
+            -13,
+            "net::ERR_OUT_OF_MEMORY",
+        ),
         // epoll_ctl's ENOSPC (max_user_watches) maps as Chrome maps ENOSPC.
-        (Syscall::Register, libc::ENOSPC, -18, "net::ERR_FILE_NO_SPACE"),
+        (
+            Syscall::Register,
+            libc::ENOSPC,
+            -18,
+            "net::ERR_FILE_NO_SPACE",
+        ),
     ];
     for (call, errno, code, message) in cases {
         fault_injection::inject(call, errno, 1);
@@ -212,7 +270,10 @@ fn listen_failures_at_every_step_answer_the_mapped_code_and_close_the_fd() {
         assert_eq!(info.local_address, None, "{call:?} {errno}");
     }
     // And then it listens.
-    ask(&mut r, &mut (), |r, d| r.tcp_server().listen(id, "127.0.0.1", 0, None, d)).unwrap();
+    ask(&mut r, &mut (), |r, d| {
+        r.tcp_server().listen(id, "127.0.0.1", 0, None, d)
+    })
+    .unwrap();
 }
 
 #[test]
@@ -235,7 +296,10 @@ fn read_errors_carry_their_own_code_and_close_the_fd() {
             turn_until(&mut r, &mut rec, |rec| rec.receive_errors.len() == i + 1);
             let id = rec.accepted[i].1;
             assert_eq!(rec.receive_errors[i], (id, code));
-            assert!(!rec.received.contains_key(&id), "the failed read delivered nothing");
+            assert!(
+                !rec.received.contains_key(&id),
+                "the failed read delivered nothing"
+            );
             // The fd was closed with the token unread, so the kernel resets the peer.
             let (_, err) = read_to_end_or_error(&mut client);
             assert_eq!(err, Some(std::io::ErrorKind::ConnectionReset));
@@ -288,7 +352,11 @@ fn send_errors_fail_that_send_with_its_code_and_queued_sends_with_minus_15() {
         turn_until(&mut r, &mut rec, |rec| !rec.receive_errors.is_empty());
         assert_eq!(rec.receive_errors, vec![(id.raw(), -100)]);
         let mut buf = [0u8; 16];
-        assert_eq!(client.read(&mut buf).unwrap(), 0, "nothing was written, then EOF");
+        assert_eq!(
+            client.read(&mut buf).unwrap(),
+            0,
+            "nothing was written, then EOF"
+        );
     }
     assert_fds_back_to(&before);
 }
@@ -298,9 +366,11 @@ fn connect_errors_use_the_connect_column() {
     let _serial = serial();
     let _faults = Faults;
     let mut r: Reactor<()> = Reactor::new().unwrap();
-    let id = ask(&mut r, &mut (), |r, d| r.tcp().create(TcpProps::default(), d))
-        .unwrap()
-        .socket_id;
+    let id = ask(&mut r, &mut (), |r, d| {
+        r.tcp().create(TcpProps::default(), d)
+    })
+    .unwrap()
+    .socket_id;
     let before = fds_by_kind();
     // Reference §7.2 connect column.
     for (errno, code) in [
@@ -311,8 +381,14 @@ fn connect_errors_use_the_connect_column() {
         (libc::EPROTO, -104),
     ] {
         fault_injection::inject(Syscall::Connect, errno, 1);
-        let res = ask(&mut r, &mut (), |r, d| r.tcp().connect(id, "127.0.0.1", 9, d));
-        assert_eq!(res.unwrap_err().code().map(|c| c.code()), Some(code), "errno {errno}");
+        let res = ask(&mut r, &mut (), |r, d| {
+            r.tcp().connect(id, "127.0.0.1", 9, d)
+        });
+        assert_eq!(
+            res.unwrap_err().code().map(|c| c.code()),
+            Some(code),
+            "errno {errno}"
+        );
         assert_fds_back_to(&before);
     }
     // A failed registration of the connecting fd: mapped code, fd closed.
@@ -320,8 +396,13 @@ fn connect_errors_use_the_connect_column() {
     let port = target.local_addr().unwrap().port() as i32;
     let before = fds_by_kind();
     fault_injection::inject(Syscall::Register, libc::ENOMEM, 1);
-    let res = ask(&mut r, &mut (), |r, d| r.tcp().connect(id, "127.0.0.1", port, d));
+    let res = ask(&mut r, &mut (), |r, d| {
+        r.tcp().connect(id, "127.0.0.1", port, d)
+    });
     assert_last_error(&res, "net::ERR_OUT_OF_MEMORY", Some(-13));
     assert_fds_back_to(&before);
-    ask(&mut r, &mut (), |r, d| r.tcp().connect(id, "127.0.0.1", port, d)).unwrap();
+    ask(&mut r, &mut (), |r, d| {
+        r.tcp().connect(id, "127.0.0.1", port, d)
+    })
+    .unwrap();
 }

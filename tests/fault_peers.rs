@@ -46,7 +46,9 @@ fn reset_before_accept_is_accepted_and_reads_an_error_or_is_dropped() {
         }
         let _good = token_client(addr, 42);
         turn_until(&mut r, &mut rec, |rec| {
-            rec.received.values().any(|b| b.as_slice() == token(42).as_slice())
+            rec.received
+                .values()
+                .any(|b| b.as_slice() == token(42).as_slice())
         });
         // Every reset connection that was accepted ends in exactly one -101 or -100 (D7)
         // after unpausing, with no data; none is reported twice.
@@ -57,7 +59,10 @@ fn reset_before_accept_is_accepted_and_reads_an_error_or_is_dropped() {
         assert!(rec.accepted.len() <= 6);
         for id in rec.clients().into_iter().filter(|&c| c != good) {
             let errors = rec.errors_of(id);
-            assert!(errors == [-101] || errors == [-100], "socket {id}: {errors:?}");
+            assert!(
+                errors == [-101] || errors == [-100],
+                "socket {id}: {errors:?}"
+            );
             assert!(!rec.received.contains_key(&id));
         }
         assert_eq!(rec.received.len(), 1);
@@ -88,7 +93,10 @@ fn data_then_reset_before_accept_delivers_at_most_the_data_then_one_error() {
         let mut seen = BTreeSet::new();
         for id in rec.clients() {
             let errors = rec.errors_of(id);
-            assert!(errors == [-101] || errors == [-100], "socket {id}: {errors:?}");
+            assert!(
+                errors == [-101] || errors == [-100],
+                "socket {id}: {errors:?}"
+            );
             if let Some(bytes) = rec.received.get(&id) {
                 for t in tokens_in(bytes) {
                     assert!(seen.insert(t), "token {t} delivered twice");
@@ -151,12 +159,22 @@ fn writes_to_a_paused_socket_cost_no_work_and_arrive_whole_after_unpause() {
         let work = idle_work(&mut r, &mut rec, 30);
         assert_eq!(work.tasks, 0, "nothing runs for a paused socket");
         assert!(work.events <= 8, "{} wake-ups for 64 KiB", work.events);
-        assert_eq!(rec.received[&id.raw()].len(), data.len(), "nothing read while paused");
+        assert_eq!(
+            rec.received[&id.raw()].len(),
+            data.len(),
+            "nothing read while paused"
+        );
         ask(&mut r, &mut rec, |r, d| r.tcp().set_paused(id, false, d)).unwrap();
-        turn_until(&mut r, &mut rec, |rec| rec.received[&id.raw()].len() == 2 * data.len());
+        turn_until(&mut r, &mut rec, |rec| {
+            rec.received[&id.raw()].len() == 2 * data.len()
+        });
         let mut expected = data.clone();
         expected.extend_from_slice(&data);
-        assert_eq!(rec.received[&id.raw()], expected, "in order, nothing lost or doubled");
+        assert_eq!(
+            rec.received[&id.raw()],
+            expected,
+            "in order, nothing lost or doubled"
+        );
         assert!(rec.receive_errors.is_empty());
     }
     assert_fds_back_to(&before);
@@ -182,7 +200,10 @@ fn backlog_overflow_while_paused_accounts_for_every_client() {
         })
         .unwrap()
         .socket_id;
-        ask(&mut r, &mut rec, |r, d| r.tcp_server().set_paused(server, true, d)).unwrap();
+        ask(&mut r, &mut rec, |r, d| {
+            r.tcp_server().set_paused(server, true, d)
+        })
+        .unwrap();
         ask(&mut r, &mut rec, |r, d| {
             r.tcp_server().listen(server, "127.0.0.1", 0, Some(4), d)
         })
@@ -220,7 +241,10 @@ fn backlog_overflow_while_paused_accounts_for_every_client() {
         assert!(connected.len() >= 5, "only {} connected", connected.len());
         assert!(rec.accepted.is_empty(), "paused: nothing accepted");
 
-        ask(&mut r, &mut rec, |r, d| r.tcp_server().set_paused(server, false, d)).unwrap();
+        ask(&mut r, &mut rec, |r, d| {
+            r.tcp_server().set_paused(server, false, d)
+        })
+        .unwrap();
         // Every client that believes it is connected is delivered exactly once (some may
         // need the kernel's SYN-ACK retransmit to complete once the queue has room).
         turn_until(&mut r, &mut rec, |rec| {
@@ -363,7 +387,9 @@ fn a_storm_of_500_aborted_connections_does_not_starve_a_normal_client() {
         assert_eq!(live.len(), 1, "only the normal client is left");
         assert!(live[0].connected);
         drop(normal);
-        turn_until(&mut r, &mut rec, |rec| rec.receive_errors.len() == rec.accepted.len());
+        turn_until(&mut r, &mut rec, |rec| {
+            rec.receive_errors.len() == rec.accepted.len()
+        });
     }
     assert_fds_back_to(&before);
 }

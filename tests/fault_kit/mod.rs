@@ -104,10 +104,12 @@ pub fn record_events(r: &mut Reactor<Rec>) {
                 });
         }
     });
-    r.tcp_server().on_accept_error().add_listener(|_, rec, info| {
-        rec.accept_errors
-            .push((info.socket_id.raw(), info.result_code.code()));
-    });
+    r.tcp_server()
+        .on_accept_error()
+        .add_listener(|_, rec, info| {
+            rec.accept_errors
+                .push((info.socket_id.raw(), info.result_code.code()));
+        });
     r.tcp().on_receive().add_listener(|r, rec, info| {
         rec.received
             .entry(info.socket_id.raw())
@@ -122,7 +124,8 @@ pub fn record_events(r: &mut Reactor<Rec>) {
         rec.receive_errors
             .push((info.socket_id.raw(), info.result_code.code()));
         if rec.close_on_error {
-            r.tcp().close(info.socket_id, |_, _, res| res.expect("close"));
+            r.tcp()
+                .close(info.socket_id, |_, _, res| res.expect("close"));
         }
     });
 }
@@ -179,7 +182,9 @@ pub fn set_reset_on_close(s: &TcpStream) {
 pub fn idle_work<S: 'static>(r: &mut Reactor<S>, state: &mut S, n: usize) -> TurnReport {
     let mut total = TurnReport::default();
     for _ in 0..n {
-        let t = r.turn(Some(Duration::from_millis(10)), state).expect("turn");
+        let t = r
+            .turn(Some(Duration::from_millis(10)), state)
+            .expect("turn");
         total.events += t.events;
         total.tasks += t.tasks;
         total.timers += t.timers;

@@ -216,7 +216,8 @@ impl ThreadCpu {
     }
 }
 
-/// The open fds of this process with what they point at ("socket:[123]", ...).
+/// The open fds of this process with what they point at ("socket:[123]", ...), without
+/// the directory fd the listing itself uses.
 pub fn fd_table() -> BTreeMap<i32, String> {
     std::fs::read_dir("/proc/self/fd")
         .expect("/proc/self/fd")
@@ -224,7 +225,8 @@ pub fn fd_table() -> BTreeMap<i32, String> {
         .filter_map(|e| {
             let fd: i32 = e.file_name().to_str()?.parse().ok()?;
             let target = std::fs::read_link(e.path()).ok()?;
-            Some((fd, target.to_string_lossy().into_owned()))
+            let target = target.to_string_lossy().into_owned();
+            (!target.starts_with("/proc/")).then_some((fd, target))
         })
         .collect()
 }

@@ -104,8 +104,10 @@ fn a_burst_of_2000_connects_leaves_other_listeners_and_connections_responsive() 
     enough_fds();
     let before = fds_by_kind();
     {
-        let mut rec = Rec::default();
-        rec.echo = true;
+        let mut rec = Rec {
+            echo: true,
+            ..Rec::default()
+        };
         let mut r: R = Reactor::new().unwrap();
         record_events(&mut r);
         // SOMAXCONN is 4096: the whole burst fits in the kernel's queue.

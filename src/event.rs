@@ -10,20 +10,27 @@
 //!   not called again); the reactor itself stays consistent.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::Reactor;
 
-/// Identifies one registered listener; returned by [`Event::add_listener`].
+/// Identifies one registered listener; returned by [`Event::add_listener`]. Unique in the
+/// process, so an id from one event never names a listener of another.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct ListenerId(u64);
+
+/// Issues listener ids for every event of every reactor: a per-event counter would let
+/// `on_receive().remove_listener(id_from_on_accept)` remove an unrelated listener.
+static NEXT_LISTENER_ID: AtomicU64 = AtomicU64::new(0);
 
 type ListenerFn<S, A> = Box<dyn FnMut(&mut Reactor<S>, &mut S, &A)>;
 
 /// The listeners of one event.
 ///
-/// Invariant: `slots` is sorted by id (ids come from `next`, which only grows, and are
-/// appended). A slot's closure is `None` only while it runs (`running` names it) or after it
-/// panicked (then `running` still names it until the next dispatch removes the slot).
+/// Invariant: `slots` is sorted by id (ids come from [`NEXT_LISTENER_ID`], which only grows,
+/// and are appended); `next` is above every id added so far. A slot's closure is `None` only
+/// while it runs (`running` names it) or after it panicked (then `running` still names it
+/// until the next dispatch removes the slot).
 pub(crate) struct Listeners<S, A> {
     slots: Vec<(u64, Option<ListenerFn<S, A>>)>,
     next: u64,
@@ -98,8 +105,8 @@ impl<'r, S, A> Event<'r, S, A> {
     where
         F: FnMut(&mut Reactor<S>, &mut S, &A) + 'static,
     {
-        let id = self.listeners.next;
-        self.listeners.next += 1;
+        let id = NEXT_LISTENER_ID.fetch_add(1, Ordering::Relaxed);
+        self.listeners.next = id + 1;
         self.listeners.slots.push((id, Some(Box::new(listener))));
         ListenerId(id)
     }

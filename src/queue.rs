@@ -11,6 +11,7 @@ use std::fmt;
 
 use crate::tcp::ReceiveErrorInfo;
 use crate::tcp_server::AcceptErrorInfo;
+use crate::timer::TimerId;
 use crate::Reactor;
 
 /// A callback with its result already bound, ready to run.
@@ -18,8 +19,10 @@ pub(crate) type Callback<S> = Box<dyn FnOnce(&mut Reactor<S>, &mut S)>;
 
 /// One unit of queued work.
 pub(crate) enum Task<S> {
-    /// An API callback or a timer.
+    /// An API callback.
     Call(Callback<S>),
+    /// A due timer: its callback runs unless `clear_timeout` removed it before this task ran.
+    Timer(TimerId),
     /// A listener has connections waiting: accept a batch and dispatch `on_accept` for each.
     Accept { key: usize, id: i32 },
     /// A tcp socket may have bytes to read: read some and dispatch `on_receive`.

@@ -75,7 +75,27 @@ impl ReactorBuilder {
     }
 
     /// Checks every `listen` and `connect` against a sockets manifest, as Chrome does for an
-    /// app's `"sockets"` manifest key. Without one, everything is allowed.
+    /// app's `"sockets"` manifest key: a call no pattern allows fails with "Does not have
+    /// permission", after the id lookup and before address validation or any syscall.
+    /// Without a manifest, everything is allowed (Chrome's pattern `""`).
+    ///
+    /// An invalid pattern is rejected when the manifest is built, as Chrome rejects the
+    /// manifest at load time: [`SocketsManifest::allow_listen`] and
+    /// [`SocketsManifest::allow_connect`] return a [`ManifestError`](crate::ManifestError)
+    /// ("Invalid host:port pattern '<pattern>'"), so a reactor never holds one.
+    ///
+    /// ```
+    /// use chrome_sockets::{Reactor, ReactorBuilder, SocketsManifest};
+    /// // "sockets": {"tcpServer": {"listen": ["127.0.0.1:*"]}, "tcp": {"connect": "*:443"}}
+    /// let manifest = SocketsManifest::new()
+    ///     .allow_listen(["127.0.0.1:*"])?
+    ///     .allow_connect(["*:443"])?;
+    /// let r: Reactor = ReactorBuilder::new().manifest(manifest).build()?;
+    /// # drop(r);
+    /// let err = SocketsManifest::new().allow_listen(["a:b:c"]).unwrap_err();
+    /// assert_eq!(err.to_string(), "Invalid host:port pattern 'a:b:c'");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn manifest(mut self, manifest: SocketsManifest) -> Self {
         self.manifest = Some(manifest);
         self
@@ -266,14 +286,20 @@ impl<S: 'static> Reactor<S> {
         self.timers.insert(deadline, Box::new(callback))
     }
 
-    /// Cancels a timer. Returns whether it was still pending; a cleared timer never fires.
+    /// Cancels a timer. Returns whether it was still pending (false once it fired or was
+    /// cleared). A cleared timer never fires, even one already due whose callback an earlier
+    /// callback of the same turn clears.
+    ///
+    /// Timers live in a binary heap keyed by deadline: setting, clearing and firing cost
+    /// O(log n), so many pending timers do not slow a turn down.
     pub fn clear_timeout(&mut self, id: TimerId) -> bool {
         self.timers.remove(id)
     }
 
     /// The app's event page was suspended: closes every non-persistent server and tcp socket,
-    /// exactly as `close` would (their ports are free at once). Persistent ones survive and
-    /// `get_sockets` still lists them.
+    /// exactly as `close` would (their ports are free at once; callbacks already queued still
+    /// run). Persistent ones survive and `get_sockets` still lists them. Accepted sockets are
+    /// non-persistent unless `tcp().update(id, ..persistent(true)..)` made them persistent.
     pub fn suspend_app(&mut self) {
         let servers: Vec<i32> = self
             .server_ids

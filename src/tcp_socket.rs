@@ -47,9 +47,8 @@ pub(crate) struct TcpEntry<S> {
     pub(crate) registered: bool,
     /// A `Task::Read` for this entry is queued (so at most one is).
     pub(crate) read_queued: bool,
-    /// A readiness event said the peer closed or the connection failed (EPOLLRDHUP, HUP or
-    /// ERR). Edge-triggered: that edge is not repeated, so a short read does not mean the
-    /// FIN or error was consumed; reads go on until they return 0, an error or would-block.
+    /// The poll reported the peer's FIN (or a hang-up) on this connection: a short read no
+    /// longer means the socket is drained, since no new edge will announce the EOF.
     pub(crate) read_closed: bool,
     /// Sends in issue order; only the front one is being written.
     pub(crate) sends: VecDeque<PendingSend<S>>,
@@ -145,11 +144,18 @@ impl<S: 'static> Reactor<S> {
             }
         };
         match entry.conn {
-            Conn::Connecting { .. } => self.finish_connect(key),
+            Conn::Connecting { .. } => {
+                self.finish_connect(key);
+                // The event that completes a connect can also carry the peer's FIN.
+                let entry = &mut self.tcps[key];
+                if entry.is_connected() && (event.is_read_closed() || event.is_error()) {
+                    entry.read_closed = true;
+                }
+            }
             Conn::Connected { .. } => {
                 let failed = event.is_error();
-                if failed || event.is_read_closed() {
-                    // Recorded even while paused: the edge will not come again.
+                if event.is_read_closed() || failed {
+                    // Remembered while paused too: the edge is not repeated on unpause.
                     entry.read_closed = true;
                 }
                 if !entry.paused && (event.is_readable() || event.is_read_closed() || failed) {
@@ -204,13 +210,15 @@ impl<S: 'static> Reactor<S> {
                         data,
                     };
                     crate::event::dispatch(self, state, |r| &mut r.on_receive, &info);
-                    if n < size {
-                        // The socket buffer was drained: the next byte is a new edge. A FIN
-                        // or error already reported is not, so then read on to meet it.
-                        match self.tcps.get(key) {
-                            Some(e) if e.id == id && e.read_closed => {}
-                            _ => return,
-                        }
+                    let read_closed = match self.tcps.get(key) {
+                        Some(e) if e.id == id => e.read_closed,
+                        _ => return,
+                    };
+                    if n < size && !read_closed {
+                        // The socket buffer was drained: the next byte or FIN is a new edge.
+                        // A FIN already reported arrives with no new edge, so then read on
+                        // until the EOF.
+                        return;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,

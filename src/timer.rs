@@ -4,6 +4,9 @@
 //! and it doubles as the id. A cleared timer's closure is dropped at once; its heap entry is
 //! skipped when it reaches the top (and the heap is rebuilt if such dead entries pile up), so
 //! setting, clearing and firing are all O(log n) and a turn never scans the pending timers.
+//!
+//! A due timer leaves the heap but keeps its closure in the map until its queued task runs
+//! ([`Timers::take`]), so a callback that runs earlier in the same turn can still clear it.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -60,18 +63,25 @@ impl<T> Timers<T> {
         None
     }
 
-    /// Removes and returns the callback of the earliest timer due at `now`.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<T> {
+    /// Takes the earliest live timer due at `now` off the heap. Its callback stays pending
+    /// (clearable) until [`take`](Timers::take) removes it.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<TimerId> {
         while let Some(&Reverse((deadline, seq))) = self.heap.peek() {
             if deadline > now {
                 return None;
             }
             self.heap.pop();
-            if let Some(cb) = self.callbacks.remove(&seq) {
-                return Some(cb);
+            if self.callbacks.contains_key(&seq) {
+                return Some(TimerId(seq));
             }
         }
         None
+    }
+
+    /// Removes and returns the callback of a timer that [`pop_due`](Timers::pop_due) returned,
+    /// unless it was cleared meanwhile.
+    pub(crate) fn take(&mut self, id: TimerId) -> Option<T> {
+        self.callbacks.remove(&id.0)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -106,7 +116,8 @@ mod tests {
         t.insert(now, "second");
         t.insert(now + Duration::from_secs(60), "future");
         let later = now + Duration::from_millis(10);
-        let fired: Vec<_> = std::iter::from_fn(|| t.pop_due(later)).collect();
+        let fired: Vec<_> =
+            std::iter::from_fn(|| t.pop_due(later).and_then(|id| t.take(id))).collect();
         assert_eq!(fired, vec!["first", "second", "late"]);
         assert_eq!(t.len(), 1);
         assert_eq!(t.next_deadline(), Some(now + Duration::from_secs(60)));
@@ -122,10 +133,25 @@ mod tests {
         }
         assert!(!t.remove(ids[1]));
         assert!(t.heap.len() < 200, "dead heap entries are compacted");
-        assert_eq!(
-            std::iter::from_fn(|| t.pop_due(now)).collect::<Vec<_>>(),
-            vec![0]
-        );
+        let due: Vec<_> = std::iter::from_fn(|| t.pop_due(now)).collect();
+        assert_eq!(due, vec![ids[0]]);
         assert_eq!(t.next_deadline(), None);
+        assert_eq!(t.take(ids[0]), Some(0));
+    }
+
+    #[test]
+    fn a_due_timer_can_be_cleared_until_taken() {
+        let now = Instant::now();
+        let mut t = Timers::new();
+        let a = t.insert(now, "a");
+        let b = t.insert(now, "b");
+        assert_eq!(t.pop_due(now), Some(a));
+        assert_eq!(t.pop_due(now), Some(b));
+        assert_eq!(t.pop_due(now), None);
+        assert_eq!(t.len(), 2, "due timers stay pending until taken");
+        assert!(t.remove(b));
+        assert_eq!(t.take(a), Some("a"));
+        assert_eq!(t.take(b), None, "a cleared due timer never fires");
+        assert_eq!(t.len(), 0);
     }
 }

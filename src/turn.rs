@@ -4,7 +4,8 @@
 //! 1. polls the OS, with the timeout forced to zero while anything is queued;
 //! 2. turns readiness into queued I/O steps (accept a batch, read a chunk, finish a connect,
 //!    flush sends); a listener or socket is queued at most once;
-//! 3. queues the callbacks of due timers, in deadline order;
+//! 3. queues the due timers, in deadline order (a timer cleared before its task runs, even by
+//!    an earlier callback of the same turn, never fires);
 //! 4. runs everything queued so far, in order. Accepts and reads happen when their step runs,
 //!    so a `set_paused(true)` or `close` made by an earlier callback in the same batch stops
 //!    them (D8): nothing already polled leaks through.
@@ -120,15 +121,16 @@ impl<S: 'static> Reactor<S> {
         result?;
 
         let now = Instant::now();
-        while let Some(callback) = self.timers.pop_due(now) {
-            report.timers += 1;
-            self.push(Task::Call(callback));
+        while let Some(id) = self.timers.pop_due(now) {
+            self.push(Task::Timer(id));
         }
 
         self.queue.begin_batch();
         while let Some(task) = self.queue.pop_batch() {
             report.tasks += 1;
-            self.run_task(task, state);
+            if self.run_task(task, state) {
+                report.timers += 1;
+            }
         }
         Ok(report)
     }
@@ -186,9 +188,19 @@ impl<S: 'static> Reactor<S> {
         }
     }
 
-    fn run_task(&mut self, task: Task<S>, state: &mut S) {
+    /// Runs one queued task; returns whether it was a timer that fired.
+    fn run_task(&mut self, task: Task<S>, state: &mut S) -> bool {
         match task {
             Task::Call(callback) => callback(self, state),
+            Task::Timer(id) => {
+                // A timer cleared after it fell due (even by an earlier callback of this turn)
+                // has no callback any more: it never fires.
+                let Some(callback) = self.timers.take(id) else {
+                    return false;
+                };
+                callback(self, state);
+                return true;
+            }
             Task::Accept { key, id } => self.accept_batch(key, id, state),
             Task::Read { key, id } => self.read_some(key, id, state),
             Task::ReceiveError(info) => {
@@ -202,5 +214,6 @@ impl<S: 'static> Reactor<S> {
                 }
             }
         }
+        false
     }
 }

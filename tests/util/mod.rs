@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 use chrome_sockets::tcp_server::SocketProperties;
 use chrome_sockets::{LastError, Reactor, ServerSocketId};
 
+mod slot;
+#[allow(unused_imports)] // not every test binary uses the slots
+pub use slot::*;
+
 /// How long any helper waits before giving up.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 

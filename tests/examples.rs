@@ -1,0 +1,159 @@
+//! The examples do what their docs and the README promise: run as processes, talked to over
+//! loopback, each bounded by its own `--seconds` and by a kill on timeout.
+//!
+//! `cargo test` builds every example before it runs any test; run the whole suite (not
+//! `--test examples` alone) so the binaries exist.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// `target/<profile>/examples/<name>`, next to this test binary's `deps/` folder.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the whole suite with `cargo test`, which builds the examples",
+        path.display()
+    );
+    path
+}
+
+/// A running example, killed if a test fails before it exits.
+struct Running {
+    child: Child,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Running {
+    fn start(name: &str, args: &[&str]) -> Running {
+        let mut child = Command::new(example(name))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawning the example");
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Running { child, stdout }
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("reading stdout");
+        line.trim_end().to_string()
+    }
+
+    /// Parses the first line, `listening on <address>:<port>`.
+    fn listening(&mut self) -> SocketAddr {
+        let line = self.line();
+        let rest = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line is {line:?}"));
+        let (ip, port) = rest.rsplit_once(':').expect("address:port");
+        SocketAddr::new(ip.parse().expect("ip"), port.parse().expect("port"))
+    }
+
+    /// Waits (bounded) for the process to exit; returns the rest of stdout.
+    fn finish(mut self) -> (bool, String) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                let mut rest = String::new();
+                self.stdout.read_to_string(&mut rest).unwrap();
+                return (status.success(), rest);
+            }
+            assert!(Instant::now() < deadline, "the example did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect_timeout(&addr, PATIENCE).expect("connect");
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
+    s
+}
+
+#[test]
+fn accept_close_closes_every_connection_and_counts_them() {
+    let mut server = Running::start(
+        "accept_close",
+        &["--port", "0", "--max-connections", "25", "--seconds", "15"],
+    );
+    let addr = server.listening();
+    assert_eq!(addr.ip().to_string(), "127.0.0.1");
+    for _ in 0..25 {
+        let mut c = client(addr);
+        let mut buf = [0u8; 1];
+        assert_eq!(c.read(&mut buf).expect("EOF, not an error"), 0);
+    }
+    let (ok, rest) = server.finish();
+    assert!(ok);
+    assert_eq!(rest.trim(), "accepted 25");
+}
+
+#[test]
+fn echo_server_echoes_every_byte_and_survives_a_reset_peer() {
+    let mut server = Running::start("echo_server", &["--port", "0", "--seconds", "3"]);
+    let addr = server.listening();
+
+    // A peer that resets mid-stream must not take the server down.
+    let rude = client(addr);
+    (&rude).write_all(&[7u8; 100_000]).unwrap();
+    socket2::SockRef::from(&rude)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(rude);
+
+    // 1 MiB through, then half-close: every byte comes back, then EOF.
+    let data: Vec<u8> = (0..1 << 20).map(|i| (i * 7 % 251) as u8).collect();
+    let c = client(addr);
+    let reader = {
+        let c = c.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            (&c).read_to_end(&mut got).map(|_| got)
+        })
+    };
+    (&c).write_all(&data).unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let got = reader.join().unwrap().expect("reading the echo");
+    assert!(got == data, "echo differs: {} bytes back", got.len());
+
+    let (ok, rest) = server.finish();
+    assert!(ok);
+    assert!(rest.starts_with("connections "), "{rest:?}");
+}
+
+#[test]
+fn embed_poll_self_test_serves_the_reactor_and_its_own_pipe() {
+    let server = Running::start("embed_poll", &["--self-test"]);
+    let (ok, out) = server.finish();
+    assert!(ok, "embed_poll --self-test failed: {out}");
+    assert!(out.contains("15 byte(s) echoed"), "{out}");
+    assert!(out.contains("client got its echo"), "{out}");
+}
+
+#[test]
+fn remote_wake_ends_a_turn_blocked_without_timeout() {
+    let server = Running::start("remote_wake", &[]);
+    let (ok, out) = server.finish();
+    assert!(ok);
+    assert!(out.contains("turn(None) returned after"), "{out}");
+}

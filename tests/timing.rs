@@ -1,0 +1,305 @@
+//! Ensures DESIGN §2 callback timing: callbacks never run inside the call, run in queue order,
+//! exactly once, work queued by a callback waits for the next turn, event ordering (reference
+//! §2.3) and the event-listener dispatch rules.
+mod util;
+use util::*;
+
+use std::cell::Cell;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::rc::Rc;
+use std::time::Duration;
+
+use chrome_sockets::tcp_server::SocketProperties;
+use chrome_sockets::{tcp, ListenerId, Reactor, ServerSocketId, TcpSocketId};
+
+#[derive(Default)]
+struct App {
+    log: Vec<String>,
+    /// The number of the turn in progress (the test bumps it before each turn).
+    turn: usize,
+}
+
+/// One turn that never blocks long, numbered in `app.turn`.
+fn numbered_turn(r: &mut Reactor<App>, app: &mut App) -> chrome_sockets::TurnReport {
+    app.turn += 1;
+    r.turn(Some(Duration::from_millis(10)), app).expect("turn")
+}
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn create_server(r: &mut Reactor<App>, app: &mut App) -> ServerSocketId {
+    let out = slot();
+    r.tcp_server()
+        .create(SocketProperties::default(), put(&out));
+    wait(r, app, &out).unwrap().socket_id
+}
+
+/// A callback that counts its runs.
+fn bump<T>(ran: &Rc<Cell<i32>>) -> impl FnOnce(&mut Reactor<App>, &mut App, T) + 'static {
+    let ran = ran.clone();
+    move |_, _, _| ran.set(ran.get() + 1)
+}
+
+/// A callback that logs `tag`.
+fn log<T>(tag: &'static str) -> impl FnOnce(&mut Reactor<App>, &mut App, T) + 'static {
+    move |_, app, _| app.log.push(tag.into())
+}
+
+#[test]
+fn callbacks_never_run_inside_the_call() {
+    let mut r: Reactor<App> = Reactor::new().unwrap();
+    let mut app = App::default();
+    let ran = Rc::new(Cell::new(0));
+    // Successes and failures alike are queued, never called inline.
+    r.tcp_server()
+        .create(SocketProperties::default(), bump(&ran));
+    assert_eq!(ran.get(), 0);
+    r.tcp_server()
+        .get_info(ServerSocketId::from_raw(99), bump(&ran));
+    assert_eq!(ran.get(), 0);
+    r.tcp_server().listen(
+        ServerSocketId::from_raw(1),
+        "localhost",
+        0,
+        None,
+        bump(&ran),
+    );
+    assert_eq!(ran.get(), 0);
+    r.tcp_server().get_sockets(bump(&ran));
+    assert_eq!(ran.get(), 0);
+    r.tcp().create(tcp::SocketProperties::default(), bump(&ran));
+    assert_eq!(ran.get(), 0);
+    r.tcp()
+        .send(TcpSocketId::from_raw(7), b"x".to_vec(), bump(&ran));
+    assert_eq!(ran.get(), 0);
+    let report = numbered_turn(&mut r, &mut app);
+    assert_eq!(ran.get(), 6);
+    assert_eq!(report.tasks, 6);
+}
+
+#[test]
+fn callbacks_run_in_fifo_order_across_calls_and_namespaces_exactly_once() {
+    let mut r: Reactor<App> = Reactor::new().unwrap();
+    let mut app = App::default();
+    r.tcp_server()
+        .create(SocketProperties::default(), log("server.create"));
+    r.tcp()
+        .create(tcp::SocketProperties::default(), log("tcp.create"));
+    r.tcp_server()
+        .get_info(ServerSocketId::from_raw(1), log("server.get_info"));
+    r.tcp()
+        .get_info(TcpSocketId::from_raw(1), log("tcp.get_info"));
+    r.tcp_server()
+        .set_paused(ServerSocketId::from_raw(1), true, log("server.set_paused"));
+    r.tcp().get_sockets(log("tcp.get_sockets"));
+    r.tcp_server()
+        .close(ServerSocketId::from_raw(1), log("server.close"));
+    r.tcp_server().get_sockets(log("server.get_sockets"));
+    for _ in 0..5 {
+        numbered_turn(&mut r, &mut app);
+    }
+    assert_eq!(
+        app.log,
+        [
+            "server.create",
+            "tcp.create",
+            "server.get_info",
+            "tcp.get_info",
+            "server.set_paused",
+            "tcp.get_sockets",
+            "server.close",
+            "server.get_sockets"
+        ]
+    );
+}
+
+#[test]
+fn callbacks_calling_the_api_get_their_callbacks_on_the_next_turn() {
+    let mut r: Reactor<App> = Reactor::new().unwrap();
+    let mut app = App::default();
+    r.tcp_server()
+        .create(SocketProperties::default(), |r, app, created| {
+            app.log.push(format!("create@{}", app.turn));
+            let id = created.unwrap().socket_id;
+            r.tcp_server().get_info(id, |r, app, _| {
+                app.log.push(format!("get_info@{}", app.turn));
+                r.tcp_server().get_sockets(|_, app, _| {
+                    app.log.push(format!("get_sockets@{}", app.turn));
+                });
+            });
+        });
+    let reports: Vec<_> = (0..4)
+        .map(|_| numbered_turn(&mut r, &mut app).tasks)
+        .collect();
+    assert_eq!(app.log, ["create@1", "get_info@2", "get_sockets@3"]);
+    assert_eq!(reports, [1, 1, 1, 0]);
+}
+
+#[test]
+fn listen_callback_precedes_the_first_on_accept() {
+    let mut r: Reactor<App> = Reactor::new().unwrap();
+    let mut app = App::default();
+    r.tcp_server()
+        .on_accept()
+        .add_listener(|_, app, _| app.log.push("accept".into()));
+    let id = create_server(&mut r, &mut app);
+    let port = free_port();
+    r.tcp_server()
+        .listen(id, "127.0.0.1", port.into(), None, |_, app, result| {
+            result.unwrap();
+            app.log.push("listen".into());
+        });
+    // The listener is live and a client is already queued before the first turn.
+    let _client = connect(SocketAddr::from(([127, 0, 0, 1], port)));
+    turn_until(&mut r, &mut app, |a| a.log.len() == 2);
+    assert_eq!(app.log, ["listen", "accept"]);
+}
+
+#[test]
+fn on_accept_events_come_in_accept_order_with_increasing_client_ids() {
+    let mut r: Reactor<(Vec<TcpSocketId>, Vec<u16>)> = Reactor::new().unwrap();
+    let mut state = (Vec::new(), Vec::new());
+    r.tcp_server().on_accept().add_listener(|r, s, info| {
+        s.0.push(info.client_socket_id);
+        r.tcp().get_info(info.client_socket_id, |_, s, i| {
+            s.1.push(i.unwrap().peer_port.unwrap());
+        });
+    });
+    let (_, addr) = listening_server(&mut r, &mut state, "127.0.0.1");
+    // Each connect completes its handshake before the next starts: the kernel's accept queue
+    // holds them in this order.
+    let clients: Vec<_> = (0..50).map(|_| connect(addr)).collect();
+    turn_until(&mut r, &mut state, |s| s.1.len() == 50);
+    let ids: Vec<i32> = state.0.iter().map(|id| id.raw()).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "strictly increasing: {ids:?}"
+    );
+    let ports: Vec<u16> = clients
+        .iter()
+        .map(|c| c.local_addr().unwrap().port())
+        .collect();
+    assert_eq!(state.1, ports, "on_accept in accept (= connect) order");
+}
+
+#[test]
+fn listeners_added_during_dispatch_see_only_later_events_and_removed_ones_stop() {
+    #[derive(Default)]
+    struct Seen {
+        first: Vec<TcpSocketId>,
+        late: Vec<TcpSocketId>,
+        once: Vec<TcpSocketId>,
+        victim: Vec<TcpSocketId>,
+    }
+    let mut r: Reactor<Seen> = Reactor::new().unwrap();
+    let mut seen = Seen::default();
+    let once_id: Rc<Cell<Option<ListenerId>>> = Rc::new(Cell::new(None));
+    let victim_id: Rc<Cell<Option<ListenerId>>> = Rc::new(Cell::new(None));
+    let added = Rc::new(Cell::new(false));
+    let (a, v) = (added.clone(), victim_id.clone());
+    // The first listener adds a late listener on its first event and removes the victim
+    // (registered after it, so not reached yet) on its second.
+    r.tcp_server().on_accept().add_listener(move |r, s, info| {
+        s.first.push(info.client_socket_id);
+        if !a.replace(true) {
+            r.tcp_server()
+                .on_accept()
+                .add_listener(|_, s, info| s.late.push(info.client_socket_id));
+        } else if s.first.len() == 2 {
+            assert!(r.tcp_server().on_accept().remove_listener(v.get().unwrap()));
+        }
+    });
+    let o = once_id.clone();
+    let id = r.tcp_server().on_accept().add_listener(move |r, s, info| {
+        s.once.push(info.client_socket_id);
+        // A listener removing itself while it runs.
+        assert!(r.tcp_server().on_accept().remove_listener(o.get().unwrap()));
+    });
+    once_id.set(Some(id));
+    let id = r
+        .tcp_server()
+        .on_accept()
+        .add_listener(|_, s, info| s.victim.push(info.client_socket_id));
+    victim_id.set(Some(id));
+
+    let (_, addr) = listening_server(&mut r, &mut seen, "127.0.0.1");
+    let _clients: Vec<_> = (0..3).map(|_| connect(addr)).collect();
+    turn_until(&mut r, &mut seen, |s| s.first.len() == 3);
+    turn_n(&mut r, &mut seen, 3);
+    let f = &seen.first;
+    assert_eq!(f.len(), 3);
+    assert_eq!(
+        seen.late,
+        [f[1], f[2]],
+        "added during event 1: sees 2 and 3"
+    );
+    assert_eq!(seen.once, [f[0]], "removed itself after event 1");
+    assert_eq!(
+        seen.victim,
+        [f[0]],
+        "removed during event 2 before being reached"
+    );
+    let mut on_accept = r.tcp_server();
+    let ev = on_accept.on_accept();
+    assert!(!ev.has_listener(once_id.get().unwrap()));
+    assert!(!ev.has_listener(victim_id.get().unwrap()));
+}
+
+#[test]
+fn has_listener_and_has_listeners_follow_add_and_remove() {
+    let mut r: Reactor = Reactor::new().unwrap();
+    assert!(!r.tcp_server().on_accept().has_listeners());
+    assert!(!r.tcp_server().on_accept_error().has_listeners());
+    let a = r.tcp_server().on_accept().add_listener(|_, _, _| {});
+    let e = r.tcp_server().on_accept_error().add_listener(|_, _, _| {});
+    assert_ne!(a, e, "listener ids are distinct across events");
+    assert!(r.tcp_server().on_accept().has_listener(a));
+    assert!(r.tcp_server().on_accept().has_listeners());
+    // An id names one listener of one event: another event's id removes nothing here.
+    assert!(!r.tcp_server().on_accept().has_listener(e));
+    assert!(!r.tcp_server().on_accept().remove_listener(e));
+    assert!(r.tcp_server().on_accept().has_listener(a));
+    assert!(!r.tcp().on_receive().remove_listener(a));
+    assert!(r.tcp_server().on_accept_error().has_listener(e));
+    assert!(r.tcp_server().on_accept().remove_listener(a));
+    assert!(
+        !r.tcp_server().on_accept().remove_listener(a),
+        "second remove"
+    );
+    assert!(!r.tcp_server().on_accept().has_listener(a));
+    assert!(!r.tcp_server().on_accept().has_listeners());
+    assert!(r.tcp_server().on_accept_error().has_listeners());
+}
+
+#[test]
+fn turn_from_inside_a_callback_or_listener_fails_with_would_block() {
+    let mut r: Reactor<Vec<io::ErrorKind>> = Reactor::new().unwrap();
+    let mut kinds = Vec::new();
+    r.tcp_server().on_accept().add_listener(|r, kinds, _| {
+        let err = r.turn(Some(Duration::ZERO), kinds).unwrap_err();
+        kinds.push(err.kind());
+    });
+    r.tcp_server()
+        .create(SocketProperties::default(), |r, kinds, _| {
+            let err = r.turn(Some(Duration::ZERO), kinds).unwrap_err();
+            kinds.push(err.kind());
+        });
+    r.turn(Some(Duration::ZERO), &mut kinds).unwrap();
+    assert_eq!(kinds, [io::ErrorKind::WouldBlock]);
+    let (_, addr) = listening_server(&mut r, &mut kinds, "127.0.0.1");
+    let _client = connect(addr);
+    turn_until(&mut r, &mut kinds, |k| k.len() == 2);
+    assert_eq!(kinds, [io::ErrorKind::WouldBlock; 2]);
+    // The reactor is still usable after refusing.
+    let out = slot();
+    r.tcp_server().get_sockets(put(&out));
+    assert_eq!(wait(&mut r, &mut kinds, &out).unwrap().len(), 2);
+}

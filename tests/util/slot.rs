@@ -1,0 +1,40 @@
+//! One-shot result slots: hand a callback `put(&slot)`, then `wait(..)` for what it received.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use chrome_sockets::Reactor;
+
+use super::PATIENCE;
+
+/// Where a callback leaves its result.
+pub type Slot<T> = Rc<RefCell<Option<T>>>;
+
+/// An empty slot.
+pub fn slot<T>() -> Slot<T> {
+    Rc::new(RefCell::new(None))
+}
+
+/// A callback that stores its result in `slot` (and panics if it runs twice).
+pub fn put<S, T: 'static>(slot: &Slot<T>) -> impl FnOnce(&mut Reactor<S>, &mut S, T) + 'static {
+    let slot = slot.clone();
+    move |_, _, result| {
+        let previous = slot.borrow_mut().replace(result);
+        assert!(previous.is_none(), "callback ran twice");
+    }
+}
+
+/// Turns `r` until `slot` is filled and takes the value; panics after [`PATIENCE`].
+#[track_caller]
+pub fn wait<S: 'static, T>(r: &mut Reactor<S>, state: &mut S, slot: &Slot<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(v) = slot.borrow_mut().take() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "callback did not run");
+        r.turn(Some(Duration::from_millis(10)), state)
+            .expect("turn");
+    }
+}

@@ -406,3 +406,42 @@ fn connect_errors_use_the_connect_column() {
     })
     .unwrap();
 }
+
+#[test]
+fn failed_registration_when_a_send_must_wait_fails_that_send_and_closes_the_fd() {
+    let _serial = serial();
+    let _faults = Faults;
+    let before = fds_by_kind();
+    {
+        let mut r: Reactor<Rec> = Reactor::new().unwrap();
+        let mut rec = Rec::default(); // accepted sockets stay paused: never registered
+        record_events(&mut r);
+        let (_server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
+        let mut client = connect(addr);
+        turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
+        let id = TcpSocketId::from_raw(rec.accepted[0].1);
+        // The peer does not read, so the send would block and must register for
+        // writability; that registration fails.
+        fault_injection::inject(Syscall::Register, libc::ENOMEM, 1);
+        let results = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        for n in [32usize << 20, 1] {
+            let results = results.clone();
+            r.tcp().send(id, vec![b'y'; n], move |_, _, res| {
+                results.borrow_mut().push(res.map(|i| i.bytes_sent));
+            });
+        }
+        turn_until(&mut r, &mut rec, |_| results.borrow().len() == 2);
+        let results = results.borrow();
+        assert_last_error(&results[0], "net::ERR_OUT_OF_MEMORY", Some(-13));
+        assert_last_error(&results[1], "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
+        // Paused, so no on_receive_error (reference §3.8 step 5 only for a reading socket).
+        idle_work(&mut r, &mut rec, 5);
+        assert!(rec.receive_errors.is_empty());
+        let info = ask(&mut r, &mut rec, |r, d| r.tcp().get_info(id, d)).unwrap();
+        assert!(!info.connected);
+        // The peer gets what was written before the failure, then the fd's close.
+        let (data, _) = read_to_end_or_error(&mut client);
+        assert!(data.len() < 32 << 20 && data.iter().all(|&b| b == b'y'));
+    }
+    assert_fds_back_to(&before);
+}

@@ -416,6 +416,49 @@ fn a_panicking_listener_is_removed_and_queued_connections_are_still_accepted() {
 }
 
 #[test]
+fn a_connection_whose_on_accept_was_cut_short_by_a_panic_is_still_listed_and_readable() {
+    let _serial = serial();
+    let before = fds_by_kind();
+    {
+        let mut r: R = Reactor::new().unwrap();
+        let mut rec = Rec::reading();
+        // The panicking listener comes first: the recorder never hears of connection 1.
+        r.tcp_server()
+            .on_accept()
+            .add_listener(|_, _, _| panic!("listener panics (expected by the test)"));
+        record_events(&mut r);
+        let (_server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
+        let _clients: Vec<_> = (0..3).map(|i| token_client(addr, i)).collect();
+        let mut panicked = false;
+        for _ in 0..500 {
+            let res = catch_unwind(AssertUnwindSafe(|| {
+                r.turn(Some(Duration::from_millis(10)), &mut rec)
+            }));
+            if res.is_err() {
+                panicked = true;
+                break;
+            }
+        }
+        assert!(panicked);
+        turn_until(&mut r, &mut rec, |rec| delivered(rec).len() == 2);
+        assert_eq!(rec.accepted.len(), 2);
+        // DESIGN §8 (no lost connection): the first one exists, paused, and get_sockets
+        // hands it to the app, which can still read its token.
+        let all = ask(&mut r, &mut rec, |r, d| r.tcp().get_sockets(d)).unwrap();
+        assert_eq!(all.len(), 3);
+        let orphan = all
+            .iter()
+            .find(|s| !rec.clients().contains(&s.socket_id.raw()))
+            .expect("the connection the recorder missed");
+        assert!(orphan.connected && orphan.paused);
+        let id = orphan.socket_id;
+        ask(&mut r, &mut rec, |r, d| r.tcp().set_paused(id, false, d)).unwrap();
+        turn_until(&mut r, &mut rec, |rec| delivered(rec) == vec![0, 1, 2]);
+    }
+    assert_fds_back_to(&before);
+}
+
+#[test]
 fn a_panicking_callback_is_consumed_and_the_rest_of_its_batch_runs_next_turn() {
     let _serial = serial();
     let mut r: Reactor<Vec<i32>> = Reactor::new().unwrap();

@@ -509,3 +509,48 @@ fn turn_from_inside_a_callback_listener_or_timer_is_would_block_not_a_deadlock()
     let info = ask(&mut r, &mut kinds, |r, d| r.tcp().get_sockets(d)).unwrap();
     assert!(info.is_empty());
 }
+
+#[test]
+fn a_pause_resume_storm_on_the_server_accepts_every_client_exactly_once() {
+    let _serial = serial();
+    let before = fds_by_kind();
+    {
+        let mut rec = Rec::reading();
+        let (mut r, server, addr) = setup(&mut rec);
+        let clients = std::thread::spawn(move || {
+            (0..100)
+                .map(|i| {
+                    let c = token_client(addr, i);
+                    std::thread::sleep(Duration::from_micros(200));
+                    c
+                })
+                .collect::<Vec<_>>()
+        });
+        // D1/D8: toggling pause on every turn, also several times per batch.
+        let mut paused = false;
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while delivered(&rec).len() < 100 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}",
+                delivered(&rec)
+            );
+            for _ in 0..3 {
+                paused = !paused;
+                r.tcp_server()
+                    .set_paused(server, paused, |_, _, res| res.unwrap());
+            }
+            r.turn(Some(Duration::from_millis(1)), &mut rec).unwrap();
+        }
+        let _clients = clients.join().unwrap();
+        ask(&mut r, &mut rec, |r, d| {
+            r.tcp_server().set_paused(server, false, d)
+        })
+        .unwrap();
+        idle_work(&mut r, &mut rec, 5);
+        assert_eq!(delivered(&rec), (0..100).collect::<Vec<_>>());
+        assert_eq!(rec.accepted.len(), 100, "each accepted once");
+        assert!(rec.accept_errors.is_empty());
+    }
+    assert_fds_back_to(&before);
+}

@@ -433,3 +433,119 @@ fn silent_clients_stay_connected_and_burn_no_cpu() {
     }
     assert_fds_back_to(&before);
 }
+
+/// `(issue index, error code)` of every send callback, in the order they ran.
+type SendLog = std::rc::Rc<std::cell::RefCell<Vec<(usize, Option<i32>)>>>;
+
+#[test]
+fn a_reset_with_ten_thousand_queued_sends_answers_each_exactly_once() {
+    let _serial = serial();
+    let before = fds_by_kind();
+    {
+        let mut rec = Rec::default();
+        let (mut r, addr) = server_reactor(&mut rec);
+        let client = connect(addr);
+        turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
+        let id = TcpSocketId::from_raw(rec.accepted[0].1);
+        // The peer never reads: the first sends fill the socket buffers, the rest queue.
+        let results: SendLog = Default::default();
+        for i in 0..10_000 {
+            let results = results.clone();
+            r.tcp().send(id, vec![b'q'; 1024], move |_, _, res| {
+                results
+                    .borrow_mut()
+                    .push((i, res.err().and_then(|e| e.code()).map(|c| c.code())));
+            });
+        }
+        idle_work(&mut r, &mut rec, 3);
+        let done_before_reset = results.borrow().len();
+        assert!(done_before_reset < 10_000, "some sends must be waiting");
+        set_reset_on_close(&client);
+        drop(client);
+        turn_until(&mut r, &mut rec, |_| results.borrow().len() == 10_000);
+        idle_work(&mut r, &mut rec, 3);
+        let results = results.borrow();
+        assert_eq!(results.len(), 10_000, "each callback exactly once");
+        // D9: in issue order; completed ones 0, then the one being written gets the write's
+        // code (-101), every later one -15.
+        assert!(
+            results.iter().map(|r| r.0).eq(0..10_000),
+            "callbacks in issue order"
+        );
+        let first_failure = results.iter().position(|r| r.1.is_some()).unwrap();
+        assert!(results[..first_failure].iter().all(|r| r.1.is_none()));
+        assert_eq!(results[first_failure].1, Some(-101));
+        assert!(results[first_failure + 1..]
+            .iter()
+            .all(|r| r.1 == Some(-15)));
+        // The write quota is whole again: 200 MiB fit in one send on a fresh connection.
+        let _peer = connect(addr);
+        turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 2);
+        let other = TcpSocketId::from_raw(rec.accepted[1].1);
+        let big = std::rc::Rc::new(std::cell::RefCell::new(None));
+        {
+            let big = big.clone();
+            r.tcp().send(other, vec![0u8; 200 << 20], move |_, _, res| {
+                *big.borrow_mut() = Some(res.map(|i| i.bytes_sent));
+            });
+        }
+        ask(&mut r, &mut rec, |r, d| r.tcp().close(other, d)).unwrap();
+        let res = big.borrow_mut().take().unwrap();
+        assert_last_error(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
+        ask(&mut r, &mut rec, |r, d| r.tcp().close(id, d)).unwrap();
+    }
+    assert_fds_back_to(&before);
+}
+
+#[test]
+fn pausing_on_every_chunk_loses_and_reorders_nothing_and_eof_comes_last() {
+    let _serial = serial();
+    let before = fds_by_kind();
+    {
+        let mut rec = Rec::default();
+        let (mut r, addr) = server_reactor(&mut rec);
+        // D8: each on_receive pauses its socket; a timer resumes it on a later turn.
+        r.tcp().on_receive().add_listener(|r, _, info| {
+            let id = info.socket_id;
+            r.tcp().set_paused(id, true, |_, _, res| res.unwrap());
+            r.set_timeout(Duration::ZERO, move |r, _| {
+                r.tcp().set_paused(id, false, |_, _, _| {});
+            });
+        });
+        let mut client = connect(addr);
+        turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
+        let id = TcpSocketId::from_raw(rec.accepted[0].1);
+        ask(&mut r, &mut rec, |r, d| {
+            r.tcp().update(
+                id,
+                chrome_sockets::tcp::SocketProperties::new().buffer_size(1000),
+                d,
+            )
+        })
+        .unwrap();
+        ask(&mut r, &mut rec, |r, d| r.tcp().set_paused(id, false, d)).unwrap();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
+        let writer = {
+            let data = data.clone();
+            std::thread::spawn(move || {
+                client.write_all(&data).unwrap();
+                // FIN right behind the data.
+            })
+        };
+        turn_until(&mut r, &mut rec, |rec| !rec.receive_errors.is_empty());
+        writer.join().unwrap();
+        idle_work(&mut r, &mut rec, 3);
+        assert_eq!(rec.received[&id.raw()].len(), data.len());
+        assert_eq!(
+            rec.received[&id.raw()],
+            data,
+            "in order, nothing lost or doubled"
+        );
+        assert_eq!(
+            rec.receive_errors,
+            vec![(id.raw(), -100)],
+            "EOF once, after the data"
+        );
+    }
+    assert_fds_back_to(&before);
+}

@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use crate::tcp::ReceiveErrorInfo;
+use crate::tcp_server::AcceptErrorInfo;
 use crate::timer::TimerId;
 use crate::Reactor;
 
@@ -36,6 +37,9 @@ pub(crate) enum Task<S> {
     /// An `on_receive_error` decided outside a read (disconnect, failed write); dropped at
     /// delivery if the socket was closed meanwhile (D6).
     ReceiveError(ReceiveErrorInfo),
+    /// An `on_accept_error` decided outside an accept (a resume whose registration failed);
+    /// dropped at delivery if the server was closed meanwhile.
+    AcceptError(AcceptErrorInfo),
 }
 
 pub(crate) struct Queue<S> {

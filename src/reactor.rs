@@ -82,7 +82,7 @@ impl ReactorBuilder {
     /// An invalid pattern is rejected when the manifest is built, as Chrome rejects the
     /// manifest at load time: [`SocketsManifest::allow_listen`] and
     /// [`SocketsManifest::allow_connect`] return a [`ManifestError`](crate::ManifestError)
-    /// ("Invalid host:port pattern '<pattern>'"), so a reactor never holds one.
+    /// ("Invalid host:port pattern '&lt;pattern&gt;'"), so a reactor never holds one.
     ///
     /// ```
     /// use chrome_sockets::{Reactor, ReactorBuilder, SocketsManifest};

@@ -153,7 +153,8 @@ impl<'r, S: 'static> TcpServer<'r, S> {
     /// Pauses or resumes accepting. Paused: the listener is deregistered and no `on_accept`
     /// for this socket is dispatched after this call returns (D8); the kernel queues up to the
     /// backlog. Resumed: connections already queued are accepted (D1), also after an
-    /// `on_accept_error`.
+    /// `on_accept_error`. If the listener cannot be registered with the poll again, the
+    /// server stays paused and `on_accept_error` says why (the callback still gets `Ok`).
     pub fn set_paused<F>(&mut self, socket_id: ServerSocketId, paused: bool, callback: F)
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,

@@ -83,9 +83,10 @@ impl<S: 'static> Reactor<S> {
     ///
     /// # Panics
     /// A panic in a callback or listener unwinds out of `turn`, and the reactor stays
-    /// consistent: the panicking callback is consumed, a panicking listener is removed, the
-    /// rest of the interrupted batch runs on the next turn, and accepts and reads are re-armed
-    /// so no connection or byte waits for a new readiness edge.
+    /// consistent: the panicking callback is consumed, a panicking listener is removed (the
+    /// event's other listeners still get it before the panic goes on), the rest of the
+    /// interrupted batch runs on the next turn, and accepts and reads are re-armed so no
+    /// connection or byte waits for a new readiness edge.
     pub fn turn(&mut self, timeout: Option<Duration>, state: &mut S) -> io::Result<TurnReport> {
         if self.flags.in_turn.get() {
             return Err(io::Error::new(
@@ -210,6 +211,11 @@ impl<S: 'static> Reactor<S> {
             Task::ReceiveError(info) => {
                 if self.tcp_ids.get(info.socket_id.raw()).is_some() {
                     crate::event::dispatch(self, state, |r| &mut r.on_receive_error, &info);
+                }
+            }
+            Task::AcceptError(info) => {
+                if self.server_ids.get(info.socket_id.raw()).is_some() {
+                    crate::event::dispatch(self, state, |r| &mut r.on_accept_error, &info);
                 }
             }
         }

@@ -7,9 +7,11 @@
 //! - a listener removed while an event is being dispatched is not called afterwards, even if
 //!   it had not been reached yet;
 //! - a listener that panics is removed (its closure may be half-way through a change, so it is
-//!   not called again); the reactor itself stays consistent.
+//!   not called again); the other listeners still get the event, then the panic unwinds out
+//!   of the turn; the reactor itself stays consistent.
 
 use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::Reactor;
@@ -156,6 +158,7 @@ pub(crate) fn dispatch<S, A>(
     registry.remove_panicked();
     let end = registry.next;
     let mut cursor = 0;
+    let mut panicked = None;
     loop {
         let registry = select(r);
         let i = registry.slots.partition_point(|s| s.0 < cursor);
@@ -171,11 +174,27 @@ pub(crate) fn dispatch<S, A>(
             continue;
         };
         registry.running = Some(id);
-        listener(r, state, arg);
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| listener(r, state, arg)));
         let registry = select(r);
         registry.running = None;
-        if let Some(i) = registry.position(id) {
-            registry.slots[i].1 = Some(listener);
+        match outcome {
+            Ok(()) => {
+                if let Some(i) = registry.position(id) {
+                    registry.slots[i].1 = Some(listener);
+                }
+            }
+            Err(payload) => {
+                // Removed at once; the other listeners still get this event (as a throwing
+                // JavaScript listener does not keep the others from theirs), then the first
+                // panic goes on unwinding out of the turn.
+                if let Some(i) = registry.position(id) {
+                    registry.slots.remove(i);
+                }
+                panicked.get_or_insert(payload);
+            }
         }
+    }
+    if let Some(payload) = panicked {
+        panic::resume_unwind(payload);
     }
 }

@@ -15,6 +15,7 @@
 
 use std::cell::RefCell;
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A syscall of the reactor that can be made to fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,14 +45,33 @@ struct Fault {
     remaining: usize,
 }
 
-thread_local! {
-    static PLAN: RefCell<Vec<Fault>> = const { RefCell::new(Vec::new()) };
+/// One thread's armed faults; a thread that exits with faults armed disarms them.
+#[derive(Debug)]
+struct Plan(Vec<Fault>);
+
+impl Drop for Plan {
+    fn drop(&mut self) {
+        ARMED.fetch_sub(self.0.len(), Ordering::Relaxed);
+    }
 }
+
+thread_local! {
+    static PLAN: RefCell<Plan> = const { RefCell::new(Plan(Vec::new())) };
+}
+
+/// Faults armed on all threads. Benches and examples are built with this feature too (cargo
+/// turns dev-dependency features on for them), so the syscall path checks this one atomic
+/// and touches the thread-local plan only while some fault is armed somewhere.
+static ARMED: AtomicUsize = AtomicUsize::new(0);
 
 /// Makes the next `times` calls of `call` on this thread fail with `errno`.
 pub fn inject(call: Syscall, errno: i32, times: usize) {
+    if times == 0 {
+        return;
+    }
+    ARMED.fetch_add(1, Ordering::Relaxed);
     PLAN.with(|p| {
-        p.borrow_mut().push(Fault {
+        p.borrow_mut().0.push(Fault {
             call,
             errno,
             remaining: times,
@@ -61,13 +81,15 @@ pub fn inject(call: Syscall, errno: i32, times: usize) {
 
 /// Disarms every fault on this thread.
 pub fn clear() {
-    PLAN.with(|p| p.borrow_mut().clear());
+    let removed = PLAN.with(|p| p.borrow_mut().0.drain(..).count());
+    ARMED.fetch_sub(removed, Ordering::Relaxed);
 }
 
 /// How many injected failures of `call` are still armed on this thread.
 pub fn pending(call: Syscall) -> usize {
     PLAN.with(|p| {
         p.borrow()
+            .0
             .iter()
             .filter(|f| f.call == call)
             .map(|f| f.remaining)
@@ -77,8 +99,11 @@ pub fn pending(call: Syscall) -> usize {
 
 /// The error to fail `call` with, if a fault is armed for it (and counts it down).
 pub(crate) fn take(call: Syscall) -> Option<io::Error> {
+    if ARMED.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
     PLAN.with(|p| {
-        let mut plan = p.borrow_mut();
+        let plan = &mut p.borrow_mut().0;
         let i = plan
             .iter()
             .position(|f| f.call == call && f.remaining > 0)?;
@@ -86,6 +111,7 @@ pub(crate) fn take(call: Syscall) -> Option<io::Error> {
         let errno = plan[i].errno;
         if plan[i].remaining == 0 {
             plan.remove(i);
+            ARMED.fetch_sub(1, Ordering::Relaxed);
         }
         Some(io::Error::from_raw_os_error(errno))
     })

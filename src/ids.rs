@@ -10,8 +10,9 @@
 //! and every lookup through a token or a key compares it: a readiness event of a socket closed
 //! earlier in the same poll batch can never reach a newer socket that took over its slot.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use mio::Token;
 
@@ -78,18 +79,20 @@ socket_id!(
 /// One kind's id counter and its id → slab-key table.
 ///
 /// Invariant: every id in `keys` is below `next`, and `next` only grows; `allocate` fails
-/// (rather than wrapping) once `i32::MAX` has been issued.
+/// (rather than wrapping) once `i32::MAX` has been issued. The table is a hash map with a
+/// multiplicative hash of the id (lookups, inserts and removes are O(1) and sit on the accept
+/// and close path); the rare callers that need id order get it from [`IdTable::keys`].
 #[derive(Debug)]
 pub(crate) struct IdTable {
     next: i32,
-    keys: BTreeMap<i32, usize>,
+    keys: HashMap<i32, usize, BuildHasherDefault<IdHasher>>,
 }
 
 impl IdTable {
     pub(crate) fn new() -> Self {
         IdTable {
             next: 1,
-            keys: BTreeMap::new(),
+            keys: HashMap::default(),
         }
     }
 
@@ -116,9 +119,32 @@ impl IdTable {
         self.keys.remove(&id)
     }
 
-    /// Slab keys in id order.
-    pub(crate) fn keys(&self) -> impl Iterator<Item = usize> + '_ {
-        self.keys.values().copied()
+    /// Slab keys in id order (sorts: for `get_sockets` and app suspend/unload, not hot paths).
+    pub(crate) fn keys(&self) -> impl Iterator<Item = usize> {
+        let mut pairs: Vec<(i32, usize)> = self.keys.iter().map(|(&id, &key)| (id, key)).collect();
+        pairs.sort_unstable_by_key(|&(id, _)| id);
+        pairs.into_iter().map(|(_, key)| key)
+    }
+}
+
+/// Hashes an id by one multiplication with 2^64 / φ (Fibonacci hashing): ids are issued
+/// by the reactor, not chosen by a peer, so no keyed (DoS-resistant) hash is needed.
+#[derive(Debug, Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_i32(&mut self, n: i32) {
+        self.0 = (n as u32 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -206,5 +232,25 @@ mod tests {
             t.insert(id, key);
         }
         assert_eq!(t.keys().collect::<Vec<_>>(), vec![5, 3, 9]);
+    }
+
+    #[test]
+    fn keys_stay_in_id_order_across_many_ids_and_removals() {
+        let mut t = IdTable::new();
+        for key in (0..1000).rev() {
+            let id = t.allocate().unwrap();
+            t.insert(id, key);
+        }
+        for id in (1..=1000).step_by(3) {
+            assert_eq!(t.remove(id), Some(1000 - id as usize));
+        }
+        let keys: Vec<_> = t.keys().collect();
+        let expected: Vec<usize> = (1..=1000)
+            .filter(|id| (id - 1) % 3 != 0)
+            .map(|id| 1000 - id)
+            .collect();
+        assert_eq!(keys, expected);
+        assert_eq!(t.get(1), None);
+        assert_eq!(t.get(2), Some(998));
     }
 }

@@ -10,16 +10,24 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use crate::tcp::ReceiveErrorInfo;
+use crate::tcp_server::AcceptErrorInfo;
 use crate::timer::TimerId;
 use crate::Reactor;
 
 /// A callback with its result already bound, ready to run.
 pub(crate) type Callback<S> = Box<dyn FnOnce(&mut Reactor<S>, &mut S)>;
 
+/// The callback of a call that answers with `Result<()>` (close, set_paused, ...), kept apart
+/// from its result: boxing the app's closure alone does not allocate when it captures nothing
+/// (`|_, _, _| {}`), so the close on the accept-and-close path queues without a `malloc`.
+pub(crate) type UnitCallback<S> = Box<dyn FnOnce(&mut Reactor<S>, &mut S, crate::Result<()>)>;
+
 /// One unit of queued work.
 pub(crate) enum Task<S> {
     /// An API callback.
     Call(Callback<S>),
+    /// An API callback answering with `Result<()>`, and that result.
+    Done(UnitCallback<S>, crate::Result<()>),
     /// A due timer: its callback runs unless `clear_timeout` removed it before this task ran.
     Timer(TimerId),
     /// A listener has connections waiting: accept a batch and dispatch `on_accept` for each.
@@ -29,6 +37,9 @@ pub(crate) enum Task<S> {
     /// An `on_receive_error` decided outside a read (disconnect, failed write); dropped at
     /// delivery if the socket was closed meanwhile (D6).
     ReceiveError(ReceiveErrorInfo),
+    /// An `on_accept_error` decided outside an accept (a resume whose registration failed);
+    /// dropped at delivery if the server was closed meanwhile.
+    AcceptError(AcceptErrorInfo),
 }
 
 pub(crate) struct Queue<S> {

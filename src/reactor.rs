@@ -82,7 +82,7 @@ impl ReactorBuilder {
     /// An invalid pattern is rejected when the manifest is built, as Chrome rejects the
     /// manifest at load time: [`SocketsManifest::allow_listen`] and
     /// [`SocketsManifest::allow_connect`] return a [`ManifestError`](crate::ManifestError)
-    /// ("Invalid host:port pattern '<pattern>'"), so a reactor never holds one.
+    /// ("Invalid host:port pattern '&lt;pattern&gt;'"), so a reactor never holds one.
     ///
     /// ```
     /// use chrome_sockets::{Reactor, ReactorBuilder, SocketsManifest};
@@ -352,6 +352,16 @@ impl<S: 'static> Reactor<S> {
     ) {
         self.queue
             .push(Task::Call(Box::new(move |r, s| callback(r, s, result))));
+    }
+
+    /// Queues `callback(result)` for a later turn, for calls answering with `Result<()>`: the
+    /// same as [`reply`](Self::reply) without the allocation of a closure binding the result.
+    pub(crate) fn reply_unit(
+        &mut self,
+        callback: impl FnOnce(&mut Reactor<S>, &mut S, crate::Result<()>) + 'static,
+        result: crate::Result<()>,
+    ) {
+        self.queue.push(Task::Done(Box::new(callback), result));
     }
 
     /// Whether nothing can happen any more: no socket, timer, queued work or resolution.

@@ -91,7 +91,8 @@ impl<S: 'static> Reactor<S> {
     }
 
     /// Stores the flag; pausing deregisters the listener, resuming registers it again and
-    /// queues an accept so connections already waiting are taken (D1).
+    /// queues an accept so connections already waiting are taken (D1). If that registration
+    /// fails the server stays paused and `on_accept_error` is queued with the mapped code.
     pub(crate) fn set_server_paused(&mut self, key: usize, paused: bool) -> io::Result<()> {
         let entry = &mut self.servers[key];
         entry.paused = paused;
@@ -103,12 +104,22 @@ impl<S: 'static> Reactor<S> {
             l.registered = false;
             self.poll.registry().deregister(&mut l.listener)?;
         } else if !paused && !l.registered {
-            sys::register(
+            let registered = sys::register(
                 self.poll.registry(),
                 &mut l.listener,
                 token,
                 Interest::READABLE,
-            )?;
+            );
+            if let Err(e) = registered {
+                // Nothing would ever accept: stay paused and say why once, like any accept
+                // error, rather than claim to be accepting while connections pile up.
+                entry.paused = true;
+                self.queue.push(Task::AcceptError(AcceptErrorInfo {
+                    socket_id: ServerSocketId::from_raw(entry.id),
+                    result_code: NetError::from_io_error(&e),
+                }));
+                return Err(e);
+            }
             l.registered = true;
             self.queue_accept(key);
         }

@@ -178,7 +178,7 @@ impl<'r, S: 'static> Tcp<'r, S> {
             }
             None => Err(LastError::socket_not_found()),
         };
-        self.r.reply(callback, result);
+        self.r.reply_unit(callback, result);
     }
 
     /// Pauses or resumes reading. Resuming a connected socket delivers what the peer sent
@@ -188,14 +188,14 @@ impl<'r, S: 'static> Tcp<'r, S> {
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
         let Some(key) = self.r.tcp_key(socket_id) else {
-            return self.r.reply(callback, Err(LastError::socket_not_found()));
+            return self.r.reply_unit(callback, Err(LastError::socket_not_found()));
         };
         let entry = &mut self.r.tcps[key];
         let resume = entry.paused && !paused;
         entry.paused = paused;
         // The callback is queued before the read step a resume queues, so it runs before the
         // `on_receive` it enables (as in Chrome, which replies before the read completes).
-        self.r.reply(callback, Ok(()));
+        self.r.reply_unit(callback, Ok(()));
         if resume {
             self.r.resume_reading(key);
         }
@@ -214,7 +214,7 @@ impl<'r, S: 'static> Tcp<'r, S> {
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
         let result = self.with_connected_fd(socket_id, |fd| sys::set_keep_alive(fd, enable, delay));
-        self.r.reply(callback, result);
+        self.r.reply_unit(callback, result);
     }
 
     /// `TCP_NODELAY = no_delay`. Errors as for [`set_keep_alive`](Tcp::set_keep_alive).
@@ -231,7 +231,7 @@ impl<'r, S: 'static> Tcp<'r, S> {
                 _ => Err(LastError::net(NetError::FAILED)),
             },
         };
-        self.r.reply(callback, result);
+        self.r.reply_unit(callback, result);
     }
 
     fn with_connected_fd(
@@ -311,10 +311,12 @@ impl<'r, S: 'static> Tcp<'r, S> {
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
         let Some(key) = self.r.tcp_key(socket_id) else {
-            return self.r.reply(callback, Err(LastError::socket_not_found()));
+            return self
+                .r
+                .reply_unit(callback, Err(LastError::socket_not_found()));
         };
         let was_connected = self.r.drop_connection(key);
-        self.r.reply(callback, Ok(()));
+        self.r.reply_unit(callback, Ok(()));
         let entry = &mut self.r.tcps[key];
         if was_connected && !entry.paused {
             entry.paused = true;
@@ -361,7 +363,7 @@ impl<'r, S: 'static> Tcp<'r, S> {
         } else {
             Err(LastError::socket_not_found())
         };
-        self.r.reply(callback, result);
+        self.r.reply_unit(callback, result);
     }
 
     /// The socket's state as of this call.

@@ -147,23 +147,24 @@ impl<'r, S: 'static> TcpServer<'r, S> {
             }
             None => Err(LastError::socket_not_found()),
         };
-        self.r.reply(callback, result);
+        self.r.reply_unit(callback, result);
     }
 
     /// Pauses or resumes accepting. Paused: the listener is deregistered and no `on_accept`
     /// for this socket is dispatched after this call returns (D8); the kernel queues up to the
     /// backlog. Resumed: connections already queued are accepted (D1), also after an
-    /// `on_accept_error`.
+    /// `on_accept_error`. If the listener cannot be registered with the poll again, the
+    /// server stays paused and `on_accept_error` says why (the callback still gets `Ok`).
     pub fn set_paused<F>(&mut self, socket_id: ServerSocketId, paused: bool, callback: F)
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
         let Some(key) = self.r.server_key(socket_id) else {
-            return self.r.reply(callback, Err(LastError::socket_not_found()));
+            return self.r.reply_unit(callback, Err(LastError::socket_not_found()));
         };
         // The callback is queued before the accept step a resume queues, so it runs before
         // the `on_accept` it enables (as in Chrome, which replies before the accept completes).
-        self.r.reply(callback, Ok(()));
+        self.r.reply_unit(callback, Ok(()));
         if let Err(e) = self.r.set_server_paused(key, paused) {
             log::warn!("set_paused({socket_id}, {paused}): {e}");
         }
@@ -207,7 +208,7 @@ impl<'r, S: 'static> TcpServer<'r, S> {
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
         let result = self.try_listen(socket_id, address, port, backlog);
-        self.r.reply(callback, result);
+        self.r.reply_unit(callback, result);
     }
 
     fn try_listen(
@@ -255,7 +256,7 @@ impl<'r, S: 'static> TcpServer<'r, S> {
             }
             None => Err(LastError::socket_not_found()),
         };
-        self.r.reply(callback, result);
+        self.r.reply_unit(callback, result);
     }
 
     /// Disconnects and destroys the socket: the id is invalid as soon as this returns and no
@@ -269,7 +270,7 @@ impl<'r, S: 'static> TcpServer<'r, S> {
         } else {
             Err(LastError::socket_not_found())
         };
-        self.r.reply(callback, result);
+        self.r.reply_unit(callback, result);
     }
 
     /// The socket's state as of this call.

@@ -83,9 +83,10 @@ impl<S: 'static> Reactor<S> {
     ///
     /// # Panics
     /// A panic in a callback or listener unwinds out of `turn`, and the reactor stays
-    /// consistent: the panicking callback is consumed, a panicking listener is removed, the
-    /// rest of the interrupted batch runs on the next turn, and accepts and reads are re-armed
-    /// so no connection or byte waits for a new readiness edge.
+    /// consistent: the panicking callback is consumed, a panicking listener is removed (the
+    /// event's other listeners still get it before the panic goes on), the rest of the
+    /// interrupted batch runs on the next turn, and accepts and reads are re-armed so no
+    /// connection or byte waits for a new readiness edge.
     pub fn turn(&mut self, timeout: Option<Duration>, state: &mut S) -> io::Result<TurnReport> {
         if self.flags.in_turn.get() {
             return Err(io::Error::new(
@@ -120,9 +121,12 @@ impl<S: 'static> Reactor<S> {
         self.events = events;
         result?;
 
-        let now = Instant::now();
-        while let Some(id) = self.timers.pop_due(now) {
-            self.push(Task::Timer(id));
+        // No clock read when no timer is pending (the accept path's turns have none).
+        if self.timers.len() > 0 {
+            let now = Instant::now();
+            while let Some(id) = self.timers.pop_due(now) {
+                self.push(Task::Timer(id));
+            }
         }
 
         self.queue.begin_batch();
@@ -192,6 +196,7 @@ impl<S: 'static> Reactor<S> {
     fn run_task(&mut self, task: Task<S>, state: &mut S) -> bool {
         match task {
             Task::Call(callback) => callback(self, state),
+            Task::Done(callback, result) => callback(self, state, result),
             Task::Timer(id) => {
                 // A timer cleared after it fell due (even by an earlier callback of this turn)
                 // has no callback any more: it never fires.
@@ -206,6 +211,11 @@ impl<S: 'static> Reactor<S> {
             Task::ReceiveError(info) => {
                 if self.tcp_ids.get(info.socket_id.raw()).is_some() {
                     crate::event::dispatch(self, state, |r| &mut r.on_receive_error, &info);
+                }
+            }
+            Task::AcceptError(info) => {
+                if self.server_ids.get(info.socket_id.raw()).is_some() {
+                    crate::event::dispatch(self, state, |r| &mut r.on_accept_error, &info);
                 }
             }
         }

@@ -1,0 +1,495 @@
+//! Accept-and-close throughput: the library against a hand-written mio accept loop, in one run.
+//!
+//! ```text
+//! cargo bench --bench accept_throughput               # full run
+//! cargo bench --bench accept_throughput -- --quick    # CI smoke run, well under 60 s
+//! ```
+//!
+//! Every server runs on a thread of its own in this process, listening on 127.0.0.1:
+//! 1. `mio`: a hand-written mio loop (drain `accept` until would-block, drop each stream): the
+//!    floor;
+//! 2. `lib-chrome-defaults`: the library, `on_accept` closes each client socket, accepted
+//!    sockets get Chrome's options ([`AcceptedSockets::ChromeDefaults`]);
+//! 3. `lib-untouched`: the same with [`AcceptedSockets::Untouched`];
+//! 4. `std-blocking` and `tokio-current-thread`, for context.
+//!
+//! One load generator on the main thread (mio, non-blocking) keeps C connections in flight:
+//! each connects, reads until EOF, closes, and is replaced at once. EOF only arrives after the
+//! server accepted and closed, so the completion rate is an honest accept rate; latency runs
+//! from just before `connect` to EOF. Cells are interleaved round by round (every server at
+//! every level in each round, the server order rotating by one each round), and every ratio is
+//! against the mio floor of the same round and level, so drift of the machine cancels out.
+//!
+//! Server CPU is the server thread's own on-CPU time (`/proc/self/task/<tid>/schedstat`, field
+//! 1, nanoseconds) over the measured window, divided by the connections completed in it.
+//!
+//! Ephemeral ports and TIME_WAIT: every client socket gets `SO_LINGER {on, 0}`, so its close
+//! sends RST. The server has already closed (its side waits in FIN_WAIT2), the RST ends the
+//! connection there, and no TIME_WAIT socket is left on either side, so the port range never
+//! runs out however many connections a run makes.
+//!
+//! Knobs (environment): `CS_BENCH_QUICK=1` (same as `--quick`), `CS_BENCH_ROUNDS`,
+//! `CS_BENCH_SECONDS` (measured seconds per cell), `CS_BENCH_CAP` (hard cap in seconds for the
+//! whole run; the process exits with status 3 when it is reached).
+//!
+//! The last line is machine-readable:
+//! `accept_throughput ratio_vs_mio=<conn/s ratio> cpu_per_conn_vs_mio=<CPU ratio>`, both for
+//! the default configuration (Chrome defaults) at 16 connections in flight.
+
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpStream as StdStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrome_sockets::tcp_server::SocketProperties;
+use chrome_sockets::{AcceptedSockets, Reactor, ReactorBuilder};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+const LEVELS: [usize; 3] = [1, 16, 64];
+
+struct Config {
+    quick: bool,
+    rounds: usize,
+    seconds: f64,
+    warmup: f64,
+    cap: Duration,
+}
+
+fn env_num<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
+fn config() -> Config {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` passes `--bench`; without it (e.g. `cargo test --benches`) run quick too.
+    let quick = args.iter().any(|a| a == "--quick")
+        || env_num::<u32>("CS_BENCH_QUICK") == Some(1)
+        || !args.iter().any(|a| a == "--bench");
+    let (rounds, seconds) = if quick { (2, 0.5) } else { (9, 1.0) };
+    let rounds = env_num("CS_BENCH_ROUNDS").unwrap_or(rounds).clamp(1, 100);
+    let seconds: f64 = env_num::<f64>("CS_BENCH_SECONDS")
+        .unwrap_or(seconds)
+        .clamp(0.05, 60.0);
+    let cap: f64 = env_num("CS_BENCH_CAP").unwrap_or(if quick { 55.0 } else { 900.0 });
+    Config {
+        quick,
+        rounds,
+        seconds,
+        warmup: (seconds / 5.0).min(0.5),
+        cap: Duration::from_secs_f64(cap.clamp(1.0, 3600.0)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+/// A server running on a thread of its own.
+struct Server {
+    name: &'static str,
+    addr: SocketAddr,
+    tid: u32,
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Server {
+    /// Starts `body` on a new thread; it reports its address once listening, then serves
+    /// until the stop flag is set (checked after every wake-up).
+    fn spawn<F>(name: &'static str, body: F) -> Server
+    where
+        F: FnOnce(Arc<AtomicBool>, mpsc::Sender<SocketAddr>) -> io::Result<()> + Send + 'static,
+    {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        let (tid_tx, tid_rx) = mpsc::channel();
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                tid_tx.send(thread_id()).expect("main thread waits");
+                if let Err(e) = body(flag, tx) {
+                    panic!("server {name}: {e}");
+                }
+            })
+            .expect("spawning a server thread");
+        let tid = tid_rx.recv().expect("server thread started");
+        let addr = rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("server {name} did not start listening"));
+        Server {
+            name,
+            addr,
+            tid,
+            stop,
+            thread,
+        }
+    }
+
+    /// On-CPU time of the server thread so far, in nanoseconds.
+    fn cpu_ns(&self) -> u64 {
+        thread_cpu_ns(self.tid)
+    }
+
+    /// Sets the stop flag, wakes the server with one connection and joins it.
+    fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = StdStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        self.thread.join().expect("server thread panicked");
+    }
+}
+
+/// This thread's kernel id, from the `/proc/thread-self` link (`<pid>/task/<tid>`).
+fn thread_id() -> u32 {
+    let link = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self");
+    link.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.parse().ok())
+        .expect("a numeric tid")
+}
+
+/// Field 1 of `/proc/self/task/<tid>/schedstat`: time spent on a CPU, in nanoseconds.
+fn thread_cpu_ns(tid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .expect("reading schedstat")
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// The floor: one thread, a mio listener, drain `accept` until would-block, drop each stream.
+fn mio_floor(stop: Arc<AtomicBool>, tx: mpsc::Sender<SocketAddr>) -> io::Result<()> {
+    let mut poll = Poll::new()?;
+    let mut listener = mio::net::TcpListener::bind(loopback())?;
+    poll.registry()
+        .register(&mut listener, Token(0), Interest::READABLE)?;
+    tx.send(listener.local_addr()?).expect("main waits");
+    let mut events = Events::with_capacity(1024);
+    while !stop.load(Ordering::Relaxed) {
+        match poll.poll(&mut events, None) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        for _event in events.iter() {
+            loop {
+                match listener.accept() {
+                    Ok((stream, _peer)) => drop(stream),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The library: `on_accept` closes each client socket.
+fn library(
+    accepted: AcceptedSockets,
+) -> impl FnOnce(Arc<AtomicBool>, mpsc::Sender<SocketAddr>) -> io::Result<()> + Send {
+    move |stop, tx| {
+        #[derive(Default)]
+        struct App {
+            addr: Option<SocketAddr>,
+        }
+        let mut r: Reactor<App> = ReactorBuilder::new().accepted_sockets(accepted).build()?;
+        let mut app = App::default();
+        r.tcp_server().on_accept().add_listener(|r, _, info| {
+            r.tcp().close(info.client_socket_id, |_, _, _| {});
+        });
+        r.tcp_server()
+            .create(SocketProperties::default(), |r, _, created| {
+                let id = created.expect("create").socket_id;
+                r.tcp_server()
+                    .listen(id, "127.0.0.1", 0, None, move |r, _, listened| {
+                        listened.expect("listen");
+                        r.tcp_server().get_info(id, |_, app, info| {
+                            let port = info.expect("get_info").local_port.expect("port");
+                            app.addr = Some(SocketAddr::from(([127, 0, 0, 1], port)));
+                        });
+                    });
+            });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while app.addr.is_none() && Instant::now() < deadline {
+            r.turn(Some(Duration::from_millis(10)), &mut app)?;
+        }
+        tx.send(app.addr.expect("listening")).expect("main waits");
+        while !stop.load(Ordering::Relaxed) {
+            r.turn(None, &mut app)?;
+        }
+        Ok(())
+    }
+}
+
+/// std's blocking accept loop.
+fn std_blocking(stop: Arc<AtomicBool>, tx: mpsc::Sender<SocketAddr>) -> io::Result<()> {
+    let listener = std::net::TcpListener::bind(loopback())?;
+    tx.send(listener.local_addr()?).expect("main waits");
+    while !stop.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((stream, _)) => drop(stream),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// tokio's current-thread runtime, `accept().await` in a loop.
+fn tokio_current_thread(stop: Arc<AtomicBool>, tx: mpsc::Sender<SocketAddr>) -> io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(loopback()).await?;
+        tx.send(listener.local_addr()?).expect("main waits");
+        while !stop.load(Ordering::Relaxed) {
+            match listener.accept().await {
+                Ok((stream, _)) => drop(stream),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load generator
+
+/// What one cell measured.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cell {
+    conn_per_s: f64,
+    p50_us: f64,
+    p99_us: f64,
+    cpu_us_per_conn: f64,
+    errors: u64,
+}
+
+/// Keeps `conc` connections in flight against `server` for `warmup + seconds`; measures the
+/// last `seconds`.
+fn drive(server: &Server, conc: usize, warmup: f64, seconds: f64) -> io::Result<Cell> {
+    let mut poll = Poll::new()?;
+    let mut events = Events::with_capacity(conc.max(16));
+    let start = Instant::now();
+    let warm_end = start + Duration::from_secs_f64(warmup);
+    let end = warm_end + Duration::from_secs_f64(seconds);
+    let mut slots: Vec<Option<(TcpStream, Instant)>> = (0..conc).map(|_| None).collect();
+    let mut lat_ns: Vec<u64> = Vec::with_capacity(1 << 16);
+    let mut errors = 0u64;
+    let mut completed = 0u64;
+    let mut cpu_before: Option<(u64, Instant)> = None;
+
+    let open = |poll: &Poll, i: usize| -> io::Result<(TcpStream, Instant)> {
+        let t = Instant::now();
+        let mut s = TcpStream::connect(server.addr)?;
+        socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO))?;
+        poll.registry()
+            .register(&mut s, Token(i), Interest::READABLE)?;
+        Ok((s, t))
+    };
+    for (i, slot) in slots.iter_mut().enumerate() {
+        *slot = Some(open(&poll, i)?);
+    }
+    let mut buf = [0u8; 64];
+    loop {
+        let now = Instant::now();
+        if cpu_before.is_none() && now >= warm_end {
+            cpu_before = Some((server.cpu_ns(), now));
+            completed = 0;
+            errors = 0;
+            lat_ns.clear();
+        }
+        if now >= end {
+            break;
+        }
+        let wait = (end - now).min(Duration::from_millis(50));
+        let wait = if cpu_before.is_none() {
+            wait.min(warm_end - now)
+        } else {
+            wait
+        };
+        match poll.poll(&mut events, Some(wait)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        for event in events.iter() {
+            let i = event.token().0;
+            let Some((stream, started)) = slots[i].as_mut() else {
+                continue;
+            };
+            let outcome = loop {
+                match stream.read(&mut buf) {
+                    Ok(0) => break Some(true),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break None,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break Some(false),
+                }
+            };
+            let Some(ok) = outcome else { continue };
+            let done = Instant::now();
+            if ok {
+                completed += 1;
+                lat_ns.push((done - *started).as_nanos() as u64);
+            } else {
+                errors += 1;
+            }
+            // Dropping the stream closes it with RST (linger 0).
+            slots[i] = None;
+            if done < end {
+                match open(&poll, i) {
+                    Ok(s) => slots[i] = Some(s),
+                    Err(_) => errors += 1,
+                }
+            }
+        }
+    }
+    let cpu_after = server.cpu_ns();
+    let (cpu_start, window_start) = cpu_before.expect("the window started");
+    let elapsed = Instant::now().duration_since(window_start).as_secs_f64();
+    drop(slots);
+    lat_ns.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if lat_ns.is_empty() {
+            return 0.0;
+        }
+        let rank = ((p / 100.0) * lat_ns.len() as f64).ceil().max(1.0) as usize;
+        lat_ns[rank.min(lat_ns.len()) - 1] as f64 / 1000.0
+    };
+    let per_conn = |x: f64| {
+        if completed > 0 {
+            x / completed as f64
+        } else {
+            0.0
+        }
+    };
+    Ok(Cell {
+        conn_per_s: completed as f64 / elapsed,
+        p50_us: pct(50.0),
+        p99_us: pct(99.0),
+        cpu_us_per_conn: per_conn((cpu_after - cpu_start) as f64 / 1000.0),
+        errors,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn main() -> io::Result<()> {
+    let cfg = config();
+    let cap = cfg.cap;
+    std::thread::spawn(move || {
+        std::thread::sleep(cap);
+        eprintln!("accept_throughput: hard time cap of {cap:?} reached; exiting");
+        std::process::exit(3);
+    });
+
+    let servers = vec![
+        Server::spawn("mio", mio_floor),
+        Server::spawn(
+            "lib-chrome-defaults",
+            library(AcceptedSockets::ChromeDefaults),
+        ),
+        Server::spawn("lib-untouched", library(AcceptedSockets::Untouched)),
+        Server::spawn("std-blocking", std_blocking),
+        Server::spawn("tokio-current-thread", tokio_current_thread),
+    ];
+    let n = servers.len();
+    let planned = cfg.rounds as f64 * LEVELS.len() as f64 * n as f64 * (cfg.seconds + cfg.warmup);
+    println!(
+        "accept_throughput: {} rounds x {} levels x {n} servers, {:.2} s (+{:.2} s warm-up) per \
+         cell, about {planned:.0} s{}; cap {:?}",
+        cfg.rounds,
+        LEVELS.len(),
+        cfg.seconds,
+        cfg.warmup,
+        if cfg.quick { " (quick)" } else { "" },
+        cfg.cap,
+    );
+
+    // cells[round][level][server]
+    let mut cells = vec![vec![vec![Cell::default(); n]; LEVELS.len()]; cfg.rounds];
+    for (round, per_round) in cells.iter_mut().enumerate() {
+        for (li, &conc) in LEVELS.iter().enumerate() {
+            for k in 0..n {
+                let s = (round + k) % n;
+                per_round[li][s] = drive(&servers[s], conc, cfg.warmup, cfg.seconds)?;
+            }
+        }
+        eprintln!(
+            "accept_throughput: round {} of {} done",
+            round + 1,
+            cfg.rounds
+        );
+    }
+
+    println!();
+    println!(
+        "| in flight | server | conn/s | vs mio [min-max] | p50 µs | p99 µs | CPU µs/conn | \
+         CPU vs mio [min-max] | errors |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    let mut headline = (f64::NAN, f64::NAN);
+    for (li, &conc) in LEVELS.iter().enumerate() {
+        for (s, server) in servers.iter().enumerate() {
+            let col = |f: &dyn Fn(&Vec<Vec<Cell>>) -> f64| median(cells.iter().map(f).collect());
+            // A ratio's median over rounds, with its smallest and largest round.
+            let ratio = |f: &dyn Fn(&Vec<Vec<Cell>>) -> f64| {
+                let v: Vec<f64> = cells.iter().map(f).collect();
+                let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                (median(v), format!("[{lo:.2}-{hi:.2}]"))
+            };
+            let rate = col(&|c| c[li][s].conn_per_s);
+            let (rate_ratio, rate_range) = ratio(&|c| c[li][s].conn_per_s / c[li][0].conn_per_s);
+            let cpu = col(&|c| c[li][s].cpu_us_per_conn);
+            let (cpu_ratio, cpu_range) =
+                ratio(&|c| c[li][s].cpu_us_per_conn / c[li][0].cpu_us_per_conn);
+            let errors: u64 = cells.iter().map(|c| c[li][s].errors).sum();
+            println!(
+                "| {conc} | {} | {rate:.0} | {rate_ratio:.3} {rate_range} | {:.1} | {:.1} | \
+                 {cpu:.2} | {cpu_ratio:.3} {cpu_range} | {errors} |",
+                server.name,
+                col(&|c| c[li][s].p50_us),
+                col(&|c| c[li][s].p99_us),
+            );
+            if server.name == "lib-chrome-defaults" && conc == 16 {
+                headline = (rate_ratio, cpu_ratio);
+            }
+        }
+    }
+    for server in servers {
+        server.stop();
+    }
+    println!();
+    println!(
+        "accept_throughput ratio_vs_mio={:.3} cpu_per_conn_vs_mio={:.3}",
+        headline.0, headline.1
+    );
+    Ok(())
+}

@@ -188,7 +188,9 @@ impl<'r, S: 'static> Tcp<'r, S> {
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
         let Some(key) = self.r.tcp_key(socket_id) else {
-            return self.r.reply_unit(callback, Err(LastError::socket_not_found()));
+            return self
+                .r
+                .reply_unit(callback, Err(LastError::socket_not_found()));
         };
         let entry = &mut self.r.tcps[key];
         let resume = entry.paused && !paused;

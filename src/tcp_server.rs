@@ -160,7 +160,9 @@ impl<'r, S: 'static> TcpServer<'r, S> {
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
         let Some(key) = self.r.server_key(socket_id) else {
-            return self.r.reply_unit(callback, Err(LastError::socket_not_found()));
+            return self
+                .r
+                .reply_unit(callback, Err(LastError::socket_not_found()));
         };
         // The callback is queued before the accept step a resume queues, so it runs before
         // the `on_accept` it enables (as in Chrome, which replies before the accept completes).

@@ -1,5 +1,6 @@
 //! No write path raises SIGPIPE: a child process with SIGPIPE's default disposition (which
-//! kills) writes to reset and closed peers through `tcp().send` and exits normally.
+//! kills) writes to reset and closed peers through `tcp().send` (from the call and from the
+//! writable-flush path, on accepted and on connected sockets) and exits normally.
 //! A binary of its own because it re-executes itself with a changed signal disposition.
 mod fault_kit;
 mod util;
@@ -127,5 +128,27 @@ fn child() {
             assert!(code == Some(-101) || code == Some(-15), "{e:?}");
         }
     }
+
+    // 4. A large send still being written when the peer resets: the rest goes out from the
+    // writable-flush path, not from the call.
+    let peer = connect(addr);
+    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 3);
+    let accepted = TcpSocketId::from_raw(rec.accepted[2].1);
+    let big = Rc::new(RefCell::new(None));
+    let slot = big.clone();
+    r.tcp()
+        .send(accepted, vec![7u8; 32 << 20], move |_, _, res| {
+            *slot.borrow_mut() = Some(res.map(|i| i.bytes_sent));
+        });
+    turn_n(&mut r, &mut rec, 3);
+    set_reset_on_close(&peer);
+    drop(peer);
+    turn_until(&mut r, &mut rec, |_| big.borrow().is_some());
+    let res = big.borrow_mut().take().unwrap();
+    let code = res
+        .expect_err("a 32 MiB send to a reset peer")
+        .code()
+        .map(|c| c.code());
+    assert_eq!(code, Some(-101), "the flushed send gets the reset's code");
     println!("{DONE}");
 }

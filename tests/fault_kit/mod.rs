@@ -4,50 +4,15 @@
 //! Every loop here is bounded in time ([`super::util::PATIENCE`]).
 #![allow(dead_code)]
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrome_sockets::{Reactor, TurnReport};
 
-use super::util::PATIENCE;
-
-/// A boxed callback, so one helper can wait for the callback of any call.
-pub type Done<S, T> = Box<dyn FnOnce(&mut Reactor<S>, &mut S, T)>;
-
-/// Makes one call whose callback is `done`, turns until that callback ran (exactly once) and
-/// returns what it got. Panics after [`PATIENCE`].
-#[track_caller]
-pub fn ask<S: 'static, T: 'static>(
-    r: &mut Reactor<S>,
-    state: &mut S,
-    call: impl FnOnce(&mut Reactor<S>, Done<S, T>),
-) -> T {
-    let out: Rc<RefCell<Option<T>>> = Rc::new(RefCell::new(None));
-    let o = out.clone();
-    call(
-        r,
-        Box::new(move |_, _, v| {
-            assert!(o.borrow_mut().replace(v).is_none(), "callback ran twice");
-        }),
-    );
-    assert!(
-        out.borrow().is_none(),
-        "a callback ran inside the call that took it"
-    );
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(v) = out.borrow_mut().take() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "callback did not run in time");
-        r.turn(Some(Duration::from_millis(10)), state)
-            .expect("turn");
-    }
-}
+#[allow(unused_imports)] // the fault tests reach them through this kit or through util
+pub use super::util::{ask, Done};
 
 /// Everything the reactor told the app, recorded by [`record_events`].
 #[derive(Debug, Default)]

@@ -2,10 +2,8 @@
 //! callback, and getting an accepted or connected socket paired with a std peer.
 #![allow(dead_code)]
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use chrome_sockets::tcp::{ReceiveErrorInfo, ReceiveInfo, SocketInfo, SocketProperties};
@@ -64,29 +62,8 @@ pub fn recording_reactor() -> Reactor<App> {
     r
 }
 
-/// A boxed callback, as every API call takes.
-pub type Reply<S, T> = Box<dyn FnOnce(&mut Reactor<S>, &mut S, T)>;
-
-/// Makes one call through `start` and turns until its callback ran; returns its result.
-#[track_caller]
-pub fn call<S: 'static, T: 'static>(
-    r: &mut Reactor<S>,
-    state: &mut S,
-    start: impl FnOnce(&mut Reactor<S>, Reply<S, T>),
-) -> T {
-    let slot: Rc<RefCell<Option<T>>> = Rc::new(RefCell::new(None));
-    let s = slot.clone();
-    start(r, Box::new(move |_, _, v| *s.borrow_mut() = Some(v)));
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(v) = slot.borrow_mut().take() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "callback did not run in time");
-        r.turn(Some(Duration::from_millis(10)), state)
-            .expect("turn");
-    }
-}
+/// One call, waited for: the shared kit's `ask` (callback once, never inside the call).
+pub use super::util::ask as call;
 
 /// `get_info` of a live socket.
 #[track_caller]

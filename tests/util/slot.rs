@@ -1,4 +1,5 @@
-//! One-shot result slots: hand a callback `put(&slot)`, then `wait(..)` for what it received.
+//! One-shot result slots: hand a callback `put(&slot)`, then `wait(..)` for what it received;
+//! [`ask`] does both for one call and also checks the callback ran once and not inside the call.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -37,4 +38,24 @@ pub fn wait<S: 'static, T>(r: &mut Reactor<S>, state: &mut S, slot: &Slot<T>) ->
         r.turn(Some(Duration::from_millis(10)), state)
             .expect("turn");
     }
+}
+
+/// A boxed callback, so one helper can wait for the callback of any call.
+pub type Done<S, T> = Box<dyn FnOnce(&mut Reactor<S>, &mut S, T)>;
+
+/// Makes one call whose callback is `done`, turns until that callback ran (exactly once, and
+/// never inside the call) and returns what it got. Panics after [`PATIENCE`].
+#[track_caller]
+pub fn ask<S: 'static, T: 'static>(
+    r: &mut Reactor<S>,
+    state: &mut S,
+    call: impl FnOnce(&mut Reactor<S>, Done<S, T>),
+) -> T {
+    let out = slot();
+    call(r, Box::new(put(&out)));
+    assert!(
+        out.borrow().is_none(),
+        "a callback ran inside the call that took it"
+    );
+    wait(r, state, &out)
 }

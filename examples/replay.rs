@@ -7,10 +7,7 @@
 //! ```
 //!
 //! A run that disagrees with the model panics with the first disagreement.
-#[path = "../tests/sequence/mod.rs"]
-mod sequence;
-
-use sequence::{run, Input, Options};
+use chrome_sockets_sequence::{run, Input, Options};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,9 +1,9 @@
 //! The command-sequence harness (the fuzz target's) on stable: seeded random sequences and
-//! every checked-in regression sequence in `tests/sequences/*.txt` agree with the model.
-mod sequence;
+//! every checked-in regression sequence in `tests/sequences/*.txt` agree with the model
+//! (`sequence/`, the `chrome-sockets-sequence` crate).
 mod util;
 
-use sequence::{run, Input, Options};
+use chrome_sockets_sequence::{run, Input, Options, MAX_CMDS};
 
 /// xorshift64*: a deterministic byte source for `arbitrary`.
 fn bytes(seed: u64, n: usize) -> Vec<u8> {
@@ -36,7 +36,7 @@ fn input(seed: u64) -> Input {
     if seed % 2 == 1 {
         let mut cmds = PROLOGUE.parse::<Input>().unwrap().cmds;
         cmds.append(&mut input.cmds);
-        cmds.truncate(sequence::MAX_CMDS);
+        cmds.truncate(MAX_CMDS);
         input.cmds = cmds;
     }
     input

@@ -1,0 +1,301 @@
+//! The command set: an [`Input`] is a reactor configuration plus a list of [`Cmd`]s, each
+//! naming its arguments by small choice enums (which [`crate::values`] turns into the values
+//! passed to the API). [`Input::from_bytes`] decodes fuzz bytes with `arbitrary`; the derive
+//! order of variants and fields *is* the byte format, so append new variants at the end of
+//! [`Cmd`] (existing seeds keep decoding the same) and never reorder.
+
+use arbitrary::{Arbitrary, Unstructured};
+
+/// Most commands one input runs (longer inputs are cut).
+pub const MAX_CMDS: usize = 64;
+
+/// One fuzz input: how the reactor is built, then the commands.
+#[derive(Arbitrary, Clone, Debug, PartialEq, Eq)]
+pub struct Input {
+    pub manifest: ManifestChoice,
+    /// `accept_batch` is `1 + batch % 4`.
+    pub batch: u8,
+    pub cmds: Vec<Cmd>,
+}
+
+impl Input {
+    /// Decodes fuzz bytes: the reactor options, then commands until the bytes run out (at
+    /// most [`MAX_CMDS`]). Never fails; missing bytes read as zeros.
+    pub fn from_bytes(data: &[u8]) -> Input {
+        let mut u = Unstructured::new(data);
+        let manifest = ManifestChoice::arbitrary(&mut u).unwrap_or(ManifestChoice::None);
+        let batch = u8::arbitrary(&mut u).unwrap_or(0);
+        let mut cmds = Vec::new();
+        while !u.is_empty() && cmds.len() < MAX_CMDS {
+            match Cmd::arbitrary(&mut u) {
+                Ok(c) => cmds.push(c),
+                Err(_) => break,
+            }
+        }
+        Input {
+            manifest,
+            batch,
+            cmds,
+        }
+    }
+}
+
+/// Which sockets manifest the reactor gets.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ManifestChoice {
+    /// No manifest: everything allowed.
+    None,
+    /// listen and connect only to the host string "127.0.0.1", any port.
+    Loopback4,
+    /// listen anywhere; no connect pattern (every connect denied).
+    ListenOnly,
+    /// connect anywhere; no listen pattern (every listen denied).
+    ConnectOnly,
+}
+
+/// Picks an id: below 240, index `n % count` into the ids issued so far (live or closed);
+/// otherwise (or when none was issued) one never issued: the next one, 0, -1 or `i32::MAX`.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pick(pub u8);
+
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameChoice {
+    Unset,
+    Empty,
+    A,
+    B,
+}
+
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlagChoice {
+    Unset,
+    False,
+    True,
+}
+
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BufChoice {
+    Unset,
+    Zero,
+    Negative,
+    One,
+    Seven,
+    Default,
+}
+
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListenAddr {
+    V4Loopback,
+    V4Short,
+    V4Octal,
+    V4Any,
+    V6Loopback,
+    V6Any,
+    NonLocal,
+    HostName,
+    Empty,
+    Bracketed,
+    Zoned,
+    Garbage,
+}
+
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortChoice {
+    Zero,
+    /// The port of a server picked like an id (0 when it has none).
+    OfServer(Pick),
+    /// The local port of a peer (a port held by a connected socket).
+    OfPeer(Pick),
+    Minus1,
+    P65536,
+    P70000,
+    Min,
+}
+
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BacklogChoice {
+    Default,
+    One,
+    Two,
+    B128,
+    Max,
+    Zero,
+    Minus1,
+}
+
+/// How a `tcp.connect` names its peer.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectHost {
+    V4,
+    V4Short,
+    Localhost,
+    V6,
+    Mapped,
+    /// A name with a NUL byte: refused before any lookup (-105).
+    NulName,
+}
+
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectPort {
+    /// The port of a live listening server, else a port nothing listens on.
+    OfServer(Pick),
+    /// A port that is bound and not listening (refused).
+    Refused,
+    Zero,
+    Minus1,
+    P65536,
+}
+
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Accept,
+    AcceptError,
+    Receive,
+    ReceiveError,
+}
+
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DelayChoice {
+    Zero,
+    Ms1,
+    Ms3,
+}
+
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeepAliveDelay {
+    Zero,
+    One,
+    D45,
+    Minus1,
+    D40000,
+}
+
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TurnTimeout {
+    Zero,
+    Ms1,
+    Ms5,
+}
+
+/// One step of a sequence.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmd {
+    ServerCreate {
+        name: NameChoice,
+        persistent: FlagChoice,
+    },
+    ServerUpdate {
+        id: Pick,
+        name: NameChoice,
+        persistent: FlagChoice,
+    },
+    ServerSetPaused {
+        id: Pick,
+        paused: bool,
+    },
+    ServerListen {
+        id: Pick,
+        addr: ListenAddr,
+        port: PortChoice,
+        backlog: BacklogChoice,
+    },
+    ServerDisconnect {
+        id: Pick,
+    },
+    ServerClose {
+        id: Pick,
+    },
+    ServerGetInfo {
+        id: Pick,
+    },
+    ServerGetSockets,
+    TcpCreate {
+        name: NameChoice,
+        persistent: FlagChoice,
+        buffer: BufChoice,
+    },
+    TcpUpdate {
+        id: Pick,
+        name: NameChoice,
+        persistent: FlagChoice,
+        buffer: BufChoice,
+    },
+    TcpSetPaused {
+        id: Pick,
+        paused: bool,
+    },
+    TcpSetKeepAlive {
+        id: Pick,
+        enable: bool,
+        delay: KeepAliveDelay,
+    },
+    TcpSetNoDelay {
+        id: Pick,
+        no_delay: bool,
+    },
+    TcpConnect {
+        id: Pick,
+        host: ConnectHost,
+        port: ConnectPort,
+    },
+    TcpDisconnect {
+        id: Pick,
+    },
+    /// Sends `len % 65` bytes.
+    TcpSend {
+        id: Pick,
+        len: u8,
+    },
+    TcpClose {
+        id: Pick,
+    },
+    TcpGetInfo {
+        id: Pick,
+    },
+    TcpGetSockets,
+    AddListener {
+        event: EventKind,
+    },
+    /// Removes listener number `which` of those added (or a never-issued one).
+    RemoveListener {
+        which: Pick,
+    },
+    /// A client connects to a server's port (v4 or v6 loopback, whichever the listener takes).
+    PeerConnect {
+        server: Pick,
+        v6: bool,
+    },
+    /// A peer writes `len % 33 + 1` bytes.
+    PeerWrite {
+        peer: Pick,
+        len: u8,
+    },
+    /// A peer reads what has arrived and checks it against what the reactor sent it.
+    PeerRead {
+        peer: Pick,
+    },
+    PeerShutdown {
+        peer: Pick,
+    },
+    PeerClose {
+        peer: Pick,
+    },
+    /// Close with `SO_LINGER` 0: the reactor's side sees a reset.
+    PeerReset {
+        peer: Pick,
+    },
+    SetTimeout {
+        delay: DelayChoice,
+    },
+    ClearTimeout {
+        which: Pick,
+    },
+    Turn {
+        timeout: TurnTimeout,
+    },
+    /// Turns (bounded) until every callback that can run has run.
+    Drain,
+    SuspendApp,
+    UnloadApp,
+    DropReactor,
+}

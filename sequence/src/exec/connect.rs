@@ -1,0 +1,204 @@
+//! `chrome.sockets.tcp` commands that change the connection or move data: connect (whose
+//! result the kernel decides), disconnect, send.
+
+use std::net::IpAddr;
+
+use chrome_sockets::{tcp, TcpSocketId};
+
+use super::{refusing_ports, Exec};
+use crate::cmd::*;
+use crate::model::{Fifo, MConn, World};
+use crate::trace::Got;
+
+impl Exec {
+    pub(super) fn tcp_connect(&mut self, p: Pick, host: ConnectHost, port: ConnectPort) {
+        let id = self.tid(p);
+        let text = host.value();
+        let v6 = matches!(host, ConnectHost::V6);
+        let (refused4, refused6) = refusing_ports();
+        let refused = if v6 { refused6 } else { refused4 };
+        // (port, the listener's backlog is small, server, listen generation) for a live
+        // compatible listener.
+        let target: Option<(u16, bool, i32, u64)> = match port {
+            ConnectPort::OfServer(q) => {
+                let sid = self.sid(q);
+                self.w.servers.get(&sid).and_then(|s| {
+                    let l = s.listen.as_ref()?;
+                    let fits = match l.ip {
+                        IpAddr::V4(a) => !v6 && (a.is_loopback() || a.is_unspecified()),
+                        IpAddr::V6(a) => a.is_unspecified() || (v6 && a.is_loopback()),
+                    };
+                    fits.then_some((l.port?, l.small_backlog, sid, l.gen))
+                })
+            }
+            _ => None,
+        };
+        let port_val: i32 = match port {
+            ConnectPort::OfServer(_) => target.map_or(refused as i32, |t| t.0 as i32),
+            ConnectPort::Refused => refused as i32,
+            ConnectPort::Zero => 0,
+            ConnectPort::Minus1 => -1,
+            ConnectPort::P65536 => 65536,
+        };
+        let desc = format!("tcp.connect {id} {text:?} {port_val}");
+        let allowed = match self.w.manifest {
+            ManifestChoice::None | ManifestChoice::ConnectOnly => true,
+            ManifestChoice::Loopback4 => text == "127.0.0.1",
+            ManifestChoice::ListenOnly => false,
+        };
+        let immediate = match self.w.tcps.get(&id) {
+            None => Some(Got::not_found()),
+            Some(_) if !allowed => Some(Got::no_permission()),
+            Some(_) if !(0..=65535).contains(&port_val) => Some(Got::net(-4)),
+            Some(t) => match t.conn {
+                MConn::Connected { .. } => Some(Got::net(-23)),
+                MConn::Connecting { .. } => Some(Got::net(-104)),
+                MConn::Idle => None,
+            },
+        };
+        let tid = TcpSocketId::from_raw(id);
+        if let Some(want) = immediate {
+            let seq = self.w.expect_exact(desc, want);
+            return self
+                .r()
+                .tcp()
+                .connect(tid, text, port_val, World::unit_callback(seq));
+        }
+        let may_hang = target.is_some_and(|t| t.1);
+        let expect_ok = target.is_some() && host != ConnectHost::NulName;
+        let seq = self.w.expect(
+            desc,
+            false,
+            Box::new(move |w, g| {
+                let t = w
+                    .tcps
+                    .get(&id)
+                    .ok_or("connect answered for a closed socket")?;
+                ensure!(
+                    matches!(t.conn, MConn::Connecting { .. }),
+                    "connect answered while the model has {:?}",
+                    t.conn
+                );
+                // A listener closed since the connect began resets the connection.
+                let still_listening = target.is_some_and(|(_, _, sid, gen)| {
+                    w.servers
+                        .get(&sid)
+                        .and_then(|s| s.listen.as_ref())
+                        .is_some_and(|l| l.gen == gen)
+                });
+                let t = w
+                    .tcps
+                    .get_mut(&id)
+                    .ok_or("connect answered for a closed socket")?;
+                let fine = match g {
+                    Got::Unit => expect_ok,
+                    Got::Err(..) if expect_ok && !still_listening => {
+                        [Got::net(-101), Got::net(-102), Got::net(-103)].contains(g)
+                    }
+                    Got::Err(..) if host == ConnectHost::NulName => *g == Got::net(-105),
+                    Got::Err(..) if port_val == 0 || may_hang => true,
+                    Got::Err(..) => !expect_ok && *g == Got::net(-102),
+                    _ => false,
+                };
+                ensure!(
+                    fine,
+                    "connect result (expected {})",
+                    if expect_ok { "Ok" } else { "an error" }
+                );
+                t.conn = if *g == Got::Unit {
+                    MConn::Connected { maybe_gone: true }
+                } else {
+                    MConn::Idle
+                };
+                Ok(())
+            }),
+        );
+        self.w.pending.get_mut(&seq).unwrap().may_stay = may_hang;
+        self.w.tcps.get_mut(&id).unwrap().conn = MConn::Connecting { seq };
+        self.r()
+            .tcp()
+            .connect(tid, text, port_val, World::unit_callback(seq));
+    }
+
+    pub(super) fn tcp_disconnect(&mut self, p: Pick) {
+        let id = self.tid(p);
+        let desc = format!("tcp.disconnect {id}");
+        let seq = match self.w.tcps.get_mut(&id) {
+            Some(t) => {
+                let conn = std::mem::replace(&mut t.conn, MConn::Idle);
+                let recv_err = matches!(conn, MConn::Connected { .. }) && !t.paused;
+                if recv_err {
+                    t.paused = true;
+                }
+                self.w.connect_aborted(conn);
+                let seq = self.w.expect_exact(desc, Got::Unit);
+                if recv_err {
+                    // A reading socket gets on_receive_error -100 right after the callback.
+                    self.w.fifo.push_back(Fifo::RecvErr(id, self.w.turns));
+                }
+                seq
+            }
+            None => self.w.expect_exact(desc, Got::not_found()),
+        };
+        self.r()
+            .tcp()
+            .disconnect(TcpSocketId::from_raw(id), World::unit_callback(seq));
+    }
+
+    pub(super) fn tcp_send(&mut self, p: Pick, len: usize) {
+        let id = self.tid(p);
+        let base = self.w.tcps.get(&id).map_or(0, |t| t.sent.len());
+        let data: Vec<u8> = (0..len)
+            .map(|i| (id as u8).wrapping_mul(13).wrapping_add((base + i) as u8))
+            .collect();
+        let desc = format!("tcp.send {id} {len} bytes");
+        let tid = TcpSocketId::from_raw(id);
+        let cb = |seq| {
+            World::callback(seq, |r| {
+                Got::from_result(r, |s: tcp::SendInfo| Got::Sent(s.bytes_sent))
+            })
+        };
+        let conn = self.w.tcps.get(&id).map(|t| t.conn);
+        match conn {
+            None => {
+                let seq = self.w.expect_exact(desc, Got::not_found());
+                self.r().tcp().send(tid, data, cb(seq));
+            }
+            Some(MConn::Idle | MConn::Connecting { .. }) => {
+                let seq = self.w.expect_exact(desc, Got::net(-15));
+                self.r().tcp().send(tid, data, cb(seq));
+            }
+            Some(MConn::Connected { maybe_gone }) if len == 0 || !maybe_gone => {
+                self.w.record_sent(id, &data);
+                let seq = self.w.expect_exact(desc, Got::Sent(len));
+                self.r().tcp().send(tid, data, cb(seq));
+            }
+            Some(MConn::Connected { .. }) => {
+                let d = data.clone();
+                let seq = self.w.expect(
+                    desc,
+                    true,
+                    Box::new(move |w, g| {
+                        match g {
+                            Got::Sent(n) if *n == len => w.record_sent(id, &d),
+                            g if g.is_net_error() => {
+                                // The write failed: disconnected; a reading socket gets -100 next.
+                                let t = w.tcps.get_mut(&id).expect("live");
+                                t.conn = MConn::Idle;
+                                if !t.paused {
+                                    t.paused = true;
+                                    w.fifo.push_front(Fifo::RecvErr(id, w.turns - 1));
+                                }
+                            }
+                            _ => return Err("expected every byte sent or a net error".into()),
+                        }
+                        Ok(())
+                    }),
+                );
+                self.r().tcp().send(tid, data, cb(seq));
+                self.drain(Some(seq));
+                self.check("resolving a send to a peer that may be gone");
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! What `getInfo` / `getSockets` must report: the model's view of one socket ([`ExpS`],
+//! [`ExpT`]), and the checks built from it.
+
+use std::fmt;
+
+use chrome_sockets::{tcp, tcp_server};
+
+use crate::model::World;
+use crate::trace::Got;
+
+#[derive(Debug)]
+pub(crate) struct ExpS {
+    pub(crate) id: i32,
+    pub(crate) persistent: bool,
+    pub(crate) name: Option<String>,
+    pub(crate) paused: bool,
+    pub(crate) local: Option<(String, Option<u16>)>,
+}
+
+impl ExpS {
+    pub(crate) fn check(&self, i: &tcp_server::SocketInfo) -> Result<(), String> {
+        let local = match (&i.local_address, i.local_port) {
+            (Some(a), Some(p)) => Some((a.clone(), p)),
+            (None, None) => None,
+            _ => return Err("address and port must come together".into()),
+        };
+        let ok = i.socket_id.raw() == self.id
+            && i.persistent == self.persistent
+            && i.name == self.name
+            && i.paused == self.paused
+            && match (&self.local, &local) {
+                (None, None) => true,
+                (Some((a, p)), Some((ga, gp))) => {
+                    a == ga && *gp != 0 && p.map_or(true, |p| p == *gp)
+                }
+                _ => false,
+            };
+        ensure!(ok, "expected {self:?}");
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct ExpT {
+    pub(crate) id: i32,
+    pub(crate) persistent: bool,
+    pub(crate) name: Option<String>,
+    pub(crate) buffer: Option<i32>,
+    pub(crate) paused: bool,
+    pub(crate) connected: bool,
+}
+
+impl ExpT {
+    pub(crate) fn check(&self, i: &tcp::SocketInfo) -> Result<(), String> {
+        let c = self.connected;
+        let ok = i.socket_id.raw() == self.id
+            && i.persistent == self.persistent
+            && i.name == self.name
+            && i.buffer_size == self.buffer
+            && i.paused == self.paused
+            && i.connected == c
+            && i.local_address.is_some() == c
+            && i.local_port.is_some() == c
+            && i.peer_address.is_some() == c
+            && i.peer_port.is_some() == c;
+        ensure!(ok, "expected {self:?} (addresses present iff connected)");
+        Ok(())
+    }
+}
+
+/// A socket as the model sees it, to compare with what `getInfo` reports.
+pub(crate) trait Expected: fmt::Debug + Sized + 'static {
+    /// The API's info type.
+    type Info;
+    /// The info in a `getInfo` result.
+    fn info(g: &Got) -> Option<&Self::Info>;
+    /// The list in a `getSockets` result.
+    fn list(g: &Got) -> Option<&[Self::Info]>;
+    /// Whether `i` is this socket.
+    fn check(&self, i: &Self::Info) -> Result<(), String>;
+}
+
+impl Expected for ExpS {
+    type Info = tcp_server::SocketInfo;
+    fn info(g: &Got) -> Option<&Self::Info> {
+        match g {
+            Got::SInfo(i) => Some(i),
+            _ => None,
+        }
+    }
+    fn list(g: &Got) -> Option<&[Self::Info]> {
+        match g {
+            Got::SList(l) => Some(l),
+            _ => None,
+        }
+    }
+    fn check(&self, i: &Self::Info) -> Result<(), String> {
+        ExpS::check(self, i)
+    }
+}
+
+impl Expected for ExpT {
+    type Info = tcp::SocketInfo;
+    fn info(g: &Got) -> Option<&Self::Info> {
+        match g {
+            Got::TInfo(i) => Some(i),
+            _ => None,
+        }
+    }
+    fn list(g: &Got) -> Option<&[Self::Info]> {
+        match g {
+            Got::TList(l) => Some(l),
+            _ => None,
+        }
+    }
+    fn check(&self, i: &Self::Info) -> Result<(), String> {
+        ExpT::check(self, i)
+    }
+}
+
+impl World {
+    /// A `getInfo` whose answer is `exp` (`None`: "Socket not found").
+    pub(crate) fn expect_info<E: Expected>(&mut self, desc: String, exp: Option<E>) -> u64 {
+        self.expect(
+            desc,
+            true,
+            Box::new(move |_, g| match (&exp, E::info(g)) {
+                (None, _) => {
+                    ensure!(*g == Got::not_found(), "expected Socket not found");
+                    Ok(())
+                }
+                (Some(e), Some(i)) => e.check(i),
+                (Some(e), None) => Err(format!("expected {e:?}")),
+            }),
+        )
+    }
+
+    /// A `getSockets` whose answer is `exps`, in order.
+    pub(crate) fn expect_list<E: Expected>(&mut self, desc: String, exps: Vec<E>) -> u64 {
+        self.expect(
+            desc,
+            true,
+            Box::new(move |_, g| {
+                let list = E::list(g).ok_or("expected a list")?;
+                ensure!(list.len() == exps.len(), "expected {exps:?}");
+                for (e, i) in exps.iter().zip(list) {
+                    e.check(i)?;
+                }
+                Ok(())
+            }),
+        )
+    }
+}

@@ -1,0 +1,358 @@
+//! The reference model: what the executor knows about every socket, peer, timer and listener,
+//! and what every pending callback must receive.
+//!
+//! - Every call gets a sequence number and a *check* computed from the model state at call
+//!   time (the exact value, "Socket not found", or the exact net error and message). Results
+//!   that depend on the kernel (connects, a listen on a port someone holds, a send to a peer
+//!   that went away) are "one of" checks that update the model from what actually happened;
+//!   for the immediate ones the executor turns right away until the callback ran, so later
+//!   predictions stay exact.
+//! - Callbacks queued inside a call run in the next turn, in the order queued: the model keeps
+//!   that FIFO (with the `on_receive_error` -100 a disconnect queues, and the -3 a close gives
+//!   a pending connect) and checks each callback against its head.
+//!
+//! Events are checked against the same state in [`crate::events`].
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::IpAddr;
+use std::time::Instant;
+
+use chrome_sockets::{format_ip, LastError, ListenerId, Reactor, TimerId};
+use socket2::Socket;
+
+use crate::cmd::{EventKind, ManifestChoice, Pick};
+use crate::expected::{ExpS, ExpT};
+use crate::trace::{Got, Seen, Trace};
+
+pub(crate) type Check = Box<dyn FnOnce(&mut World, &Got) -> Result<(), String>>;
+
+pub(crate) struct Pending {
+    pub(crate) desc: String,
+    pub(crate) check: Check,
+    pub(crate) immediate: bool,
+    /// The exact result the model predicts, when it has one (for the [`Trace`]).
+    pub(crate) predicted: Option<Got>,
+    /// May still be pending at the end (a connect whose SYN the kernel dropped).
+    pub(crate) may_stay: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Fifo {
+    Call(u64, u64),
+    RecvErr(i32, u64),
+}
+
+impl Fifo {
+    pub(crate) fn stamp(&self) -> u64 {
+        match *self {
+            Fifo::Call(_, s) | Fifo::RecvErr(_, s) => s,
+        }
+    }
+}
+
+pub(crate) struct MListen {
+    pub(crate) ip: IpAddr,
+    pub(crate) port: Option<u16>,
+    pub(crate) small_backlog: bool,
+    pub(crate) gen: u64,
+}
+
+pub(crate) struct MServer {
+    pub(crate) name: String,
+    pub(crate) persistent: bool,
+    pub(crate) paused: bool,
+    pub(crate) listen: Option<MListen>,
+    /// A `set_paused(false)` on this paused server whose callback has not run: no
+    /// `on_accept` may come before it (Chrome replies before the accept it starts completes).
+    pub(crate) resuming: Option<u64>,
+    /// (turn, accepts in it): a full accept batch may leave an accept step queued.
+    pub(crate) accepts: (u64, usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum MConn {
+    Idle,
+    Connecting { seq: u64 },
+    Connected { maybe_gone: bool },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Link {
+    /// Accepted, not yet known whose connection it is.
+    Unknown,
+    Peer(usize),
+    /// The other end is a reactor socket (or nothing known).
+    Reactor,
+}
+
+pub(crate) struct MTcp {
+    pub(crate) name: String,
+    pub(crate) persistent: bool,
+    pub(crate) buffer: i32,
+    pub(crate) paused: bool,
+    pub(crate) conn: MConn,
+    pub(crate) link: Link,
+    pub(crate) sent: Vec<u8>,
+    pub(crate) received: Vec<u8>,
+    /// A `set_paused(false)` on this paused, connected socket whose callback has not run: no
+    /// read event may come before it (Chrome replies before the read it starts completes).
+    pub(crate) resuming: Option<u64>,
+    /// The last turn that delivered a full `buffer_size` chunk (a read step may be queued).
+    pub(crate) full_chunk_turn: Option<u64>,
+}
+
+pub(crate) struct Peer {
+    pub(crate) sock: Option<Socket>,
+    pub(crate) local_port: u16,
+    /// Bytes written, in order.
+    pub(crate) written: Vec<u8>,
+    /// Bytes read from the reactor, in order.
+    pub(crate) read: Vec<u8>,
+    /// Bytes the mapped tcp socket sent (what `read` must be a prefix of).
+    pub(crate) expect_in: Vec<u8>,
+    pub(crate) tcp: Option<i32>,
+    pub(crate) shut: bool,
+    pub(crate) gone: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(crate) enum TState {
+    Pending,
+    Fired,
+    Cleared,
+    Dropped,
+}
+
+pub(crate) struct MTimer {
+    pub(crate) id: TimerId,
+    pub(crate) lo: Instant,
+    pub(crate) hi: Instant,
+    pub(crate) state: TState,
+}
+
+/// The reactor's state `S`: the model plus everything callbacks check against.
+pub(crate) struct World {
+    /// Print every command, callback and event as it happens.
+    pub(crate) print: bool,
+    /// What was observed so far.
+    pub(crate) seen: Trace,
+    pub(crate) manifest: ManifestChoice,
+    pub(crate) turns: u64,
+    pub(crate) next_seq: u64,
+    pub(crate) pending: BTreeMap<u64, Pending>,
+    pub(crate) fifo: VecDeque<Fifo>,
+    pub(crate) servers: BTreeMap<i32, MServer>,
+    pub(crate) server_issued: Vec<i32>,
+    pub(crate) next_server: i32,
+    pub(crate) tcps: BTreeMap<i32, MTcp>,
+    pub(crate) tcp_issued: Vec<i32>,
+    pub(crate) next_tcp: i32,
+    pub(crate) listen_gen: u64,
+    pub(crate) peers: Vec<Peer>,
+    pub(crate) timers: Vec<MTimer>,
+    /// Fuzz listeners: event, id, registered.
+    pub(crate) listeners: Vec<(EventKind, ListenerId, bool)>,
+    /// Fuzz listeners (indexes) that still have to see the event being dispatched.
+    pub(crate) dispatch_waiting: Vec<usize>,
+    /// Set when a check fails inside a callback; reported by the executor.
+    pub(crate) failure: Option<String>,
+}
+
+impl World {
+    pub(crate) fn new(manifest: ManifestChoice, print: bool) -> World {
+        World {
+            print,
+            seen: Trace::default(),
+            manifest,
+            turns: 0,
+            next_seq: 0,
+            pending: BTreeMap::new(),
+            fifo: VecDeque::new(),
+            servers: BTreeMap::new(),
+            server_issued: Vec::new(),
+            next_server: 1,
+            tcps: BTreeMap::new(),
+            tcp_issued: Vec::new(),
+            next_tcp: 1,
+            listen_gen: 0,
+            peers: Vec::new(),
+            timers: Vec::new(),
+            listeners: Vec::new(),
+            dispatch_waiting: Vec::new(),
+            failure: None,
+        }
+    }
+
+    pub(crate) fn fail(&mut self, msg: String) {
+        if self.failure.is_none() {
+            self.failure = Some(msg);
+        }
+    }
+
+    pub(crate) fn log(&self, line: impl FnOnce() -> String) {
+        if self.print {
+            println!("{}", line());
+        }
+    }
+
+    /// Registers an expected callback; returns its sequence number.
+    pub(crate) fn expect(&mut self, desc: String, immediate: bool, check: Check) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if immediate {
+            self.fifo.push_back(Fifo::Call(seq, self.turns));
+        }
+        self.pending.insert(
+            seq,
+            Pending {
+                desc,
+                check,
+                immediate,
+                predicted: None,
+                may_stay: false,
+            },
+        );
+        seq
+    }
+
+    /// Registers an immediate callback whose result the model knows exactly.
+    pub(crate) fn expect_exact(&mut self, desc: String, want: Got) -> u64 {
+        self.expect_exact_then(desc, want, |_| {})
+    }
+
+    /// [`World::expect_exact`], running `first` on the model when the callback runs.
+    pub(crate) fn expect_exact_then(
+        &mut self,
+        desc: String,
+        want: Got,
+        first: impl FnOnce(&mut World) + 'static,
+    ) -> u64 {
+        let predicted = Some(want.clone());
+        let seq = self.expect(
+            desc,
+            true,
+            Box::new(move |w, g| {
+                first(w);
+                ensure!(*g == want, "expected {want:?}");
+                Ok(())
+            }),
+        );
+        if let Some(p) = self.pending.get_mut(&seq) {
+            p.predicted = predicted;
+        }
+        seq
+    }
+
+    pub(crate) fn complete(&mut self, seq: u64, g: Got) {
+        let Some(p) = self.pending.remove(&seq) else {
+            return self.fail(format!(
+                "callback #{seq} ran but is not pending (twice, or after unload/drop): {g:?}"
+            ));
+        };
+        self.log(|| format!("  callback #{seq} {}: {g:?}", p.desc));
+        self.seen.push(Seen::Callback {
+            seq,
+            call: p.desc.clone(),
+            got: g.clone(),
+            predicted: p.predicted.clone(),
+        });
+        if p.immediate {
+            let front = self.fifo.pop_front();
+            if front.map(|f| matches!(f, Fifo::Call(s, _) if s == seq)) != Some(true) {
+                return self.fail(format!(
+                    "callback #{seq} ({}) ran out of order; queue head was {front:?}",
+                    p.desc
+                ));
+            }
+        }
+        if let Err(e) = (p.check)(self, &g) {
+            self.fail(format!("callback #{seq} ({}): got {g:?}: {e}", p.desc));
+        }
+    }
+
+    /// The API callback that completes expected callback `seq`, its result converted by `conv`.
+    pub(crate) fn callback<T: 'static>(
+        seq: u64,
+        conv: fn(T) -> Got,
+    ) -> impl FnOnce(&mut Reactor<World>, &mut World, T) + 'static {
+        move |_, w, res| w.complete(seq, conv(res))
+    }
+
+    /// [`World::callback`] for the calls that answer `Result<(), LastError>`.
+    pub(crate) fn unit_callback(
+        seq: u64,
+    ) -> impl FnOnce(&mut Reactor<World>, &mut World, Result<(), LastError>) + 'static {
+        World::callback(seq, |r| Got::from_result(r, |()| Got::Unit))
+    }
+
+    /// Removes a closed tcp socket: its queued -100 is dropped (D6), a pending connect gets -3.
+    pub(crate) fn close_tcp_model(&mut self, id: i32) {
+        let t = self.tcps.remove(&id).expect("live");
+        self.connect_aborted(t.conn);
+        self.fifo
+            .retain(|f| !matches!(f, Fifo::RecvErr(x, _) if *x == id));
+    }
+
+    /// A pending connect is answered -3 (D5) at this point of the queue.
+    pub(crate) fn connect_aborted(&mut self, conn: MConn) {
+        if let MConn::Connecting { seq } = conn {
+            let p = self.pending.get_mut(&seq).expect("connect pending");
+            p.immediate = true;
+            p.may_stay = false;
+            p.predicted = Some(Got::net(-3));
+            p.check = Box::new(|_, g| {
+                ensure!(
+                    *g == Got::net(-3),
+                    "a connect overtaken by disconnect/close gets -3"
+                );
+                Ok(())
+            });
+            self.fifo.push_back(Fifo::Call(seq, self.turns));
+        }
+    }
+
+    pub(crate) fn pick(list: &[i32], next: i32, p: Pick) -> i32 {
+        let i = p.0 as usize;
+        match list.len() {
+            n if n > 0 && i < 240 => list[i % n],
+            _ => [next, 0, -1, i32::MAX][i % 4],
+        }
+    }
+
+    pub(crate) fn server_port(&self, id: i32) -> Option<(IpAddr, u16)> {
+        let l = self.servers.get(&id)?.listen.as_ref()?;
+        Some((l.ip, l.port?))
+    }
+
+    pub(crate) fn exp_server(&self, id: i32) -> Option<ExpS> {
+        let s = self.servers.get(&id)?;
+        Some(ExpS {
+            id,
+            persistent: s.persistent,
+            name: (!s.name.is_empty()).then(|| s.name.clone()),
+            paused: s.paused,
+            local: s.listen.as_ref().map(|l| (format_ip(l.ip), l.port)),
+        })
+    }
+
+    pub(crate) fn exp_tcp(&self, id: i32) -> Option<ExpT> {
+        let t = self.tcps.get(&id)?;
+        Some(ExpT {
+            id,
+            persistent: t.persistent,
+            name: (!t.name.is_empty()).then(|| t.name.clone()),
+            buffer: (t.buffer > 0).then_some(t.buffer),
+            paused: t.paused,
+            connected: matches!(t.conn, MConn::Connected { .. }),
+        })
+    }
+
+    /// Bytes a tcp socket sent: its peer must read them, in order.
+    pub(crate) fn record_sent(&mut self, id: i32, data: &[u8]) {
+        let t = self.tcps.get_mut(&id).expect("live");
+        t.sent.extend_from_slice(data);
+        if let Link::Peer(pi) = t.link {
+            self.peers[pi].expect_in.extend_from_slice(data);
+        }
+    }
+}

@@ -122,91 +122,110 @@ impl std::str::FromStr for ConnectPort {
     }
 }
 
-impl fmt::Display for Cmd {
+/// `tcp.send`'s `len`: shown as the bytes sent, `len % 65`; reads back only below 65.
+struct SendLen(u8);
+
+impl fmt::Display for SendLen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use Cmd::*;
-        match *self {
-            ServerCreate { name, persistent } => {
-                write!(f, "server.create name={name} persistent={persistent}")
-            }
-            ServerUpdate {
-                id,
-                name,
-                persistent,
-            } => {
-                write!(
-                    f,
-                    "server.update id={id} name={name} persistent={persistent}"
-                )
-            }
-            ServerSetPaused { id, paused } => {
-                write!(f, "server.set_paused id={id} paused={paused}")
-            }
-            ServerListen {
-                id,
-                addr,
-                port,
-                backlog,
-            } => write!(
-                f,
-                "server.listen id={id} address={addr} port={port} backlog={backlog}"
-            ),
-            ServerDisconnect { id } => write!(f, "server.disconnect id={id}"),
-            ServerClose { id } => write!(f, "server.close id={id}"),
-            ServerGetInfo { id } => write!(f, "server.get_info id={id}"),
-            ServerGetSockets => write!(f, "server.get_sockets"),
-            TcpCreate {
-                name,
-                persistent,
-                buffer,
-            } => write!(
-                f,
-                "tcp.create name={name} persistent={persistent} buffer_size={buffer}"
-            ),
-            TcpUpdate {
-                id,
-                name,
-                persistent,
-                buffer,
-            } => write!(
-                f,
-                "tcp.update id={id} name={name} persistent={persistent} buffer_size={buffer}"
-            ),
-            TcpSetPaused { id, paused } => write!(f, "tcp.set_paused id={id} paused={paused}"),
-            TcpSetKeepAlive { id, enable, delay } => {
-                write!(
-                    f,
-                    "tcp.set_keep_alive id={id} enable={enable} delay={delay}"
-                )
-            }
-            TcpSetNoDelay { id, no_delay } => {
-                write!(f, "tcp.set_no_delay id={id} no_delay={no_delay}")
-            }
-            TcpConnect { id, host, port } => {
-                write!(f, "tcp.connect id={id} address={host} port={port}")
-            }
-            TcpDisconnect { id } => write!(f, "tcp.disconnect id={id}"),
-            TcpSend { id, len } => write!(f, "tcp.send id={id} len={}", len % 65),
-            TcpClose { id } => write!(f, "tcp.close id={id}"),
-            TcpGetInfo { id } => write!(f, "tcp.get_info id={id}"),
-            TcpGetSockets => write!(f, "tcp.get_sockets"),
-            AddListener { event } => write!(f, "add_listener event={event}"),
-            RemoveListener { which } => write!(f, "remove_listener listener={which}"),
-            PeerConnect { server, v6 } => write!(f, "peer.connect server={server} v6={v6}"),
-            PeerWrite { peer, len } => write!(f, "peer.write peer={peer} len={}", len % 33 + 1),
-            PeerRead { peer } => write!(f, "peer.read peer={peer}"),
-            PeerShutdown { peer } => write!(f, "peer.shutdown peer={peer}"),
-            PeerClose { peer } => write!(f, "peer.close peer={peer}"),
-            PeerReset { peer } => write!(f, "peer.reset peer={peer}"),
-            SetTimeout { delay } => write!(f, "set_timeout delay={delay}"),
-            ClearTimeout { which } => write!(f, "clear_timeout timer={which}"),
-            Turn { timeout } => write!(f, "turn timeout={timeout}"),
-            Drain => write!(f, "drain"),
-            SuspendApp => write!(f, "suspend_app"),
-            UnloadApp => write!(f, "unload_app"),
-            DropReactor => write!(f, "drop_reactor"),
+        write!(f, "{}", self.0 % 65)
+    }
+}
+
+impl std::str::FromStr for SendLen {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.parse::<u8>().map_err(|e| e.to_string())? {
+            n if n < 65 => Ok(SendLen(n)),
+            n => Err(format!("len {n} out of range")),
         }
     }
+}
+
+/// `peer.write`'s `len`: shown as the bytes written, `len % 33 + 1`; reads back from 1..=33.
+struct WriteLen(u8);
+
+impl fmt::Display for WriteLen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0 % 33 + 1)
+    }
+}
+
+impl std::str::FromStr for WriteLen {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.parse::<u8>().map_err(|e| e.to_string())? {
+            n @ 1..=33 => Ok(WriteLen(n - 1)),
+            _ => Err("peer.write len must be 1..=33".into()),
+        }
+    }
+}
+
+/// One table gives each command's name and its `key=field` pairs, in order, for both
+/// directions; `as T` shows and reads a field through `T`.
+macro_rules! cmd_text {
+    ($($variant:ident $name:literal { $($field:ident = $key:literal $(as $via:ident)?),* })*) => {
+        impl fmt::Display for Cmd {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match *self {
+                    $(Cmd::$variant { $($field),* } => {
+                        f.write_str($name)?;
+                        $(write!(f, " {}={}", $key, $($via)?($field))?;)*
+                        Ok(())
+                    })*
+                }
+            }
+        }
+
+        fn cmd_from_args(name: &str, a: &Args) -> Result<Cmd, String> {
+            Ok(match name {
+                $($name => Cmd::$variant { $($field: cmd_text!(@get a, $key $(, $via)?)),* },)*
+                _ => return Err(format!("unknown command {name:?}")),
+            })
+        }
+    };
+    (@get $a:ident, $key:literal) => { $a.get($key)? };
+    (@get $a:ident, $key:literal, $via:ident) => { $a.get::<$via, _>($key)?.0 };
+}
+
+cmd_text! {
+    ServerCreate "server.create" { name = "name", persistent = "persistent" }
+    ServerUpdate "server.update" { id = "id", name = "name", persistent = "persistent" }
+    ServerSetPaused "server.set_paused" { id = "id", paused = "paused" }
+    ServerListen "server.listen" {
+        id = "id", addr = "address", port = "port", backlog = "backlog"
+    }
+    ServerDisconnect "server.disconnect" { id = "id" }
+    ServerClose "server.close" { id = "id" }
+    ServerGetInfo "server.get_info" { id = "id" }
+    ServerGetSockets "server.get_sockets" {}
+    TcpCreate "tcp.create" { name = "name", persistent = "persistent", buffer = "buffer_size" }
+    TcpUpdate "tcp.update" {
+        id = "id", name = "name", persistent = "persistent", buffer = "buffer_size"
+    }
+    TcpSetPaused "tcp.set_paused" { id = "id", paused = "paused" }
+    TcpSetKeepAlive "tcp.set_keep_alive" { id = "id", enable = "enable", delay = "delay" }
+    TcpSetNoDelay "tcp.set_no_delay" { id = "id", no_delay = "no_delay" }
+    TcpConnect "tcp.connect" { id = "id", host = "address", port = "port" }
+    TcpDisconnect "tcp.disconnect" { id = "id" }
+    TcpSend "tcp.send" { id = "id", len = "len" as SendLen }
+    TcpClose "tcp.close" { id = "id" }
+    TcpGetInfo "tcp.get_info" { id = "id" }
+    TcpGetSockets "tcp.get_sockets" {}
+    AddListener "add_listener" { event = "event" }
+    RemoveListener "remove_listener" { which = "listener" }
+    PeerConnect "peer.connect" { server = "server", v6 = "v6" }
+    PeerWrite "peer.write" { peer = "peer", len = "len" as WriteLen }
+    PeerRead "peer.read" { peer = "peer" }
+    PeerShutdown "peer.shutdown" { peer = "peer" }
+    PeerClose "peer.close" { peer = "peer" }
+    PeerReset "peer.reset" { peer = "peer" }
+    SetTimeout "set_timeout" { delay = "delay" }
+    ClearTimeout "clear_timeout" { which = "timer" }
+    Turn "turn" { timeout = "timeout" }
+    Drain "drain" {}
+    SuspendApp "suspend_app" {}
+    UnloadApp "unload_app" {}
+    DropReactor "drop_reactor" {}
 }
 
 struct Args<'a> {
@@ -214,6 +233,17 @@ struct Args<'a> {
 }
 
 impl<'a> Args<'a> {
+    /// `key=value ...` words.
+    fn parse(words: impl Iterator<Item = &'a str>) -> Result<Args<'a>, String> {
+        let pairs = words
+            .map(|w| {
+                w.split_once('=')
+                    .ok_or_else(|| format!("{w:?} is not key=value"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Args { pairs })
+    }
+
     fn get<T: std::str::FromStr<Err = E>, E: fmt::Display>(&self, key: &str) -> Result<T, String> {
         let (_, v) = self
             .pairs
@@ -227,130 +257,7 @@ impl<'a> Args<'a> {
 fn parse_cmd(line: &str) -> Result<Cmd, String> {
     let mut words = line.split_whitespace();
     let name = words.next().ok_or("empty line")?;
-    let mut pairs = Vec::new();
-    for w in words {
-        pairs.push(
-            w.split_once('=')
-                .ok_or_else(|| format!("{w:?} is not key=value"))?,
-        );
-    }
-    let a = Args { pairs };
-    use Cmd::*;
-    let len = |max: u8| -> Result<u8, String> {
-        let n: u8 = a.get("len")?;
-        if n >= max {
-            return Err(format!("len {n} out of range"));
-        }
-        Ok(n)
-    };
-    Ok(match name {
-        "server.create" => ServerCreate {
-            name: a.get("name")?,
-            persistent: a.get("persistent")?,
-        },
-        "server.update" => ServerUpdate {
-            id: a.get("id")?,
-            name: a.get("name")?,
-            persistent: a.get("persistent")?,
-        },
-        "server.set_paused" => ServerSetPaused {
-            id: a.get("id")?,
-            paused: a.get("paused")?,
-        },
-        "server.listen" => ServerListen {
-            id: a.get("id")?,
-            addr: a.get("address")?,
-            port: a.get("port")?,
-            backlog: a.get("backlog")?,
-        },
-        "server.disconnect" => ServerDisconnect { id: a.get("id")? },
-        "server.close" => ServerClose { id: a.get("id")? },
-        "server.get_info" => ServerGetInfo { id: a.get("id")? },
-        "server.get_sockets" => ServerGetSockets,
-        "tcp.create" => TcpCreate {
-            name: a.get("name")?,
-            persistent: a.get("persistent")?,
-            buffer: a.get("buffer_size")?,
-        },
-        "tcp.update" => TcpUpdate {
-            id: a.get("id")?,
-            name: a.get("name")?,
-            persistent: a.get("persistent")?,
-            buffer: a.get("buffer_size")?,
-        },
-        "tcp.set_paused" => TcpSetPaused {
-            id: a.get("id")?,
-            paused: a.get("paused")?,
-        },
-        "tcp.set_keep_alive" => TcpSetKeepAlive {
-            id: a.get("id")?,
-            enable: a.get("enable")?,
-            delay: a.get("delay")?,
-        },
-        "tcp.set_no_delay" => TcpSetNoDelay {
-            id: a.get("id")?,
-            no_delay: a.get("no_delay")?,
-        },
-        "tcp.connect" => TcpConnect {
-            id: a.get("id")?,
-            host: a.get("address")?,
-            port: a.get("port")?,
-        },
-        "tcp.disconnect" => TcpDisconnect { id: a.get("id")? },
-        "tcp.send" => TcpSend {
-            id: a.get("id")?,
-            len: len(65)?,
-        },
-        "tcp.close" => TcpClose { id: a.get("id")? },
-        "tcp.get_info" => TcpGetInfo { id: a.get("id")? },
-        "tcp.get_sockets" => TcpGetSockets,
-        "add_listener" => AddListener {
-            event: a.get("event")?,
-        },
-        "remove_listener" => RemoveListener {
-            which: a.get("listener")?,
-        },
-        "peer.connect" => PeerConnect {
-            server: a.get("server")?,
-            v6: a.get("v6")?,
-        },
-        "peer.write" => {
-            let n = len(34)?;
-            if n == 0 {
-                return Err("peer.write len must be 1..=33".into());
-            }
-            PeerWrite {
-                peer: a.get("peer")?,
-                len: n - 1,
-            }
-        }
-        "peer.read" => PeerRead {
-            peer: a.get("peer")?,
-        },
-        "peer.shutdown" => PeerShutdown {
-            peer: a.get("peer")?,
-        },
-        "peer.close" => PeerClose {
-            peer: a.get("peer")?,
-        },
-        "peer.reset" => PeerReset {
-            peer: a.get("peer")?,
-        },
-        "set_timeout" => SetTimeout {
-            delay: a.get("delay")?,
-        },
-        "clear_timeout" => ClearTimeout {
-            which: a.get("timer")?,
-        },
-        "turn" => Turn {
-            timeout: a.get("timeout")?,
-        },
-        "drain" => Drain,
-        "suspend_app" => SuspendApp,
-        "unload_app" => UnloadApp,
-        "drop_reactor" => DropReactor,
-        _ => return Err(format!("unknown command {name:?}")),
-    })
+    cmd_from_args(name, &Args::parse(words)?)
 }
 
 impl fmt::Display for Input {
@@ -389,11 +296,7 @@ impl std::str::FromStr for Input {
             }
             let err = |e: String| format!("line {}: {e}: {raw:?}", n + 1);
             if let Some(rest) = line.strip_prefix("reactor ") {
-                let mut pairs = Vec::new();
-                for w in rest.split_whitespace() {
-                    pairs.push(w.split_once('=').ok_or_else(|| err(format!("{w:?}")))?);
-                }
-                let a = Args { pairs };
+                let a = Args::parse(rest.split_whitespace()).map_err(err)?;
                 input.manifest = a.get("manifest").map_err(err)?;
                 let batch: u8 = a.get("batch").map_err(err)?;
                 if !(1..=4).contains(&batch) {

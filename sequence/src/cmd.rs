@@ -12,9 +12,11 @@ pub const MAX_CMDS: usize = 64;
 /// One fuzz input: how the reactor is built, then the commands.
 #[derive(Arbitrary, Clone, Debug, PartialEq, Eq)]
 pub struct Input {
+    /// The reactor's manifest.
     pub manifest: ManifestChoice,
     /// `accept_batch` is `1 + batch % 4`.
     pub batch: u8,
+    /// The commands, in order.
     pub cmds: Vec<Cmd>,
 }
 
@@ -58,6 +60,7 @@ pub enum ManifestChoice {
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pick(pub u8);
 
+/// A socket `name` property (see [`NameChoice::value`]).
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NameChoice {
     Unset,
@@ -66,6 +69,7 @@ pub enum NameChoice {
     B,
 }
 
+/// A `persistent` property.
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlagChoice {
     Unset,
@@ -73,6 +77,7 @@ pub enum FlagChoice {
     True,
 }
 
+/// A tcp `bufferSize` property, including invalid ones (0, negative).
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BufChoice {
     Unset,
@@ -83,6 +88,7 @@ pub enum BufChoice {
     Default,
 }
 
+/// The address a `tcpServer.listen` asks for: valid, non-local and malformed.
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ListenAddr {
     V4Loopback,
@@ -99,6 +105,7 @@ pub enum ListenAddr {
     Garbage,
 }
 
+/// The port a `tcpServer.listen` asks for.
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PortChoice {
     Zero,
@@ -112,6 +119,7 @@ pub enum PortChoice {
     Min,
 }
 
+/// The backlog a `tcpServer.listen` asks for (`Default`: none given).
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BacklogChoice {
     Default,
@@ -135,6 +143,7 @@ pub enum ConnectHost {
     NulName,
 }
 
+/// The port a `tcp.connect` asks for.
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnectPort {
     /// The port of a live listening server, else a port nothing listens on.
@@ -146,6 +155,7 @@ pub enum ConnectPort {
     P65536,
 }
 
+/// One of the four events a listener can be added to.
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventKind {
     Accept,
@@ -154,6 +164,7 @@ pub enum EventKind {
     ReceiveError,
 }
 
+/// A timer delay.
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DelayChoice {
     Zero,
@@ -161,6 +172,7 @@ pub enum DelayChoice {
     Ms3,
 }
 
+/// The delay of a `tcp.setKeepAlive`, in seconds (including out-of-range ones).
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeepAliveDelay {
     Zero,
@@ -170,6 +182,7 @@ pub enum KeepAliveDelay {
     D40000,
 }
 
+/// The timeout of one reactor turn.
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TurnTimeout {
     Zero,

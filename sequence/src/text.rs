@@ -122,40 +122,27 @@ impl std::str::FromStr for ConnectPort {
     }
 }
 
-/// `tcp.send`'s `len`: shown as the bytes sent, `len % 65`; reads back only below 65.
-struct SendLen(u8);
+/// A length field shown as what it means, `len % M + OFF`, and read back from `OFF..M + OFF`.
+struct Len<const M: u8, const OFF: u8>(u8);
 
-impl fmt::Display for SendLen {
+/// `tcp.send`'s `len`: the bytes sent.
+type SendLen = Len<65, 0>;
+/// `peer.write`'s `len`: the bytes written.
+type WriteLen = Len<33, 1>;
+
+impl<const M: u8, const OFF: u8> fmt::Display for Len<M, OFF> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0 % 65)
+        write!(f, "{}", self.0 % M + OFF)
     }
 }
 
-impl std::str::FromStr for SendLen {
+impl<const M: u8, const OFF: u8> std::str::FromStr for Len<M, OFF> {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.parse::<u8>().map_err(|e| e.to_string())? {
-            n if n < 65 => Ok(SendLen(n)),
-            n => Err(format!("len {n} out of range")),
-        }
-    }
-}
-
-/// `peer.write`'s `len`: shown as the bytes written, `len % 33 + 1`; reads back from 1..=33.
-struct WriteLen(u8);
-
-impl fmt::Display for WriteLen {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0 % 33 + 1)
-    }
-}
-
-impl std::str::FromStr for WriteLen {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.parse::<u8>().map_err(|e| e.to_string())? {
-            n @ 1..=33 => Ok(WriteLen(n - 1)),
-            _ => Err("peer.write len must be 1..=33".into()),
+        let n: u8 = s.parse().map_err(|e| format!("{e}"))?;
+        match n.checked_sub(OFF) {
+            Some(v) if v < M => Ok(Len(v)),
+            _ => Err(format!("len {n} out of range {OFF}..={}", M - 1 + OFF)),
         }
     }
 }
@@ -169,7 +156,7 @@ macro_rules! cmd_text {
                 match *self {
                     $(Cmd::$variant { $($field),* } => {
                         f.write_str($name)?;
-                        $(write!(f, " {}={}", $key, $($via)?($field))?;)*
+                        $(write!(f, " {}={}", $key, cmd_text!(@show $field $(, $via)?))?;)*
                         Ok(())
                     })*
                 }
@@ -183,6 +170,8 @@ macro_rules! cmd_text {
             })
         }
     };
+    (@show $field:ident) => { $field };
+    (@show $field:ident, $via:ident) => { $via { 0: $field } };
     (@get $a:ident, $key:literal) => { $a.get($key)? };
     (@get $a:ident, $key:literal, $via:ident) => { $a.get::<$via, _>($key)?.0 };
 }

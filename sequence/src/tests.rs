@@ -146,3 +146,48 @@ fn bad_text_is_an_error_naming_the_line() {
         assert!(e.starts_with(&format!("line {line}:")), "{text:?}: {e}");
     }
 }
+
+/// The only test here that runs a reactor (`run` checks the process's fd count, so tests that
+/// open fds must not run beside it).
+#[test]
+fn trace_records_predictions_results_and_events_per_command() {
+    let input: Input = "
+        server.create name=a persistent=unset
+        server.listen id=#0 address=127.0.0.1 port=0 backlog=default
+        tcp.create name=unset persistent=unset buffer_size=unset
+        turn timeout=1ms
+        tcp.connect id=#0 address=127.0.0.1 port=server#0
+        server.close id=#250
+        set_timeout delay=1ms
+        drain
+    "
+    .parse()
+    .unwrap();
+    let trace = run(&input, &Options::default());
+    assert_eq!(trace.steps.len(), input.cmds.len() + 1);
+    for (step, cmd) in trace.steps.iter().zip(&input.cmds) {
+        assert_eq!(step.cmd.as_ref(), Some(cmd));
+    }
+    assert_eq!(trace.steps.last().unwrap().cmd, None);
+    // Every exact prediction was met.
+    for seen in trace.steps.iter().flat_map(|s| &s.seen) {
+        if let Seen::Callback {
+            got,
+            predicted: Some(p),
+            call,
+            ..
+        } = seen
+        {
+            assert_eq!(got, p, "{call}");
+        }
+    }
+    let calls: Vec<(&str, &Got)> = trace.callbacks().collect();
+    assert_eq!(calls[0], ("tcpServer.create -> 1", &Got::Created(1)));
+    // `#250` picks a never-issued id: -1.
+    assert!(calls.contains(&("tcpServer.close -1", &Got::not_found())));
+    let connect = calls.iter().find(|(c, _)| c.starts_with("tcp.connect"));
+    assert_eq!(connect.map(|c| c.1), Some(&Got::Unit));
+    // The drain waited for the timer; the connect's callback ran by then.
+    let drained = &trace.steps[input.cmds.len() - 1].seen;
+    assert!(drained.contains(&Seen::Timer { index: 0 }), "{trace:#?}");
+}

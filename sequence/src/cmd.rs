@@ -1,8 +1,10 @@
 //! The command set: an [`Input`] is a reactor configuration plus a list of [`Cmd`]s, each
 //! naming its arguments by small choice enums (which [`crate::values`] turns into the values
-//! passed to the API). [`Input::from_bytes`] decodes fuzz bytes with `arbitrary`; the derive
-//! order of variants and fields *is* the byte format, so append new variants at the end of
-//! [`Cmd`] (existing seeds keep decoding the same) and never reorder.
+//! passed to the API). [`Input::from_bytes`] decodes fuzz bytes with `arbitrary`: the
+//! derived variant and field order, and the variant counts, *are* the byte format (an enum
+//! picks its variant as a `u32` scaled by its variant count). Any change to these types makes
+//! the checked-in seeds (`fuzz/seeds/`) decode to other sequences: still valid inputs, but
+//! worth re-minimising, and `tests/sequences/*.txt` (the text form) are unaffected.
 
 use arbitrary::{Arbitrary, Unstructured};
 

@@ -13,9 +13,11 @@
 //!   sockets, peers, the app: listeners, timers, turns, lifecycle).
 //! - [`trace`]: what a run observed, as plain data ([`Trace`]), for comparing runs.
 //!
-//! Adding a command kind: append a variant to [`Cmd`] (at the end, so fuzz seeds keep
-//! decoding the same), give it a line in the text form (`text.rs`: `Display` and `parse_cmd`),
-//! and a function in the `exec` family it belongs to, called from `Exec::step`.
+//! Adding a command kind: append a variant to [`Cmd`] (this changes what the fuzz seeds
+//! decode to; see [`cmd`]), give it a row in the `cmd_text!` table in `text.rs` (its name and
+//! `key=field` pairs, which drive both printing and parsing), and a function in the `exec`
+//! family it belongs to, called from `Exec::step`; new argument choices get a `value()` in
+//! [`values`]. A new kind of observation is a [`Seen`] variant.
 //!
 //! ```
 //! use chrome_sockets_sequence::{run, Input, Options};

@@ -1,13 +1,11 @@
 //! Bad arguments: unknown, stale and cross-namespace ids, malformed addresses, ports and
 //! backlogs at and beyond their limits, huge and non-ASCII names. Every answer is Chrome's
 //! message and code, and no bad call opens an fd.
-mod fault_kit;
 mod util;
 
 use chrome_sockets::tcp::SocketProperties as TcpProps;
 use chrome_sockets::tcp_server::SocketProperties as ServerProps;
 use chrome_sockets::{LastError, Reactor, ServerSocketId, TcpSocketId};
-use fault_kit::*;
 use util::*;
 
 type R = Reactor<()>;
@@ -307,7 +305,7 @@ fn keep_alive_delays_the_os_refuses_fail_with_minus_2_on_a_connected_socket() {
     let (_server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
     let _client = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-    let client = TcpSocketId::from_raw(rec.accepted[0].1);
+    let client = rec.accepted[0].1;
     // TCP_KEEPIDLE accepts 1..=32767 seconds: negative and huge delays are EINVAL → -2.
     for delay in [-1, i32::MIN, i32::MAX] {
         let res = ask(&mut r, &mut rec, |r, d| {
@@ -388,7 +386,7 @@ fn huge_buffer_size_reads_are_capped_and_deliver_every_byte() {
     let (_server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
     let mut client = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-    let id = TcpSocketId::from_raw(rec.accepted[0].1);
+    let id = rec.accepted[0].1;
     // bufferSize i32::MAX must not make the reactor allocate 2 GiB per read.
     ask(&mut r, &mut rec, |r, d| {
         r.tcp().update(id, TcpProps::new().buffer_size(i32::MAX), d)
@@ -405,10 +403,10 @@ fn huge_buffer_size_reads_are_capped_and_deliver_every_byte() {
         })
     };
     turn_until(&mut r, &mut rec, |rec| {
-        rec.received.get(&id.raw()).map_or(0, Vec::len) == data.len()
+        rec.received.get(&id).map_or(0, Vec::len) == data.len()
     });
     drop(writer.join().unwrap());
-    assert_eq!(rec.received[&id.raw()], data);
+    assert_eq!(rec.received[&id], data);
     let info = ask(&mut r, &mut rec, |r, d| r.tcp().get_info(id, d)).unwrap();
     assert_eq!(info.buffer_size, Some(i32::MAX));
 }

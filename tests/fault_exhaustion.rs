@@ -1,7 +1,6 @@
 //! Running out of fds (RLIMIT_NOFILE, so a binary of its own): EMFILE at accept, at listen,
 //! at connect and on resume pauses or fails once with -12, never busy-loops, loses no queued
 //! client, and creating sockets costs no fd.
-mod fault_kit;
 mod util;
 
 use std::fs::File;
@@ -12,7 +11,6 @@ use std::os::fd::AsRawFd;
 use chrome_sockets::tcp::SocketProperties as TcpProps;
 use chrome_sockets::tcp_server::SocketProperties as ServerProps;
 use chrome_sockets::{Reactor, ServerSocketId};
-use fault_kit::*;
 use rlimit::Resource;
 use socket2::{Domain, Socket, Type};
 use util::*;
@@ -90,171 +88,159 @@ fn assert_tokens_delivered_once(rec: &Rec, expected: &[usize]) {
 
 #[test]
 fn emfile_at_accept_pauses_once_and_resume_delivers_every_queued_client() {
-    let _serial = serial();
-    let before = fds_by_kind();
-    {
-        let mut r: Reactor<Rec> = Reactor::new().unwrap();
-        let mut rec = Rec::reading();
-        record_events(&mut r);
-        let (server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
-        let mut spare: Vec<Socket> = (0..3).map(|_| spare_socket()).collect();
-        let out = OutOfFds::new();
+    let _fds = FdGuard::new();
+    let mut r: Reactor<Rec> = Reactor::new().unwrap();
+    let mut rec = Rec::reading();
+    record_events(&mut r);
+    let (server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
+    let mut spare: Vec<Socket> = (0..3).map(|_| spare_socket()).collect();
+    let out = OutOfFds::new();
 
-        // §3 accept policy: EMFILE is not retryable → pause + one on_accept_error (-12).
-        connect_with_token(&mut spare[0], addr, 0);
-        turn_until(&mut r, &mut rec, |rec| !rec.accept_errors.is_empty());
-        assert_eq!(rec.accept_errors, vec![(server.raw(), -12)]);
-        assert!(rec.accepted.is_empty());
-        assert_eq!(
-            server_info(&mut r, &mut rec, server),
-            (true, Some(addr.port()))
-        );
+    // §3 accept policy: EMFILE is not retryable → pause + one on_accept_error (-12).
+    connect_with_token(&mut spare[0], addr, 0);
+    turn_until(&mut r, &mut rec, |rec| !rec.accept_errors.is_empty());
+    assert_eq!(rec.accept_errors, vec![(server, -12)]);
+    assert!(rec.accepted.is_empty());
+    assert_eq!(
+        server_info(&mut r, &mut rec, server),
+        (true, Some(addr.port()))
+    );
 
-        // More clients queue while paused and the fault lasts: no event, no busy loop.
-        connect_with_token(&mut spare[1], addr, 1);
-        connect_with_token(&mut spare[2], addr, 2);
-        let work = idle_work(&mut r, &mut rec, 30);
-        assert_eq!((work.events, work.tasks), (0, 0), "no work while paused");
+    // More clients queue while paused and the fault lasts: no event, no busy loop.
+    connect_with_token(&mut spare[1], addr, 1);
+    connect_with_token(&mut spare[2], addr, 2);
+    let work = idle_work(&mut r, &mut rec, 30);
+    assert_eq!((work.events, work.tasks), (0, 0), "no work while paused");
 
-        // D1: resume while still out of fds → exactly one more error, paused again, flat.
-        ask(&mut r, &mut rec, |r, d| {
-            r.tcp_server().set_paused(server, false, d)
-        })
-        .unwrap();
-        assert_eq!(rec.accept_errors.len(), 2);
-        assert_eq!(rec.accept_errors[1], (server.raw(), -12));
-        let work = idle_work(&mut r, &mut rec, 30);
-        assert_eq!((work.events, work.tasks), (0, 0), "no retry loop");
-        assert!(server_info(&mut r, &mut rec, server).0);
-        assert!(rec.accepted.is_empty());
+    // D1: resume while still out of fds → exactly one more error, paused again, flat.
+    ask(&mut r, &mut rec, |r, d| {
+        r.tcp_server().set_paused(server, false, d)
+    })
+    .unwrap();
+    assert_eq!(rec.accept_errors.len(), 2);
+    assert_eq!(rec.accept_errors[1], (server, -12));
+    let work = idle_work(&mut r, &mut rec, 30);
+    assert_eq!((work.events, work.tasks), (0, 0), "no retry loop");
+    assert!(server_info(&mut r, &mut rec, server).0);
+    assert!(rec.accepted.is_empty());
 
-        // Recovery: every client that queued meanwhile is accepted exactly once.
-        drop(out);
-        ask(&mut r, &mut rec, |r, d| {
-            r.tcp_server().set_paused(server, false, d)
-        })
-        .unwrap();
-        turn_until(&mut r, &mut rec, |rec| {
-            rec.received.values().map(Vec::len).sum::<usize>() == 3 * token(0).len()
-        });
-        assert_eq!(rec.accepted.len(), 3);
-        assert_eq!(rec.accept_errors.len(), 2);
-        assert_tokens_delivered_once(&rec, &[0, 1, 2]);
-        assert!(!server_info(&mut r, &mut rec, server).0);
-    }
-    assert_fds_back_to(&before);
+    // Recovery: every client that queued meanwhile is accepted exactly once.
+    drop(out);
+    ask(&mut r, &mut rec, |r, d| {
+        r.tcp_server().set_paused(server, false, d)
+    })
+    .unwrap();
+    turn_until(&mut r, &mut rec, |rec| {
+        rec.received.values().map(Vec::len).sum::<usize>() == 3 * token(0).len()
+    });
+    assert_eq!(rec.accepted.len(), 3);
+    assert_eq!(rec.accept_errors.len(), 2);
+    assert_tokens_delivered_once(&rec, &[0, 1, 2]);
+    assert!(!server_info(&mut r, &mut rec, server).0);
 }
 
 #[test]
 fn resume_with_an_empty_queue_while_out_of_fds_raises_one_error_and_burns_no_cpu() {
-    let _serial = serial();
-    let before = fds_by_kind();
-    {
-        let mut r: Reactor<Rec> = Reactor::new().unwrap();
-        let mut rec = Rec::reading();
-        record_events(&mut r);
-        let (server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
-        ask(&mut r, &mut rec, |r, d| {
-            r.tcp_server().set_paused(server, true, d)
-        })
-        .unwrap();
-        let mut cpu_clock = ThreadCpu::open();
-        let out = OutOfFds::new();
+    let _fds = FdGuard::new();
+    let mut r: Reactor<Rec> = Reactor::new().unwrap();
+    let mut rec = Rec::reading();
+    record_events(&mut r);
+    let (server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
+    ask(&mut r, &mut rec, |r, d| {
+        r.tcp_server().set_paused(server, true, d)
+    })
+    .unwrap();
+    let mut cpu_clock = ThreadCpu::open();
+    let out = OutOfFds::new();
 
-        // accept4(2) allocates the fd before looking at the queue: EMFILE with nothing queued.
-        ask(&mut r, &mut rec, |r, d| {
-            r.tcp_server().set_paused(server, false, d)
-        })
-        .unwrap();
-        assert_eq!(rec.accept_errors, vec![(server.raw(), -12)]);
-        let cpu_before = cpu_clock.ticks();
-        let work = idle_work(&mut r, &mut rec, 30); // ~300 ms of 10 ms turns
-        let cpu = cpu_clock.ticks() - cpu_before;
-        assert_eq!((work.events, work.tasks), (0, 0), "no retry loop");
-        assert!(cpu < 15, "turning an idle reactor used {cpu} ticks of CPU");
-        assert_eq!(rec.accept_errors.len(), 1, "exactly one on_accept_error");
-        assert_eq!(
-            server_info(&mut r, &mut rec, server),
-            (true, Some(addr.port()))
-        );
+    // accept4(2) allocates the fd before looking at the queue: EMFILE with nothing queued.
+    ask(&mut r, &mut rec, |r, d| {
+        r.tcp_server().set_paused(server, false, d)
+    })
+    .unwrap();
+    assert_eq!(rec.accept_errors, vec![(server, -12)]);
+    let cpu_before = cpu_clock.ticks();
+    let work = idle_work(&mut r, &mut rec, 30); // ~300 ms of 10 ms turns
+    let cpu = cpu_clock.ticks() - cpu_before;
+    assert_eq!((work.events, work.tasks), (0, 0), "no retry loop");
+    assert!(cpu < 15, "turning an idle reactor used {cpu} ticks of CPU");
+    assert_eq!(rec.accept_errors.len(), 1, "exactly one on_accept_error");
+    assert_eq!(
+        server_info(&mut r, &mut rec, server),
+        (true, Some(addr.port()))
+    );
 
-        drop(out);
-        ask(&mut r, &mut rec, |r, d| {
-            r.tcp_server().set_paused(server, false, d)
-        })
-        .unwrap();
-        let _client = token_client(addr, 7);
-        turn_until(&mut r, &mut rec, |rec| {
-            rec.received.values().map(Vec::len).sum::<usize>() == token(7).len()
-        });
-        assert_tokens_delivered_once(&rec, &[7]);
-        assert_eq!(rec.accept_errors.len(), 1);
-        drop(cpu_clock);
-    }
-    assert_fds_back_to(&before);
+    drop(out);
+    ask(&mut r, &mut rec, |r, d| {
+        r.tcp_server().set_paused(server, false, d)
+    })
+    .unwrap();
+    let _client = token_client(addr, 7);
+    turn_until(&mut r, &mut rec, |rec| {
+        rec.received.values().map(Vec::len).sum::<usize>() == token(7).len()
+    });
+    assert_tokens_delivered_once(&rec, &[7]);
+    assert_eq!(rec.accept_errors.len(), 1);
+    drop(cpu_clock);
 }
 
 #[test]
 fn listen_and_connect_out_of_fds_fail_with_minus_12_and_creating_sockets_costs_no_fd() {
-    let _serial = serial();
-    let before = fds_by_kind();
-    {
-        let mut r: Reactor<()> = Reactor::new().unwrap();
-        let server = ask(&mut r, &mut (), |r, d| {
+    let _fds = FdGuard::new();
+    let mut r: Reactor<()> = Reactor::new().unwrap();
+    let server = ask(&mut r, &mut (), |r, d| {
+        r.tcp_server().create(ServerProps::default(), d)
+    })
+    .unwrap()
+    .socket_id;
+    let tcp = ask(&mut r, &mut (), |r, d| {
+        r.tcp().create(TcpProps::default(), d)
+    })
+    .unwrap()
+    .socket_id;
+    let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = target.local_addr().unwrap().port() as i32;
+    let out = OutOfFds::new();
+
+    let res = ask(&mut r, &mut (), |r, d| {
+        r.tcp_server().listen(server, "127.0.0.1", 0, None, d)
+    });
+    assert_last_error(&res, "net::ERR_INSUFFICIENT_RESOURCES", Some(-12));
+    let info = ask(&mut r, &mut (), |r, d| r.tcp_server().get_info(server, d)).unwrap();
+    assert_eq!(info.local_address, None);
+    let res = ask(&mut r, &mut (), |r, d| {
+        r.tcp().connect(tcp, "127.0.0.1", port, d)
+    });
+    assert_last_error(&res, "net::ERR_INSUFFICIENT_RESOURCES", Some(-12));
+    let info = ask(&mut r, &mut (), |r, d| r.tcp().get_info(tcp, d)).unwrap();
+    assert!(!info.connected);
+
+    // DESIGN §3/§4: create opens no fd, so it works with none left.
+    let mut made = Vec::new();
+    for _ in 0..100 {
+        let s = ask(&mut r, &mut (), |r, d| {
             r.tcp_server().create(ServerProps::default(), d)
-        })
-        .unwrap()
-        .socket_id;
-        let tcp = ask(&mut r, &mut (), |r, d| {
+        });
+        let t = ask(&mut r, &mut (), |r, d| {
             r.tcp().create(TcpProps::default(), d)
-        })
-        .unwrap()
-        .socket_id;
-        let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = target.local_addr().unwrap().port() as i32;
-        let out = OutOfFds::new();
-
-        let res = ask(&mut r, &mut (), |r, d| {
-            r.tcp_server().listen(server, "127.0.0.1", 0, None, d)
         });
-        assert_last_error(&res, "net::ERR_INSUFFICIENT_RESOURCES", Some(-12));
-        let info = ask(&mut r, &mut (), |r, d| r.tcp_server().get_info(server, d)).unwrap();
-        assert_eq!(info.local_address, None);
-        let res = ask(&mut r, &mut (), |r, d| {
-            r.tcp().connect(tcp, "127.0.0.1", port, d)
-        });
-        assert_last_error(&res, "net::ERR_INSUFFICIENT_RESOURCES", Some(-12));
-        let info = ask(&mut r, &mut (), |r, d| r.tcp().get_info(tcp, d)).unwrap();
-        assert!(!info.connected);
-
-        // DESIGN §3/§4: create opens no fd, so it works with none left.
-        let mut made = Vec::new();
-        for _ in 0..100 {
-            let s = ask(&mut r, &mut (), |r, d| {
-                r.tcp_server().create(ServerProps::default(), d)
-            });
-            let t = ask(&mut r, &mut (), |r, d| {
-                r.tcp().create(TcpProps::default(), d)
-            });
-            made.push((s.unwrap().socket_id, t.unwrap().socket_id));
-        }
-        let servers = ask(&mut r, &mut (), |r, d| r.tcp_server().get_sockets(d)).unwrap();
-        assert_eq!(servers.len(), 101);
-
-        // After recovery the same ids work.
-        drop(out);
-        ask(&mut r, &mut (), |r, d| {
-            r.tcp_server().listen(server, "127.0.0.1", 0, None, d)
-        })
-        .unwrap();
-        ask(&mut r, &mut (), |r, d| {
-            r.tcp().connect(tcp, "127.0.0.1", port, d)
-        })
-        .unwrap();
-        for (s, t) in made {
-            ask(&mut r, &mut (), |r, d| r.tcp_server().close(s, d)).unwrap();
-            ask(&mut r, &mut (), |r, d| r.tcp().close(t, d)).unwrap();
-        }
+        made.push((s.unwrap().socket_id, t.unwrap().socket_id));
     }
-    assert_fds_back_to(&before);
+    let servers = ask(&mut r, &mut (), |r, d| r.tcp_server().get_sockets(d)).unwrap();
+    assert_eq!(servers.len(), 101);
+
+    // After recovery the same ids work.
+    drop(out);
+    ask(&mut r, &mut (), |r, d| {
+        r.tcp_server().listen(server, "127.0.0.1", 0, None, d)
+    })
+    .unwrap();
+    ask(&mut r, &mut (), |r, d| {
+        r.tcp().connect(tcp, "127.0.0.1", port, d)
+    })
+    .unwrap();
+    for (s, t) in made {
+        ask(&mut r, &mut (), |r, d| r.tcp_server().close(s, d)).unwrap();
+        ask(&mut r, &mut (), |r, d| r.tcp().close(t, d)).unwrap();
+    }
 }

@@ -2,7 +2,6 @@
 //! accept, writes to paused sockets, backlog overflow, a storm of aborted connections,
 //! silent clients. The reactor never panics or spins, every connection the kernel
 //! completed is accounted for, other sockets keep being served, and fds return to baseline.
-mod fault_kit;
 mod util;
 
 use std::collections::BTreeSet;
@@ -12,8 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrome_sockets::{Reactor, TcpSocketId};
-use fault_kit::*;
+use chrome_sockets::Reactor;
 use util::*;
 
 type R = Reactor<Rec>;
@@ -34,150 +32,133 @@ fn close_all_tcp(r: &mut R, rec: &mut Rec) {
 
 #[test]
 fn reset_before_accept_is_accepted_and_reads_an_error_or_is_dropped() {
-    let _serial = serial();
-    let before = fds_by_kind();
-    {
-        let mut rec = Rec::reading();
-        let (mut r, addr) = server_reactor(&mut rec);
-        // Five clients connect and reset before the server turns at all.
-        for _ in 0..5 {
-            let c = connect(addr);
-            set_reset_on_close(&c);
-        }
-        let _good = token_client(addr, 42);
-        turn_until(&mut r, &mut rec, |rec| {
-            rec.received
-                .values()
-                .any(|b| b.as_slice() == token(42).as_slice())
-        });
-        // Every reset connection that was accepted ends in exactly one -101 or -100 (D7)
-        // after unpausing, with no data; none is reported twice.
-        let good = *rec.received.keys().next().unwrap();
-        turn_until(&mut r, &mut rec, |rec| {
-            rec.receive_errors.len() == rec.accepted.len() - 1
-        });
-        assert!(rec.accepted.len() <= 6);
-        for id in rec.clients().into_iter().filter(|&c| c != good) {
-            let errors = rec.errors_of(id);
-            assert!(
-                errors == [-101] || errors == [-100],
-                "socket {id}: {errors:?}"
-            );
-            assert!(!rec.received.contains_key(&id));
-        }
-        assert_eq!(rec.received.len(), 1);
-        let work = idle_work(&mut r, &mut rec, 10);
-        assert_eq!((work.events, work.tasks), (0, 0));
-        close_all_tcp(&mut r, &mut rec);
+    let _fds = FdGuard::new();
+    let mut rec = Rec::reading();
+    let (mut r, addr) = server_reactor(&mut rec);
+    // Five clients connect and reset before the server turns at all.
+    for _ in 0..5 {
+        let c = connect(addr);
+        set_reset_on_close(&c);
     }
-    assert_fds_back_to(&before);
+    let _good = token_client(addr, 42);
+    turn_until(&mut r, &mut rec, |rec| {
+        rec.received
+            .values()
+            .any(|b| b.as_slice() == token(42).as_slice())
+    });
+    // Every reset connection that was accepted ends in exactly one -101 or -100 (D7)
+    // after unpausing, with no data; none is reported twice.
+    let good = *rec.received.keys().next().unwrap();
+    turn_until(&mut r, &mut rec, |rec| {
+        rec.receive_errors.len() == rec.accepted.len() - 1
+    });
+    assert!(rec.accepted.len() <= 6);
+    for id in rec.clients().into_iter().filter(|&c| c != good) {
+        let errors = rec.errors_of(id);
+        assert!(
+            errors == [-101] || errors == [-100],
+            "socket {id}: {errors:?}"
+        );
+        assert!(!rec.received.contains_key(&id));
+    }
+    assert_eq!(rec.received.len(), 1);
+    let work = idle_work(&mut r, &mut rec, 10);
+    assert_eq!((work.events, work.tasks), (0, 0));
+    close_all_tcp(&mut r, &mut rec);
 }
 
 #[test]
 fn data_then_reset_before_accept_delivers_at_most_the_data_then_one_error() {
-    let _serial = serial();
-    let before = fds_by_kind();
-    {
-        let mut rec = Rec::reading();
-        let (mut r, addr) = server_reactor(&mut rec);
-        for i in 0..5 {
-            let c = token_client(addr, i);
-            set_reset_on_close(&c);
-        }
-        turn_until(&mut r, &mut rec, |rec| {
-            !rec.accepted.is_empty() && rec.receive_errors.len() == rec.accepted.len()
-        });
-        // Give stragglers a chance; then everything is settled.
-        idle_work(&mut r, &mut rec, 10);
-        assert_eq!(rec.receive_errors.len(), rec.accepted.len());
-        let mut seen = BTreeSet::new();
-        for id in rec.clients() {
-            let errors = rec.errors_of(id);
-            assert!(
-                errors == [-101] || errors == [-100],
-                "socket {id}: {errors:?}"
-            );
-            if let Some(bytes) = rec.received.get(&id) {
-                for t in tokens_in(bytes) {
-                    assert!(seen.insert(t), "token {t} delivered twice");
-                }
+    let _fds = FdGuard::new();
+    let mut rec = Rec::reading();
+    let (mut r, addr) = server_reactor(&mut rec);
+    for i in 0..5 {
+        let c = token_client(addr, i);
+        set_reset_on_close(&c);
+    }
+    turn_until(&mut r, &mut rec, |rec| {
+        !rec.accepted.is_empty() && rec.receive_errors.len() == rec.accepted.len()
+    });
+    // Give stragglers a chance; then everything is settled.
+    idle_work(&mut r, &mut rec, 10);
+    assert_eq!(rec.receive_errors.len(), rec.accepted.len());
+    let mut seen = BTreeSet::new();
+    for id in rec.clients() {
+        let errors = rec.errors_of(id);
+        assert!(
+            errors == [-101] || errors == [-100],
+            "socket {id}: {errors:?}"
+        );
+        if let Some(bytes) = rec.received.get(&id) {
+            for t in tokens_in(bytes) {
+                assert!(seen.insert(t), "token {t} delivered twice");
             }
         }
-        close_all_tcp(&mut r, &mut rec);
     }
-    assert_fds_back_to(&before);
+    close_all_tcp(&mut r, &mut rec);
 }
 
 #[test]
 fn data_then_fin_before_accept_delivers_the_data_then_minus_100() {
-    let _serial = serial();
-    let before = fds_by_kind();
-    {
-        let mut rec = Rec::reading();
-        let (mut r, addr) = server_reactor(&mut rec);
-        for i in 0..5 {
-            drop(token_client(addr, i)); // write, then FIN
-        }
-        turn_until(&mut r, &mut rec, |rec| rec.receive_errors.len() == 5);
-        assert_eq!(rec.accepted.len(), 5);
-        // Reference §3.10: the buffered data first, then -100, once per socket.
-        let mut tokens = Vec::new();
-        for id in rec.clients() {
-            assert_eq!(rec.errors_of(id), vec![-100]);
-            tokens.extend(tokens_in(&rec.received[&id]));
-        }
-        tokens.sort_unstable();
-        assert_eq!(tokens, vec![0, 1, 2, 3, 4]);
-        close_all_tcp(&mut r, &mut rec);
+    let _fds = FdGuard::new();
+    let mut rec = Rec::reading();
+    let (mut r, addr) = server_reactor(&mut rec);
+    for i in 0..5 {
+        drop(token_client(addr, i)); // write, then FIN
     }
-    assert_fds_back_to(&before);
+    turn_until(&mut r, &mut rec, |rec| rec.receive_errors.len() == 5);
+    assert_eq!(rec.accepted.len(), 5);
+    // Reference §3.10: the buffered data first, then -100, once per socket.
+    let mut tokens = Vec::new();
+    for id in rec.clients() {
+        assert_eq!(rec.errors_of(id), vec![-100]);
+        tokens.extend(tokens_in(&rec.received[&id]));
+    }
+    tokens.sort_unstable();
+    assert_eq!(tokens, vec![0, 1, 2, 3, 4]);
+    close_all_tcp(&mut r, &mut rec);
 }
 
 #[test]
 fn writes_to_a_paused_socket_cost_no_work_and_arrive_whole_after_unpause() {
-    let _serial = serial();
-    let before = fds_by_kind();
-    {
-        let mut rec = Rec::default(); // accepted sockets stay paused
-        let (mut r, addr) = server_reactor(&mut rec);
-        let mut client = connect(addr);
-        turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-        let id = TcpSocketId::from_raw(rec.accepted[0].1);
-        let data: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 253) as u8).collect();
-        client.write_all(&data).unwrap();
-        // Paused from birth (never registered): no readiness, no work.
-        let work = idle_work(&mut r, &mut rec, 20);
-        assert_eq!((work.events, work.tasks), (0, 0));
-        ask(&mut r, &mut rec, |r, d| r.tcp().set_paused(id, false, d)).unwrap();
-        turn_until(&mut r, &mut rec, |rec| {
-            rec.received.get(&id.raw()).map_or(0, Vec::len) == data.len()
-        });
-        // Paused again after being registered: more writes wake the poll at most once per
-        // arriving segment (edge-triggered), and nothing is read or dispatched.
-        ask(&mut r, &mut rec, |r, d| r.tcp().set_paused(id, true, d)).unwrap();
-        client.write_all(&data).unwrap();
-        let work = idle_work(&mut r, &mut rec, 30);
-        assert_eq!(work.tasks, 0, "nothing runs for a paused socket");
-        assert!(work.events <= 8, "{} wake-ups for 64 KiB", work.events);
-        assert_eq!(
-            rec.received[&id.raw()].len(),
-            data.len(),
-            "nothing read while paused"
-        );
-        ask(&mut r, &mut rec, |r, d| r.tcp().set_paused(id, false, d)).unwrap();
-        turn_until(&mut r, &mut rec, |rec| {
-            rec.received[&id.raw()].len() == 2 * data.len()
-        });
-        let mut expected = data.clone();
-        expected.extend_from_slice(&data);
-        assert_eq!(
-            rec.received[&id.raw()],
-            expected,
-            "in order, nothing lost or doubled"
-        );
-        assert!(rec.receive_errors.is_empty());
-    }
-    assert_fds_back_to(&before);
+    let _fds = FdGuard::new();
+    let mut rec = Rec::default(); // accepted sockets stay paused
+    let (mut r, addr) = server_reactor(&mut rec);
+    let mut client = connect(addr);
+    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
+    let id = rec.accepted[0].1;
+    let data: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 253) as u8).collect();
+    client.write_all(&data).unwrap();
+    // Paused from birth (never registered): no readiness, no work.
+    let work = idle_work(&mut r, &mut rec, 20);
+    assert_eq!((work.events, work.tasks), (0, 0));
+    ask(&mut r, &mut rec, |r, d| r.tcp().set_paused(id, false, d)).unwrap();
+    turn_until(&mut r, &mut rec, |rec| {
+        rec.received.get(&id).map_or(0, Vec::len) == data.len()
+    });
+    // Paused again after being registered: more writes wake the poll at most once per
+    // arriving segment (edge-triggered), and nothing is read or dispatched.
+    ask(&mut r, &mut rec, |r, d| r.tcp().set_paused(id, true, d)).unwrap();
+    client.write_all(&data).unwrap();
+    let work = idle_work(&mut r, &mut rec, 30);
+    assert_eq!(work.tasks, 0, "nothing runs for a paused socket");
+    assert!(work.events <= 8, "{} wake-ups for 64 KiB", work.events);
+    assert_eq!(
+        rec.received[&id].len(),
+        data.len(),
+        "nothing read while paused"
+    );
+    ask(&mut r, &mut rec, |r, d| r.tcp().set_paused(id, false, d)).unwrap();
+    turn_until(&mut r, &mut rec, |rec| {
+        rec.received[&id].len() == 2 * data.len()
+    });
+    let mut expected = data.clone();
+    expected.extend_from_slice(&data);
+    assert_eq!(
+        rec.received[&id], expected,
+        "in order, nothing lost or doubled"
+    );
+    assert!(rec.receive_errors.is_empty());
 }
 
 /// What happened to one client of the backlog test.
@@ -189,249 +170,233 @@ enum Outcome {
 
 #[test]
 fn backlog_overflow_while_paused_accounts_for_every_client() {
-    let _serial = serial();
-    let before = fds_by_kind();
-    {
-        let mut r: R = Reactor::new().unwrap();
-        let mut rec = Rec::reading();
-        record_events(&mut r);
-        let server = ask(&mut r, &mut rec, |r, d| {
-            r.tcp_server().create(Default::default(), d)
-        })
+    let _fds = FdGuard::new();
+    let mut r: R = Reactor::new().unwrap();
+    let mut rec = Rec::reading();
+    record_events(&mut r);
+    let server = ask(&mut r, &mut rec, |r, d| {
+        r.tcp_server().create(Default::default(), d)
+    })
+    .unwrap()
+    .socket_id;
+    ask(&mut r, &mut rec, |r, d| {
+        r.tcp_server().set_paused(server, true, d)
+    })
+    .unwrap();
+    ask(&mut r, &mut rec, |r, d| {
+        r.tcp_server().listen(server, "127.0.0.1", 0, Some(4), d)
+    })
+    .unwrap();
+    let port = ask(&mut r, &mut rec, |r, d| r.tcp_server().get_info(server, d))
         .unwrap()
-        .socket_id;
-        ask(&mut r, &mut rec, |r, d| {
-            r.tcp_server().set_paused(server, true, d)
-        })
+        .local_port
         .unwrap();
-        ask(&mut r, &mut rec, |r, d| {
-            r.tcp_server().listen(server, "127.0.0.1", 0, Some(4), d)
-        })
-        .unwrap();
-        let port = ask(&mut r, &mut rec, |r, d| r.tcp_server().get_info(server, d))
-            .unwrap()
-            .local_port
-            .unwrap();
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        // 20 clients at once against a backlog of 4 while paused: the kernel completes a
-        // few, drops the other SYNs (those time out here).
-        let threads: Vec<_> = (0..20)
-            .map(|i| {
-                std::thread::spawn(move || {
-                    match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
-                        Ok(mut s) => {
-                            s.set_read_timeout(Some(PATIENCE)).unwrap();
-                            s.write_all(&token(i)).unwrap();
-                            Outcome::Connected(s)
-                        }
-                        Err(_) => Outcome::Failed,
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    // 20 clients at once against a backlog of 4 while paused: the kernel completes a
+    // few, drops the other SYNs (those time out here).
+    let threads: Vec<_> = (0..20)
+        .map(|i| {
+            std::thread::spawn(move || {
+                match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+                    Ok(mut s) => {
+                        s.set_read_timeout(Some(PATIENCE)).unwrap();
+                        s.write_all(&token(i)).unwrap();
+                        Outcome::Connected(s)
                     }
-                })
+                    Err(_) => Outcome::Failed,
+                }
             })
-            .collect();
-        let outcomes: Vec<Outcome> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-        let connected: BTreeSet<usize> = outcomes
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| matches!(o, Outcome::Connected(_)))
-            .map(|(i, _)| i)
-            .collect();
-        let failed = outcomes.len() - connected.len();
-        // Linux queues backlog + 1 completed connections.
-        assert!(connected.len() >= 5, "only {} connected", connected.len());
-        assert!(rec.accepted.is_empty(), "paused: nothing accepted");
-
-        ask(&mut r, &mut rec, |r, d| {
-            r.tcp_server().set_paused(server, false, d)
         })
-        .unwrap();
-        // Every client that believes it is connected is delivered exactly once (some may
-        // need the kernel's SYN-ACK retransmit to complete once the queue has room).
-        turn_until(&mut r, &mut rec, |rec| {
-            let got: usize = rec.received.values().map(|b| tokens_in(b).len()).sum();
-            got == connected.len()
-        });
-        idle_work(&mut r, &mut rec, 10);
-        let mut delivered: Vec<usize> = rec.received.values().flat_map(|b| tokens_in(b)).collect();
-        delivered.sort_unstable();
-        assert_eq!(delivered, connected.iter().copied().collect::<Vec<_>>());
-        let mut clients = rec.clients();
-        clients.dedup();
-        assert_eq!(clients.len(), rec.accepted.len(), "each accepted once");
-        // An accepted socket without a token can only be a client that gave up.
-        let tokenless = rec.accepted.len() - connected.len();
-        assert!(tokenless <= failed, "{tokenless} unexplained connections");
-        assert!(rec.accept_errors.is_empty());
-        drop(outcomes);
-        close_all_tcp(&mut r, &mut rec);
-    }
-    assert_fds_back_to(&before);
+        .collect();
+    let outcomes: Vec<Outcome> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let connected: BTreeSet<usize> = outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| matches!(o, Outcome::Connected(_)))
+        .map(|(i, _)| i)
+        .collect();
+    let failed = outcomes.len() - connected.len();
+    // Linux queues backlog + 1 completed connections.
+    assert!(connected.len() >= 5, "only {} connected", connected.len());
+    assert!(rec.accepted.is_empty(), "paused: nothing accepted");
+
+    ask(&mut r, &mut rec, |r, d| {
+        r.tcp_server().set_paused(server, false, d)
+    })
+    .unwrap();
+    // Every client that believes it is connected is delivered exactly once (some may
+    // need the kernel's SYN-ACK retransmit to complete once the queue has room).
+    turn_until(&mut r, &mut rec, |rec| {
+        let got: usize = rec.received.values().map(|b| tokens_in(b).len()).sum();
+        got == connected.len()
+    });
+    idle_work(&mut r, &mut rec, 10);
+    let mut delivered: Vec<usize> = rec.received.values().flat_map(|b| tokens_in(b)).collect();
+    delivered.sort_unstable();
+    assert_eq!(delivered, connected.iter().copied().collect::<Vec<_>>());
+    let mut clients = rec.clients();
+    clients.dedup();
+    assert_eq!(clients.len(), rec.accepted.len(), "each accepted once");
+    // An accepted socket without a token can only be a client that gave up.
+    let tokenless = rec.accepted.len() - connected.len();
+    assert!(tokenless <= failed, "{tokenless} unexplained connections");
+    assert!(rec.accept_errors.is_empty());
+    drop(outcomes);
+    close_all_tcp(&mut r, &mut rec);
 }
 
 #[test]
 fn reset_during_a_large_send_fails_the_send_without_panic_or_leak() {
-    let _serial = serial();
-    let before = fds_by_kind();
+    let _fds = FdGuard::new();
+    let mut rec = Rec::reading();
+    let (mut r, addr) = server_reactor(&mut rec);
+    let mut client = connect(addr);
+    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
+    let id = rec.accepted[0].1;
+    let result = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let later = std::rc::Rc::new(std::cell::RefCell::new(None));
     {
-        let mut rec = Rec::reading();
-        let (mut r, addr) = server_reactor(&mut rec);
-        let mut client = connect(addr);
-        turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-        let id = TcpSocketId::from_raw(rec.accepted[0].1);
-        let result = std::rc::Rc::new(std::cell::RefCell::new(None));
-        let later = std::rc::Rc::new(std::cell::RefCell::new(None));
-        {
-            let result = result.clone();
-            r.tcp().send(id, vec![7u8; 64 << 20], move |_, _, res| {
-                *result.borrow_mut() = Some(res);
-            });
-            let later = later.clone();
-            r.tcp().send(id, vec![8u8; 10], move |_, _, res| {
-                *later.borrow_mut() = Some(res);
-            });
-        }
-        // The peer reads a little, then resets.
-        let mut buf = vec![0u8; 64 * 1024];
-        client.read_exact(&mut buf).unwrap();
-        set_reset_on_close(&client);
-        drop(client);
-        turn_until(&mut r, &mut rec, |_| later.borrow().is_some());
-        // Reference §3.8 step 5 with the documented deviation: the write's own code.
-        let res = result.borrow_mut().take().unwrap();
-        assert_last_error(&res, "net::ERR_CONNECTION_RESET", Some(-101));
-        let res = later.borrow_mut().take().unwrap();
-        assert_last_error(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
-        turn_until(&mut r, &mut rec, |rec| !rec.receive_errors.is_empty());
-        let errors = rec.errors_of(id.raw());
-        assert!(errors == [-100] || errors == [-101], "{errors:?}");
-        let sent = ask(&mut r, &mut rec, |r, d| r.tcp().send(id, b"x".to_vec(), d));
-        assert_last_error(&sent, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
-        // The failed bytes no longer count against the write quota: 190 MiB still fit.
-        let (_s2, addr2) = listening_server(&mut r, &mut rec, "127.0.0.1");
-        let _peer = connect(addr2);
-        turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 2);
-        let other = TcpSocketId::from_raw(rec.accepted[1].1);
-        let big = std::rc::Rc::new(std::cell::RefCell::new(None));
-        {
-            let big = big.clone();
-            r.tcp().send(other, vec![0u8; 190 << 20], move |_, _, res| {
-                *big.borrow_mut() = Some(res);
-            });
-        }
-        // The peer does not read, so it stays pending until the close fails it with -15;
-        // had the quota leaked, it would have been refused at once.
-        idle_work(&mut r, &mut rec, 3);
-        assert!(big.borrow().is_none(), "{:?}", big.borrow());
-        ask(&mut r, &mut rec, |r, d| r.tcp().close(other, d)).unwrap();
-        let res = big.borrow_mut().take().unwrap();
-        assert_last_error(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
-        ask(&mut r, &mut rec, |r, d| r.tcp().close(id, d)).unwrap();
+        let result = result.clone();
+        r.tcp().send(id, vec![7u8; 64 << 20], move |_, _, res| {
+            *result.borrow_mut() = Some(res);
+        });
+        let later = later.clone();
+        r.tcp().send(id, vec![8u8; 10], move |_, _, res| {
+            *later.borrow_mut() = Some(res);
+        });
     }
-    assert_fds_back_to(&before);
+    // The peer reads a little, then resets.
+    let mut buf = vec![0u8; 64 * 1024];
+    client.read_exact(&mut buf).unwrap();
+    set_reset_on_close(&client);
+    drop(client);
+    turn_until(&mut r, &mut rec, |_| later.borrow().is_some());
+    // Reference §3.8 step 5 with the documented deviation: the write's own code.
+    let res = result.borrow_mut().take().unwrap();
+    assert_last_error(&res, "net::ERR_CONNECTION_RESET", Some(-101));
+    let res = later.borrow_mut().take().unwrap();
+    assert_last_error(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
+    turn_until(&mut r, &mut rec, |rec| !rec.receive_errors.is_empty());
+    let errors = rec.errors_of(id);
+    assert!(errors == [-100] || errors == [-101], "{errors:?}");
+    let sent = ask(&mut r, &mut rec, |r, d| r.tcp().send(id, b"x".to_vec(), d));
+    assert_last_error(&sent, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
+    // The failed bytes no longer count against the write quota: 190 MiB still fit.
+    let (_s2, addr2) = listening_server(&mut r, &mut rec, "127.0.0.1");
+    let _peer = connect(addr2);
+    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 2);
+    let other = rec.accepted[1].1;
+    let big = std::rc::Rc::new(std::cell::RefCell::new(None));
+    {
+        let big = big.clone();
+        r.tcp().send(other, vec![0u8; 190 << 20], move |_, _, res| {
+            *big.borrow_mut() = Some(res);
+        });
+    }
+    // The peer does not read, so it stays pending until the close fails it with -15;
+    // had the quota leaked, it would have been refused at once.
+    idle_work(&mut r, &mut rec, 3);
+    assert!(big.borrow().is_none(), "{:?}", big.borrow());
+    ask(&mut r, &mut rec, |r, d| r.tcp().close(other, d)).unwrap();
+    let res = big.borrow_mut().take().unwrap();
+    assert_last_error(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
+    ask(&mut r, &mut rec, |r, d| r.tcp().close(id, d)).unwrap();
 }
 
 #[test]
 fn a_storm_of_500_aborted_connections_does_not_starve_a_normal_client() {
-    let _serial = serial();
-    let before = fds_by_kind();
-    {
-        let mut rec = Rec::reading();
-        rec.echo = true;
-        rec.close_on_error = true;
-        let (mut r, addr) = server_reactor(&mut rec);
-        let mut normal = connect(addr);
-        turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-        let storm_done = Arc::new(AtomicBool::new(false));
-        let storm = {
-            let done = storm_done.clone();
-            std::thread::spawn(move || {
-                for _ in 0..500 {
-                    if let Ok(c) = TcpStream::connect_timeout(&addr, PATIENCE) {
-                        set_reset_on_close(&c);
-                    }
+    let _fds = FdGuard::new();
+    let mut rec = Rec::reading();
+    rec.echo = true;
+    rec.close_on_error = true;
+    let (mut r, addr) = server_reactor(&mut rec);
+    let mut normal = connect(addr);
+    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
+    let storm_done = Arc::new(AtomicBool::new(false));
+    let storm = {
+        let done = storm_done.clone();
+        std::thread::spawn(move || {
+            for _ in 0..500 {
+                if let Ok(c) = TcpStream::connect_timeout(&addr, PATIENCE) {
+                    set_reset_on_close(&c);
                 }
-                done.store(true, Ordering::SeqCst);
-            })
-        };
-        let echo = std::thread::spawn(move || {
-            // Round trips while the storm runs: each one needs the reactor to serve us.
-            for i in 0..50 {
-                let msg = token(i);
-                normal.write_all(&msg).unwrap();
-                let mut back = vec![0u8; msg.len()];
-                normal.read_exact(&mut back).unwrap();
-                assert_eq!(back, msg);
             }
-            normal
-        });
-        let deadline = std::time::Instant::now() + PATIENCE * 3;
-        while !(storm_done.load(Ordering::SeqCst) && echo.is_finished()) {
-            assert!(std::time::Instant::now() < deadline, "storm did not finish");
-            r.turn(Some(Duration::from_millis(10)), &mut rec).unwrap();
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+    let echo = std::thread::spawn(move || {
+        // Round trips while the storm runs: each one needs the reactor to serve us.
+        for i in 0..50 {
+            let msg = token(i);
+            normal.write_all(&msg).unwrap();
+            let mut back = vec![0u8; msg.len()];
+            normal.read_exact(&mut back).unwrap();
+            assert_eq!(back, msg);
         }
-        storm.join().unwrap();
-        let normal = echo.join().expect("every echo round trip completed");
-        // Every aborted connection that was accepted ends in one error and is closed.
-        turn_until(&mut r, &mut rec, |rec| {
-            rec.receive_errors.len() == rec.accepted.len() - 1
-        });
-        idle_work(&mut r, &mut rec, 5);
-        assert!(rec.accepted.len() <= 501);
-        let mut clients = rec.clients();
-        clients.dedup();
-        assert_eq!(clients.len(), rec.accepted.len(), "each accepted once");
-        for &(id, code) in &rec.receive_errors {
-            assert!(code == -100 || code == -101, "socket {id}: {code}");
-        }
-        let live = ask(&mut r, &mut rec, |r, d| r.tcp().get_sockets(d)).unwrap();
-        assert_eq!(live.len(), 1, "only the normal client is left");
-        assert!(live[0].connected);
-        drop(normal);
-        turn_until(&mut r, &mut rec, |rec| {
-            rec.receive_errors.len() == rec.accepted.len()
-        });
+        normal
+    });
+    let deadline = std::time::Instant::now() + PATIENCE * 3;
+    while !(storm_done.load(Ordering::SeqCst) && echo.is_finished()) {
+        assert!(std::time::Instant::now() < deadline, "storm did not finish");
+        r.turn(Some(Duration::from_millis(10)), &mut rec).unwrap();
     }
-    assert_fds_back_to(&before);
+    storm.join().unwrap();
+    let normal = echo.join().expect("every echo round trip completed");
+    // Every aborted connection that was accepted ends in one error and is closed.
+    turn_until(&mut r, &mut rec, |rec| {
+        rec.receive_errors.len() == rec.accepted.len() - 1
+    });
+    idle_work(&mut r, &mut rec, 5);
+    assert!(rec.accepted.len() <= 501);
+    let mut clients = rec.clients();
+    clients.dedup();
+    assert_eq!(clients.len(), rec.accepted.len(), "each accepted once");
+    for &(id, code) in &rec.receive_errors {
+        assert!(code == -100 || code == -101, "socket {id}: {code}");
+    }
+    let live = ask(&mut r, &mut rec, |r, d| r.tcp().get_sockets(d)).unwrap();
+    assert_eq!(live.len(), 1, "only the normal client is left");
+    assert!(live[0].connected);
+    drop(normal);
+    turn_until(&mut r, &mut rec, |rec| {
+        rec.receive_errors.len() == rec.accepted.len()
+    });
 }
 
 #[test]
 fn silent_clients_stay_connected_and_burn_no_cpu() {
-    let _serial = serial();
-    let before = fds_by_kind();
-    {
-        let mut rec = Rec::reading();
-        rec.echo = true;
-        let (mut r, addr) = server_reactor(&mut rec);
-        let silent: Vec<TcpStream> = (0..50).map(|_| connect(addr)).collect();
-        turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 50);
-        idle_work(&mut r, &mut rec, 3); // the unpause callbacks
-        let mut cpu = ThreadCpu::open();
-        let cpu_before = cpu.ticks();
-        let work = idle_work(&mut r, &mut rec, 30);
-        let used = cpu.ticks() - cpu_before;
-        assert_eq!((work.events, work.tasks), (0, 0));
-        assert!(used < 15, "{used} ticks of CPU for an idle reactor");
-        let live = ask(&mut r, &mut rec, |r, d| r.tcp().get_sockets(d)).unwrap();
-        assert_eq!(live.iter().filter(|s| s.connected && !s.paused).count(), 50);
-        // A new client is still served.
-        let mut fresh = connect(addr);
-        fresh.write_all(b"hello").unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut back = [0u8; 5];
-            fresh.read_exact(&mut back).unwrap();
-            (back, fresh)
-        });
-        turn_until(&mut r, &mut rec, |_| reader.is_finished());
-        let (back, fresh) = reader.join().unwrap();
-        assert_eq!(&back, b"hello");
-        assert!(rec.receive_errors.is_empty());
-        drop(fresh);
-        turn_until(&mut r, &mut rec, |rec| rec.receive_errors.len() == 1);
-        drop(silent);
-        turn_until(&mut r, &mut rec, |rec| rec.receive_errors.len() == 51);
-        assert!(rec.receive_errors.iter().all(|&(_, c)| c == -100));
-    }
-    assert_fds_back_to(&before);
+    let _fds = FdGuard::new();
+    let mut rec = Rec::reading();
+    rec.echo = true;
+    let (mut r, addr) = server_reactor(&mut rec);
+    let silent: Vec<TcpStream> = (0..50).map(|_| connect(addr)).collect();
+    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 50);
+    idle_work(&mut r, &mut rec, 3); // the unpause callbacks
+    let mut cpu = ThreadCpu::open();
+    let cpu_before = cpu.ticks();
+    let work = idle_work(&mut r, &mut rec, 30);
+    let used = cpu.ticks() - cpu_before;
+    assert_eq!((work.events, work.tasks), (0, 0));
+    assert!(used < 15, "{used} ticks of CPU for an idle reactor");
+    let live = ask(&mut r, &mut rec, |r, d| r.tcp().get_sockets(d)).unwrap();
+    assert_eq!(live.iter().filter(|s| s.connected && !s.paused).count(), 50);
+    // A new client is still served.
+    let mut fresh = connect(addr);
+    fresh.write_all(b"hello").unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut back = [0u8; 5];
+        fresh.read_exact(&mut back).unwrap();
+        (back, fresh)
+    });
+    turn_until(&mut r, &mut rec, |_| reader.is_finished());
+    let (back, fresh) = reader.join().unwrap();
+    assert_eq!(&back, b"hello");
+    assert!(rec.receive_errors.is_empty());
+    drop(fresh);
+    turn_until(&mut r, &mut rec, |rec| rec.receive_errors.len() == 1);
+    drop(silent);
+    turn_until(&mut r, &mut rec, |rec| rec.receive_errors.len() == 51);
+    assert!(rec.receive_errors.iter().all(|&(_, c)| c == -100));
 }
 
 /// `(issue index, error code)` of every send callback, in the order they ran.
@@ -439,113 +404,101 @@ type SendLog = std::rc::Rc<std::cell::RefCell<Vec<(usize, Option<i32>)>>>;
 
 #[test]
 fn a_reset_with_ten_thousand_queued_sends_answers_each_exactly_once() {
-    let _serial = serial();
-    let before = fds_by_kind();
-    {
-        let mut rec = Rec::default();
-        let (mut r, addr) = server_reactor(&mut rec);
-        let client = connect(addr);
-        turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-        let id = TcpSocketId::from_raw(rec.accepted[0].1);
-        // The peer never reads: the first sends fill the socket buffers, the rest queue.
-        let results: SendLog = Default::default();
-        for i in 0..10_000 {
-            let results = results.clone();
-            r.tcp().send(id, vec![b'q'; 1024], move |_, _, res| {
-                results
-                    .borrow_mut()
-                    .push((i, res.err().and_then(|e| e.code()).map(|c| c.code())));
-            });
-        }
-        idle_work(&mut r, &mut rec, 3);
-        let done_before_reset = results.borrow().len();
-        assert!(done_before_reset < 10_000, "some sends must be waiting");
-        set_reset_on_close(&client);
-        drop(client);
-        turn_until(&mut r, &mut rec, |_| results.borrow().len() == 10_000);
-        idle_work(&mut r, &mut rec, 3);
-        let results = results.borrow();
-        assert_eq!(results.len(), 10_000, "each callback exactly once");
-        // D9: in issue order; completed ones 0, then the one being written gets the write's
-        // code (-101), every later one -15.
-        assert!(
-            results.iter().map(|r| r.0).eq(0..10_000),
-            "callbacks in issue order"
-        );
-        let first_failure = results.iter().position(|r| r.1.is_some()).unwrap();
-        assert!(results[..first_failure].iter().all(|r| r.1.is_none()));
-        assert_eq!(results[first_failure].1, Some(-101));
-        assert!(results[first_failure + 1..]
-            .iter()
-            .all(|r| r.1 == Some(-15)));
-        // The write quota is whole again: 200 MiB fit in one send on a fresh connection.
-        let _peer = connect(addr);
-        turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 2);
-        let other = TcpSocketId::from_raw(rec.accepted[1].1);
-        let big = std::rc::Rc::new(std::cell::RefCell::new(None));
-        {
-            let big = big.clone();
-            r.tcp().send(other, vec![0u8; 200 << 20], move |_, _, res| {
-                *big.borrow_mut() = Some(res.map(|i| i.bytes_sent));
-            });
-        }
-        ask(&mut r, &mut rec, |r, d| r.tcp().close(other, d)).unwrap();
-        let res = big.borrow_mut().take().unwrap();
-        assert_last_error(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
-        ask(&mut r, &mut rec, |r, d| r.tcp().close(id, d)).unwrap();
+    let _fds = FdGuard::new();
+    let mut rec = Rec::default();
+    let (mut r, addr) = server_reactor(&mut rec);
+    let client = connect(addr);
+    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
+    let id = rec.accepted[0].1;
+    // The peer never reads: the first sends fill the socket buffers, the rest queue.
+    let results: SendLog = Default::default();
+    for i in 0..10_000 {
+        let results = results.clone();
+        r.tcp().send(id, vec![b'q'; 1024], move |_, _, res| {
+            results
+                .borrow_mut()
+                .push((i, res.err().and_then(|e| e.code()).map(|c| c.code())));
+        });
     }
-    assert_fds_back_to(&before);
+    idle_work(&mut r, &mut rec, 3);
+    let done_before_reset = results.borrow().len();
+    assert!(done_before_reset < 10_000, "some sends must be waiting");
+    set_reset_on_close(&client);
+    drop(client);
+    turn_until(&mut r, &mut rec, |_| results.borrow().len() == 10_000);
+    idle_work(&mut r, &mut rec, 3);
+    let results = results.borrow();
+    assert_eq!(results.len(), 10_000, "each callback exactly once");
+    // D9: in issue order; completed ones 0, then the one being written gets the write's
+    // code (-101), every later one -15.
+    assert!(
+        results.iter().map(|r| r.0).eq(0..10_000),
+        "callbacks in issue order"
+    );
+    let first_failure = results.iter().position(|r| r.1.is_some()).unwrap();
+    assert!(results[..first_failure].iter().all(|r| r.1.is_none()));
+    assert_eq!(results[first_failure].1, Some(-101));
+    assert!(results[first_failure + 1..]
+        .iter()
+        .all(|r| r.1 == Some(-15)));
+    // The write quota is whole again: 200 MiB fit in one send on a fresh connection.
+    let _peer = connect(addr);
+    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 2);
+    let other = rec.accepted[1].1;
+    let big = std::rc::Rc::new(std::cell::RefCell::new(None));
+    {
+        let big = big.clone();
+        r.tcp().send(other, vec![0u8; 200 << 20], move |_, _, res| {
+            *big.borrow_mut() = Some(res.map(|i| i.bytes_sent));
+        });
+    }
+    ask(&mut r, &mut rec, |r, d| r.tcp().close(other, d)).unwrap();
+    let res = big.borrow_mut().take().unwrap();
+    assert_last_error(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
+    ask(&mut r, &mut rec, |r, d| r.tcp().close(id, d)).unwrap();
 }
 
 #[test]
 fn pausing_on_every_chunk_loses_and_reorders_nothing_and_eof_comes_last() {
-    let _serial = serial();
-    let before = fds_by_kind();
-    {
-        let mut rec = Rec::default();
-        let (mut r, addr) = server_reactor(&mut rec);
-        // D8: each on_receive pauses its socket; a timer resumes it on a later turn.
-        r.tcp().on_receive().add_listener(|r, _, info| {
-            let id = info.socket_id;
-            r.tcp().set_paused(id, true, |_, _, res| res.unwrap());
-            r.set_timeout(Duration::ZERO, move |r, _| {
-                r.tcp().set_paused(id, false, |_, _, _| {});
-            });
+    let _fds = FdGuard::new();
+    let mut rec = Rec::default();
+    let (mut r, addr) = server_reactor(&mut rec);
+    // D8: each on_receive pauses its socket; a timer resumes it on a later turn.
+    r.tcp().on_receive().add_listener(|r, _, info| {
+        let id = info.socket_id;
+        r.tcp().set_paused(id, true, |_, _, res| res.unwrap());
+        r.set_timeout(Duration::ZERO, move |r, _| {
+            r.tcp().set_paused(id, false, |_, _, _| {});
         });
-        let mut client = connect(addr);
-        turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-        let id = TcpSocketId::from_raw(rec.accepted[0].1);
-        ask(&mut r, &mut rec, |r, d| {
-            r.tcp().update(
-                id,
-                chrome_sockets::tcp::SocketProperties::new().buffer_size(1000),
-                d,
-            )
+    });
+    let mut client = connect(addr);
+    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
+    let id = rec.accepted[0].1;
+    ask(&mut r, &mut rec, |r, d| {
+        r.tcp().update(
+            id,
+            chrome_sockets::tcp::SocketProperties::new().buffer_size(1000),
+            d,
+        )
+    })
+    .unwrap();
+    ask(&mut r, &mut rec, |r, d| r.tcp().set_paused(id, false, d)).unwrap();
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
+    let writer = {
+        let data = data.clone();
+        std::thread::spawn(move || {
+            client.write_all(&data).unwrap();
+            // FIN right behind the data.
         })
-        .unwrap();
-        ask(&mut r, &mut rec, |r, d| r.tcp().set_paused(id, false, d)).unwrap();
-        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
-        let writer = {
-            let data = data.clone();
-            std::thread::spawn(move || {
-                client.write_all(&data).unwrap();
-                // FIN right behind the data.
-            })
-        };
-        turn_until(&mut r, &mut rec, |rec| !rec.receive_errors.is_empty());
-        writer.join().unwrap();
-        idle_work(&mut r, &mut rec, 3);
-        assert_eq!(rec.received[&id.raw()].len(), data.len());
-        assert_eq!(
-            rec.received[&id.raw()],
-            data,
-            "in order, nothing lost or doubled"
-        );
-        assert_eq!(
-            rec.receive_errors,
-            vec![(id.raw(), -100)],
-            "EOF once, after the data"
-        );
-    }
-    assert_fds_back_to(&before);
+    };
+    turn_until(&mut r, &mut rec, |rec| !rec.receive_errors.is_empty());
+    writer.join().unwrap();
+    idle_work(&mut r, &mut rec, 3);
+    assert_eq!(rec.received[&id].len(), data.len());
+    assert_eq!(rec.received[&id], data, "in order, nothing lost or doubled");
+    assert_eq!(
+        rec.receive_errors,
+        vec![(id, -100)],
+        "EOF once, after the data"
+    );
 }

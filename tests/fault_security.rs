@@ -1,7 +1,6 @@
 //! Security: permissions are checked before any syscall or validation, every fd the
 //! reactor opens is close-on-exec (and non-blocking where that matters), and ids are never
 //! reused over 100,000 create/close cycles.
-mod fault_kit;
 mod util;
 
 use std::collections::BTreeMap;
@@ -12,16 +11,7 @@ use chrome_sockets::fault_injection::{self, Syscall};
 use chrome_sockets::tcp::SocketProperties as TcpProps;
 use chrome_sockets::tcp_server::SocketProperties as ServerProps;
 use chrome_sockets::{Reactor, ReactorBuilder, ServerSocketId, SocketsManifest, TcpSocketId};
-use fault_kit::*;
 use util::*;
-
-/// Clears this thread's faults even if the test fails half-way.
-struct Faults;
-impl Drop for Faults {
-    fn drop(&mut self) {
-        fault_injection::clear();
-    }
-}
 
 #[test]
 fn permission_is_checked_before_any_syscall_or_validation() {

@@ -2,7 +2,6 @@
 //! kills) writes to reset and closed peers through `tcp().send` (from the call and from the
 //! writable-flush path, on accepted and on connected sockets) and exits normally.
 //! A binary of its own because it re-executes itself with a changed signal disposition.
-mod fault_kit;
 mod util;
 
 use std::cell::RefCell;
@@ -12,7 +11,6 @@ use std::rc::Rc;
 
 use chrome_sockets::tcp::SocketProperties as TcpProps;
 use chrome_sockets::{LastError, Reactor, TcpSocketId};
-use fault_kit::*;
 use util::*;
 
 const CHILD: &str = "CHROME_SOCKETS_SIGPIPE_CHILD";
@@ -90,7 +88,7 @@ fn child() {
     // 1. An accepted socket whose peer resets.
     let peer = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-    let accepted = TcpSocketId::from_raw(rec.accepted[0].1);
+    let accepted = rec.accepted[0].1;
     set_reset_on_close(&peer);
     drop(peer);
     let results = send_until_failure(&mut r, &mut rec, accepted, 4);
@@ -100,7 +98,7 @@ fn child() {
     // the peer answers with RST, later writes get EPIPE.
     let peer = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 2);
-    let accepted = TcpSocketId::from_raw(rec.accepted[1].1);
+    let accepted = rec.accepted[1].1;
     drop(peer);
     let results = send_until_failure(&mut r, &mut rec, accepted, 4);
     assert!(results.iter().any(|r| r.is_err()), "{results:?}");
@@ -133,7 +131,7 @@ fn child() {
     // writable-flush path, not from the call.
     let peer = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 3);
-    let accepted = TcpSocketId::from_raw(rec.accepted[2].1);
+    let accepted = rec.accepted[2].1;
     let big = Rc::new(RefCell::new(None));
     let slot = big.clone();
     r.tcp()

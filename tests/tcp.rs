@@ -1,6 +1,5 @@
 //! `chrome.sockets.tcp` call results and socket state: connect outcomes, keep-alive and
 //! no-delay, `get_info` of created, connected and accepted sockets, D2 and D5; no fd leaks.
-mod tcp_kit;
 mod util;
 
 use std::cell::Cell;
@@ -8,36 +7,35 @@ use std::rc::Rc;
 
 use chrome_sockets::tcp::SocketProperties;
 use chrome_sockets::TcpSocketId;
-use tcp_kit::*;
 use util::*;
 
 #[test]
 fn unknown_id_gets_socket_not_found_without_code() {
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let id = TcpSocketId::from_raw(42);
         let nf = "Socket not found";
-        let res = call(&mut r, &mut app, |r, cb| {
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().update(id, SocketProperties::new(), cb)
         });
-        assert_err(&res, nf, None);
-        let res = call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb));
-        assert_err(&res, nf, None);
-        let res = call(&mut r, &mut app, |r, cb| {
+        assert_last_error(&res, nf, None);
+        let res = ask(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb));
+        assert_last_error(&res, nf, None);
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().connect(id, "127.0.0.1", 1, cb)
         });
-        assert_err(&res, nf, None);
-        let res = call(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb));
-        assert_err(&res, nf, None);
-        let res = call(&mut r, &mut app, |r, cb| {
+        assert_last_error(&res, nf, None);
+        let res = ask(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb));
+        assert_last_error(&res, nf, None);
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().send(id, b"x".to_vec(), cb)
         });
-        assert_err(&res, nf, None);
-        let res = call(&mut r, &mut app, |r, cb| r.tcp().close(id, cb));
-        assert_err(&res, nf, None);
-        let res = call(&mut r, &mut app, |r, cb| r.tcp().get_info(id, cb));
-        assert_err(&res, nf, None);
+        assert_last_error(&res, nf, None);
+        let res = ask(&mut r, &mut app, |r, cb| r.tcp().close(id, cb));
+        assert_last_error(&res, nf, None);
+        let res = ask(&mut r, &mut app, |r, cb| r.tcp().get_info(id, cb));
+        assert_last_error(&res, nf, None);
     });
 }
 
@@ -46,14 +44,14 @@ fn keep_alive_and_no_delay_on_unknown_id_fail_with_2_socket_not_found() {
     // §3.4: unknown id is ErrorWithCode(-2, "Socket not found") for these two.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let id = TcpSocketId::from_raw(7);
-        let res = call(&mut r, &mut app, |r, cb| {
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().set_keep_alive(id, true, 0, cb)
         });
-        assert_err(&res, "Socket not found", Some(-2));
-        let res = call(&mut r, &mut app, |r, cb| r.tcp().set_no_delay(id, true, cb));
-        assert_err(&res, "Socket not found", Some(-2));
+        assert_last_error(&res, "Socket not found", Some(-2));
+        let res = ask(&mut r, &mut app, |r, cb| r.tcp().set_no_delay(id, true, cb));
+        assert_last_error(&res, "Socket not found", Some(-2));
     });
 }
 
@@ -62,14 +60,14 @@ fn keep_alive_and_no_delay_on_unconnected_socket_fail_with_2_err_failed() {
     // §3.4: no underlying connection gives -2 "net::ERR_FAILED".
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let id = create(&mut r, &mut app, SocketProperties::new());
-        let res = call(&mut r, &mut app, |r, cb| {
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().set_keep_alive(id, true, 1000, cb)
         });
-        assert_err(&res, "net::ERR_FAILED", Some(-2));
-        let res = call(&mut r, &mut app, |r, cb| r.tcp().set_no_delay(id, true, cb));
-        assert_err(&res, "net::ERR_FAILED", Some(-2));
+        assert_last_error(&res, "net::ERR_FAILED", Some(-2));
+        let res = ask(&mut r, &mut app, |r, cb| r.tcp().set_no_delay(id, true, cb));
+        assert_last_error(&res, "net::ERR_FAILED", Some(-2));
     });
 }
 
@@ -77,26 +75,26 @@ fn keep_alive_and_no_delay_on_unconnected_socket_fail_with_2_err_failed() {
 fn keep_alive_and_no_delay_on_connected_and_accepted_sockets_succeed() {
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let listener = std_listener();
         let (connected, _peer) =
             connected_pair(&mut r, &mut app, SocketProperties::new(), &listener);
         let (accepted, _client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         for id in [connected, accepted] {
             // T-tcp: setKeepAlive(id, true, 1000) answers 0.
-            let res = call(&mut r, &mut app, |r, cb| {
+            let res = ask(&mut r, &mut app, |r, cb| {
                 r.tcp().set_keep_alive(id, true, 1000, cb)
             });
             assert_eq!(res, Ok(()));
-            let res = call(&mut r, &mut app, |r, cb| {
+            let res = ask(&mut r, &mut app, |r, cb| {
                 r.tcp().set_keep_alive(id, false, 0, cb)
             });
             assert_eq!(res, Ok(()));
-            let res = call(&mut r, &mut app, |r, cb| {
+            let res = ask(&mut r, &mut app, |r, cb| {
                 r.tcp().set_no_delay(id, false, cb)
             });
             assert_eq!(res, Ok(()));
-            let res = call(&mut r, &mut app, |r, cb| r.tcp().set_no_delay(id, true, cb));
+            let res = ask(&mut r, &mut app, |r, cb| r.tcp().set_no_delay(id, true, cb));
             assert_eq!(res, Ok(()));
         }
     });
@@ -107,12 +105,12 @@ fn keep_alive_with_negative_delay_fails_with_2_err_failed() {
     // §3.4: a refused setsockopt (TCP_KEEPIDLE = -1 is EINVAL) is -2 "net::ERR_FAILED".
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let (id, _client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
-        let res = call(&mut r, &mut app, |r, cb| {
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().set_keep_alive(id, true, -1, cb)
         });
-        assert_err(&res, "net::ERR_FAILED", Some(-2));
+        assert_last_error(&res, "net::ERR_FAILED", Some(-2));
         // The socket is still fine.
         assert!(info(&mut r, &mut app, id).connected);
     });
@@ -122,7 +120,7 @@ fn keep_alive_with_negative_delay_fails_with_2_err_failed() {
 fn created_socket_info_has_properties_and_no_addresses() {
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let id = create(
             &mut r,
             &mut app,
@@ -140,7 +138,7 @@ fn created_socket_info_has_properties_and_no_addresses() {
         assert_eq!(i.peer_address, None);
         assert_eq!(i.peer_port, None);
         // §3.12: bufferSize only if set > 0; name only if non-empty.
-        let res = call(&mut r, &mut app, |r, cb| {
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp()
                 .update(id, SocketProperties::new().buffer_size(0).name(""), cb)
         });
@@ -156,7 +154,7 @@ fn accepted_socket_info_reports_both_addresses_connected_and_paused() {
     // D2: accepted sockets report local_address/local_port too.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let (_server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
         let (id, client) = accept_one(&mut r, &mut app, addr);
         let i = info(&mut r, &mut app, id);
@@ -167,7 +165,7 @@ fn accepted_socket_info_reports_both_addresses_connected_and_paused() {
         let client_addr = client.local_addr().unwrap();
         assert_eq!(i.peer_address.as_deref(), Some("127.0.0.1"));
         assert_eq!(i.peer_port, Some(client_addr.port()));
-        let all = call(&mut r, &mut app, |r, cb| r.tcp().get_sockets(cb)).unwrap();
+        let all = ask(&mut r, &mut app, |r, cb| r.tcp().get_sockets(cb)).unwrap();
         assert_eq!(all, vec![i]);
     });
 }
@@ -177,7 +175,7 @@ fn ipv4_client_on_dual_stack_listener_reads_as_ffff_7f00_1() {
     // §3.12: IPv4-mapped addresses print as `::ffff:7f00:1`, never `::ffff:127.0.0.1`.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let (_server, addr) = listening_server(&mut r, &mut app, "::");
         let v4 = std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()));
         let (id, client) = accept_one(&mut r, &mut app, v4);
@@ -193,7 +191,7 @@ fn ipv4_client_on_dual_stack_listener_reads_as_ffff_7f00_1() {
 fn connected_socket_info_reports_addresses_until_disconnect() {
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let listener = std_listener();
         let (id, peer) = connected_pair(&mut r, &mut app, SocketProperties::new(), &listener);
         let i = info(&mut r, &mut app, id);
@@ -204,7 +202,7 @@ fn connected_socket_info_reports_addresses_until_disconnect() {
         assert_eq!(i.local_address.as_deref(), Some("127.0.0.1"));
         assert_eq!(i.local_port, Some(peer.peer_addr().unwrap().port()));
         assert_eq!(
-            call(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
+            ask(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
             Ok(())
         );
         let i = info(&mut r, &mut app, id);
@@ -220,13 +218,13 @@ fn connected_socket_info_reports_addresses_until_disconnect() {
 fn connect_to_closed_port_fails_with_102_connection_refused() {
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let id = create(&mut r, &mut app, SocketProperties::new());
         let port = closed_port();
-        let res = call(&mut r, &mut app, |r, cb| {
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().connect(id, "127.0.0.1", port, cb)
         });
-        assert_err(&res, "net::ERR_CONNECTION_REFUSED", Some(-102));
+        assert_last_error(&res, "net::ERR_CONNECTION_REFUSED", Some(-102));
         assert!(!info(&mut r, &mut app, id).connected);
     });
 }
@@ -235,16 +233,16 @@ fn connect_to_closed_port_fails_with_102_connection_refused() {
 fn connect_twice_fails_with_23_and_keeps_the_connection() {
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let listener = std_listener();
         let (id, mut peer) = connected_pair(&mut r, &mut app, SocketProperties::new(), &listener);
         let port = listener.local_addr().unwrap().port() as i32;
-        let res = call(&mut r, &mut app, |r, cb| {
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().connect(id, "127.0.0.1", port, cb)
         });
-        assert_err(&res, "net::ERR_SOCKET_IS_CONNECTED", Some(-23));
+        assert_last_error(&res, "net::ERR_SOCKET_IS_CONNECTED", Some(-23));
         // The first connection still carries data.
-        let sent = call(&mut r, &mut app, |r, cb| {
+        let sent = ask(&mut r, &mut app, |r, cb| {
             r.tcp().send(id, b"ok".to_vec(), cb)
         });
         assert_eq!(sent.unwrap().bytes_sent, 2);
@@ -259,13 +257,13 @@ fn connect_on_accepted_socket_fails_with_23() {
     // §3.6 step 5: accepted sockets count as connected.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         let port = client.peer_addr().unwrap().port() as i32;
-        let res = call(&mut r, &mut app, |r, cb| {
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().connect(id, "127.0.0.1", port, cb)
         });
-        assert_err(&res, "net::ERR_SOCKET_IS_CONNECTED", Some(-23));
+        assert_last_error(&res, "net::ERR_SOCKET_IS_CONNECTED", Some(-23));
     });
 }
 
@@ -273,7 +271,7 @@ fn connect_on_accepted_socket_fails_with_23() {
 fn connect_while_connecting_fails_with_104_and_first_connect_completes() {
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let listener = std_listener();
         let port = listener.local_addr().unwrap().port() as i32;
         for host in ["127.0.0.1", "localhost"] {
@@ -282,10 +280,10 @@ fn connect_while_connecting_fails_with_104_and_first_connect_completes() {
             let f = first.clone();
             r.tcp()
                 .connect(id, host, port, move |_, _, res| f.set(Some(res.is_ok())));
-            let res = call(&mut r, &mut app, |r, cb| {
+            let res = ask(&mut r, &mut app, |r, cb| {
                 r.tcp().connect(id, host, port, cb)
             });
-            assert_err(&res, "net::ERR_CONNECTION_FAILED", Some(-104));
+            assert_last_error(&res, "net::ERR_CONNECTION_FAILED", Some(-104));
             turn_until(&mut r, &mut app, |_| first.get().is_some());
             assert_eq!(first.get(), Some(true), "first connect to {host}");
             let _peer = std_accept(&listener);
@@ -299,11 +297,11 @@ fn connect_to_localhost_reports_numeric_peer_address() {
     // §3.6: getInfo.peerAddress is always numeric.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let listener = std_listener();
         let port = listener.local_addr().unwrap().port() as i32;
         let id = create(&mut r, &mut app, SocketProperties::new());
-        let res = call(&mut r, &mut app, |r, cb| {
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().connect(id, "localhost", port, cb)
         });
         assert_eq!(res, Ok(()));
@@ -322,12 +320,12 @@ fn connect_to_localhost_reports_numeric_peer_address() {
 fn connect_to_unresolvable_name_fails_with_105() {
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let id = create(&mut r, &mut app, SocketProperties::new());
-        let res = call(&mut r, &mut app, |r, cb| {
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().connect(id, "nonexistent.invalid", 80, cb)
         });
-        assert_err(&res, "net::ERR_NAME_NOT_RESOLVED", Some(-105));
+        assert_last_error(&res, "net::ERR_NAME_NOT_RESOLVED", Some(-105));
         assert!(!info(&mut r, &mut app, id).connected);
     });
 }
@@ -337,20 +335,20 @@ fn connect_with_port_out_of_range_fails_with_4() {
     // D3: never truncated to 16 bits.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let id = create(&mut r, &mut app, SocketProperties::new());
         for port in [-1, 65536, 70000] {
-            let res = call(&mut r, &mut app, |r, cb| {
+            let res = ask(&mut r, &mut app, |r, cb| {
                 r.tcp().connect(id, "127.0.0.1", port, cb)
             });
-            assert_err(&res, "net::ERR_INVALID_ARGUMENT", Some(-4));
+            assert_last_error(&res, "net::ERR_INVALID_ARGUMENT", Some(-4));
         }
     });
 }
 
 /// Counts how often a connect callback ran and what it got.
 fn counted_connect(
-    r: &mut chrome_sockets::Reactor<App>,
+    r: &mut chrome_sockets::Reactor<Rec>,
     id: TcpSocketId,
     host: &str,
     port: i32,
@@ -369,20 +367,17 @@ fn close_during_connect_calls_back_exactly_once_with_3() {
     // D5: every callback runs exactly once, also when a close overtakes the connect.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let listener = std_listener();
         let port = listener.local_addr().unwrap().port() as i32;
         for host in ["127.0.0.1", "localhost"] {
             let id = create(&mut r, &mut app, SocketProperties::new());
             let calls = counted_connect(&mut r, id, host, port);
-            assert_eq!(
-                call(&mut r, &mut app, |r, cb| r.tcp().close(id, cb)),
-                Ok(())
-            );
+            assert_eq!(ask(&mut r, &mut app, |r, cb| r.tcp().close(id, cb)), Ok(()));
             turn_until(&mut r, &mut app, |_| !calls.borrow().is_empty());
             turn_n(&mut r, &mut app, 20);
             assert_eq!(*calls.borrow(), vec![Some(-3)], "connect to {host}");
-            assert!(app.errors.is_empty());
+            assert!(app.receive_errors.is_empty());
         }
     });
 }
@@ -392,14 +387,14 @@ fn disconnect_during_connect_calls_back_once_with_3_and_reconnect_works() {
     // D5 for disconnect: -3 once; the id stays usable.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let listener = std_listener();
         let port = listener.local_addr().unwrap().port() as i32;
         for host in ["127.0.0.1", "localhost"] {
             let id = create(&mut r, &mut app, SocketProperties::new());
             let calls = counted_connect(&mut r, id, host, port);
             assert_eq!(
-                call(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
+                ask(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
                 Ok(())
             );
             turn_until(&mut r, &mut app, |_| !calls.borrow().is_empty());
@@ -408,7 +403,7 @@ fn disconnect_during_connect_calls_back_once_with_3_and_reconnect_works() {
             // Any half-made connection the listener got is dropped here.
             listener.set_nonblocking(true).unwrap();
             while listener.accept().is_ok() {}
-            let res = call(&mut r, &mut app, |r, cb| {
+            let res = ask(&mut r, &mut app, |r, cb| {
                 r.tcp().connect(id, host, port, cb)
             });
             assert_eq!(res, Ok(()));

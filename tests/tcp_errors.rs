@@ -1,6 +1,5 @@
 //! How `chrome.sockets.tcp` connections end (DESIGN §4): peer EOF and reset, disconnect and
 //! close of reading sockets, what happens to sends in flight (D6, D7, D9), the write quota.
-mod tcp_kit;
 mod util;
 
 use std::io::{Read, Write};
@@ -9,7 +8,6 @@ use std::time::Duration;
 
 use chrome_sockets::tcp::{SendInfo, SocketProperties};
 use chrome_sockets::{LastError, Reactor, TcpSocketId};
-use tcp_kit::*;
 use util::*;
 
 const MIB: usize = 1 << 20;
@@ -23,13 +21,13 @@ fn reset(stream: TcpStream) {
 }
 
 /// Unpauses `id` and waits for the callback.
-fn unpause(r: &mut Reactor<App>, app: &mut App, id: TcpSocketId) {
-    call(r, app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+fn unpause(r: &mut Reactor<Rec>, app: &mut Rec, id: TcpSocketId) {
+    ask(r, app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
 }
 
 /// Issues a send whose result is logged as `"<tag> ok <n>"` or `"<tag> err <code> <msg>"`.
-fn logged_send(r: &mut Reactor<App>, id: TcpSocketId, data: Vec<u8>, tag: &'static str) {
-    r.tcp().send(id, data, move |_, app: &mut App, res| {
+fn logged_send(r: &mut Reactor<Rec>, id: TcpSocketId, data: Vec<u8>, tag: &'static str) {
+    r.tcp().send(id, data, move |_, app: &mut Rec, res| {
         app.log.push(describe(tag, &res));
     });
 }
@@ -50,27 +48,27 @@ fn peer_fin_gives_100_and_leaves_the_socket_disconnected_and_paused() {
     // §3.10 / D7: EOF is -100; the socket is then disconnected and paused.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         unpause(&mut r, &mut app, id);
         client.write_all(b"last words").unwrap();
         drop(client);
-        turn_until(&mut r, &mut app, |a| !a.errors.is_empty());
+        turn_until(&mut r, &mut app, |a| !a.receive_errors.is_empty());
         assert_eq!(
             app.bytes(id),
             b"last words",
             "data before the FIN is delivered"
         );
-        assert_eq!(app.errors, vec![(id, -100)]);
+        assert_eq!(app.receive_errors, vec![(id, -100)]);
         let i = info(&mut r, &mut app, id);
         assert!(!i.connected);
         assert!(i.paused);
         assert_eq!((i.peer_address, i.local_address), (None, None));
         // Half-close is not supported: sending afterwards is -15.
-        let res = call(&mut r, &mut app, |r, cb| {
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().send(id, b"x".to_vec(), cb)
         });
-        assert_err(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
+        assert_last_error(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
     });
 }
 
@@ -79,17 +77,17 @@ fn peer_fin_while_paused_is_reported_only_after_unpause() {
     // §3.10: while paused nothing is read, so nothing is reported and getInfo says connected.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         client.write_all(b"buffered").unwrap();
         drop(client);
         turn_n(&mut r, &mut app, 10);
-        assert!(app.errors.is_empty() && app.received.is_empty());
+        assert!(app.receive_errors.is_empty() && app.received.is_empty());
         assert!(info(&mut r, &mut app, id).connected);
         unpause(&mut r, &mut app, id);
-        turn_until(&mut r, &mut app, |a| !a.errors.is_empty());
+        turn_until(&mut r, &mut app, |a| !a.receive_errors.is_empty());
         assert_eq!(app.bytes(id), b"buffered");
-        assert_eq!(app.errors, vec![(id, -100)]);
+        assert_eq!(app.receive_errors, vec![(id, -100)]);
         assert_eq!(
             app.log.last().map(String::as_str),
             Some("receive_error -100")
@@ -102,13 +100,13 @@ fn peer_reset_gives_101_and_disconnects() {
     // D7: a read error carries its own code, -101 for a reset.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         unpause(&mut r, &mut app, id);
         reset(client);
-        turn_until(&mut r, &mut app, |a| !a.errors.is_empty());
+        turn_until(&mut r, &mut app, |a| !a.receive_errors.is_empty());
         turn_n(&mut r, &mut app, 5);
-        assert_eq!(app.errors, vec![(id, -101)]);
+        assert_eq!(app.receive_errors, vec![(id, -101)]);
         let i = info(&mut r, &mut app, id);
         assert!(!i.connected && i.paused);
     });
@@ -119,21 +117,21 @@ fn send_when_not_connected_fails_with_15() {
     // §3.8.4: never connected or after disconnect: -15 with no bytes_sent.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let fresh = create(&mut r, &mut app, SocketProperties::new());
-        let res = call(&mut r, &mut app, |r, cb| {
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().send(fresh, b"x".to_vec(), cb)
         });
-        assert_err(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
+        assert_last_error(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
         let (id, _client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         assert_eq!(
-            call(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
+            ask(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
             Ok(())
         );
-        let res = call(&mut r, &mut app, |r, cb| {
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().send(id, b"x".to_vec(), cb)
         });
-        assert_err(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
+        assert_last_error(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
     });
 }
 
@@ -142,17 +140,17 @@ fn disconnect_of_a_reading_socket_calls_back_then_raises_100() {
     // §3.7: the disconnect reply comes before onReceiveError(-100); the socket ends paused.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         unpause(&mut r, &mut app, id);
-        r.tcp().disconnect(id, |_, app: &mut App, res| {
+        r.tcp().disconnect(id, |_, app: &mut Rec, res| {
             res.expect("disconnect");
             app.log.push("disconnect".into());
         });
-        turn_until(&mut r, &mut app, |a| !a.errors.is_empty());
+        turn_until(&mut r, &mut app, |a| !a.receive_errors.is_empty());
         turn_n(&mut r, &mut app, 5);
         assert_eq!(app.log, vec!["disconnect", "receive_error -100"]);
-        assert_eq!(app.errors, vec![(id, -100)]);
+        assert_eq!(app.receive_errors, vec![(id, -100)]);
         let i = info(&mut r, &mut app, id);
         assert!(!i.connected && i.paused);
         let mut buf = [0u8; 1];
@@ -164,14 +162,14 @@ fn disconnect_of_a_reading_socket_calls_back_then_raises_100() {
 fn disconnect_of_a_paused_socket_raises_nothing() {
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let (id, _client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         assert_eq!(
-            call(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
+            ask(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
             Ok(())
         );
         turn_n(&mut r, &mut app, 10);
-        assert!(app.errors.is_empty());
+        assert!(app.receive_errors.is_empty());
         assert!(info(&mut r, &mut app, id).paused);
     });
 }
@@ -181,20 +179,17 @@ fn close_of_a_reading_socket_raises_no_event() {
     // D6: no event is dispatched for a closed id.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         unpause(&mut r, &mut app, id);
         // Data and a FIN are waiting too: none of it may surface after the close.
         client.write_all(b"unread").unwrap();
         client.shutdown(std::net::Shutdown::Write).unwrap();
-        assert_eq!(
-            call(&mut r, &mut app, |r, cb| r.tcp().close(id, cb)),
-            Ok(())
-        );
+        assert_eq!(ask(&mut r, &mut app, |r, cb| r.tcp().close(id, cb)), Ok(()));
         turn_n(&mut r, &mut app, 20);
-        assert!(app.errors.is_empty(), "{:?}", app.errors);
-        let res = call(&mut r, &mut app, |r, cb| r.tcp().get_info(id, cb));
-        assert_err(&res, "Socket not found", None);
+        assert!(app.receive_errors.is_empty(), "{:?}", app.receive_errors);
+        let res = ask(&mut r, &mut app, |r, cb| r.tcp().get_info(id, cb));
+        assert_last_error(&res, "Socket not found", None);
     });
 }
 
@@ -203,7 +198,7 @@ fn disconnect_mid_send_fails_in_flight_and_queued_sends_with_15_and_reconnect_wo
     // D9: in-flight and queued sends fail with -15; after reconnecting the socket works.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let listener = std_listener();
         let port = listener.local_addr().unwrap().port() as i32;
         let (id, peer) = connected_pair(&mut r, &mut app, SocketProperties::new(), &listener);
@@ -216,7 +211,7 @@ fn disconnect_mid_send_fails_in_flight_and_queued_sends_with_15_and_reconnect_wo
             "nothing can have completed: {:?}",
             app.log
         );
-        r.tcp().disconnect(id, |_, app: &mut App, res| {
+        r.tcp().disconnect(id, |_, app: &mut Rec, res| {
             res.expect("disconnect");
             app.log.push("disconnect".into());
         });
@@ -234,10 +229,10 @@ fn disconnect_mid_send_fails_in_flight_and_queued_sends_with_15_and_reconnect_wo
             ]
         );
         assert!(info(&mut r, &mut app, id).paused);
-        call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+        ask(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
         drop(peer);
         app.log.clear();
-        let res = call(&mut r, &mut app, |r, cb| {
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().connect(id, "127.0.0.1", port, cb)
         });
         assert_eq!(res, Ok(()));
@@ -257,7 +252,7 @@ fn peer_eof_mid_send_fails_the_pending_send_with_15() {
     // §3.10: a FIN disconnects the whole socket (no half-close), so pending sends fail (D9).
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         unpause(&mut r, &mut app, id);
         logged_send(&mut r, id, vec![0; 64 * MIB], "big");
@@ -267,7 +262,7 @@ fn peer_eof_mid_send_fails_the_pending_send_with_15() {
             a.log.iter().any(|l| l.starts_with("big"))
         });
         turn_n(&mut r, &mut app, 5);
-        assert_eq!(app.errors, vec![(id, -100)]);
+        assert_eq!(app.receive_errors, vec![(id, -100)]);
         assert!(
             app.log
                 .contains(&"big err -15 net::ERR_SOCKET_NOT_CONNECTED".to_string()),
@@ -284,7 +279,7 @@ fn send_to_a_reset_peer_fails_with_101_and_queued_sends_with_15() {
     // disconnected, sends queued behind it get -15 (D9). Paused, so no read sees the RST.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         reset(client);
         turn_n(&mut r, &mut app, 3);
@@ -302,7 +297,7 @@ fn send_to_a_reset_peer_fails_with_101_and_queued_sends_with_15() {
             ]
         );
         assert!(
-            app.errors.is_empty(),
+            app.receive_errors.is_empty(),
             "a paused socket gets no receive error"
         );
         let i = info(&mut r, &mut app, id);
@@ -317,7 +312,7 @@ fn write_quota_rejects_the_send_that_crosses_200_mib_of_pending_bytes() {
     // so the pending 200 MiB cost little memory.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let (_server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
         let (id, client) = accept_one(&mut r, &mut app, addr);
         let (other, _other_client) = accept_one(&mut r, &mut app, addr);
@@ -328,18 +323,18 @@ fn write_quota_rejects_the_send_that_crosses_200_mib_of_pending_bytes() {
         turn_n(&mut r, &mut app, 5);
         assert!(app.log.is_empty());
         let unknown = TcpSocketId::from_raw(9999);
-        let res = call(&mut r, &mut app, |r, cb| {
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().send(unknown, vec![0; 1], cb)
         });
-        assert_err(&res, "Socket not found", None);
-        let res = call(&mut r, &mut app, |r, cb| {
+        assert_last_error(&res, "Socket not found", None);
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().send(other, vec![0; 100 * MIB + 1], cb)
         });
-        assert_err(&res, "Exceeded write quota.", None);
-        let res = call(&mut r, &mut app, |r, cb| {
+        assert_last_error(&res, "Exceeded write quota.", None);
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().send(unknown, vec![0; 100 * MIB + 1], cb)
         });
-        assert_err(&res, "Exceeded write quota.", None);
+        assert_last_error(&res, "Exceeded write quota.", None);
         // The peer drains: both sends complete in order and the quota is free again.
         let drain = std::thread::spawn(move || {
             let mut client = client;
@@ -356,14 +351,14 @@ fn write_quota_rejects_the_send_that_crosses_200_mib_of_pending_bytes() {
         turn_until(&mut r, &mut app, |a| a.log.len() == 2);
         assert_eq!(app.log, vec!["a ok 104857600", "b ok 104857600"]);
         assert_eq!(drain.join().unwrap(), 200 * MIB);
-        let res = call(&mut r, &mut app, |r, cb| {
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().send(unknown, vec![0; 200 * MIB], cb)
         });
-        assert_err(&res, "Socket not found", None);
-        let res = call(&mut r, &mut app, |r, cb| {
+        assert_last_error(&res, "Socket not found", None);
+        let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().send(unknown, vec![0; 200 * MIB + 1], cb)
         });
-        assert_err(&res, "Exceeded write quota.", None);
+        assert_last_error(&res, "Exceeded write quota.", None);
     });
 }
 
@@ -373,7 +368,7 @@ fn peer_that_writes_and_closes_at_once_after_connect_is_read_to_the_eof() {
     // FIN must still be reported (-100) after the data.
     without_fd_leak(|| {
         let mut r = recording_reactor();
-        let mut app = App::default();
+        let mut app = Rec::default();
         let listener = std_listener();
         let port = listener.local_addr().unwrap().port() as i32;
         let id = create(&mut r, &mut app, SocketProperties::new());
@@ -382,8 +377,8 @@ fn peer_that_writes_and_closes_at_once_after_connect_is_read_to_the_eof() {
         let mut peer = std_accept(&listener);
         peer.write_all(b"bye").unwrap();
         drop(peer);
-        turn_until(&mut r, &mut app, |a| !a.errors.is_empty());
+        turn_until(&mut r, &mut app, |a| !a.receive_errors.is_empty());
         assert_eq!(app.bytes(id), b"bye");
-        assert_eq!(app.errors, vec![(id, -100)]);
+        assert_eq!(app.receive_errors, vec![(id, -100)]);
     });
 }

@@ -1,19 +1,95 @@
 //! Running out of fds (RLIMIT_NOFILE, so a binary of its own): EMFILE at accept, at listen,
 //! at connect and on resume pauses or fails once with -12, never busy-loops, loses no queued
-//! client, and creating sockets costs no fd.
+//! client, `set_paused(false)` recovers the server, and creating sockets costs no fd. Every
+//! test takes `serial()`: they change the process-wide fd limit.
 mod util;
 
 use std::fs::File;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::time::Duration;
 
 use chrome_sockets::tcp::SocketProperties as TcpProps;
 use chrome_sockets::tcp_server::SocketProperties as ServerProps;
-use chrome_sockets::{Reactor, ServerSocketId};
+use chrome_sockets::{NetError, Reactor, ServerSocketId};
 use rlimit::Resource;
 use socket2::{Domain, Socket, Type};
 use util::*;
+
+/// Puts RLIMIT_NOFILE back however the test ends.
+struct RestoreLimit(u64, u64);
+
+impl Drop for RestoreLimit {
+    fn drop(&mut self) {
+        rlimit::setrlimit(Resource::NOFILE, self.0, self.1).expect("restore RLIMIT_NOFILE");
+    }
+}
+
+#[test]
+fn emfile_on_accept_reports_minus_12_once_pauses_and_resume_recovers() {
+    let _serial = serial();
+    let mut r = recording_reactor();
+    let mut app = Rec::default();
+    let (server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+
+    // Use up every fd number below a lowered soft limit, then let a client connect.
+    let (soft, hard) = rlimit::getrlimit(Resource::NOFILE).unwrap();
+    let restore = RestoreLimit(soft, hard);
+    let limit = (open_fds() + 32) as u64;
+    assert!(limit < soft, "the soft limit {soft} is already tiny");
+    let client = connect(addr);
+    rlimit::setrlimit(Resource::NOFILE, limit, hard).unwrap();
+    let mut hog = Vec::new();
+    loop {
+        match File::open("/dev/null") {
+            Ok(f) => hog.push(f),
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e}");
+                break;
+            }
+        }
+        assert!(hog.len() <= limit as usize, "fds beyond the limit");
+    }
+
+    turn_until(&mut r, &mut app, |a| !a.accept_errors.is_empty());
+    assert_eq!(
+        app.accept_errors,
+        [(server, NetError::INSUFFICIENT_RESOURCES.code())]
+    );
+    assert_eq!(NetError::INSUFFICIENT_RESOURCES.code(), -12);
+    assert!(app.accepted.is_empty());
+
+    // Reference §2.2: paused, listener still open and shown.
+    let out = slot();
+    r.tcp_server().get_info(server, put(&out));
+    let info = wait(&mut r, &mut app, &out).unwrap();
+    assert!(info.paused);
+    assert_eq!(info.local_address.as_deref(), Some("127.0.0.1"));
+    assert_eq!(info.local_port, Some(addr.port()));
+
+    // No busy loop: while the fault lasts, turns find nothing to do.
+    for _ in 0..20 {
+        let report = r.turn(Some(Duration::from_millis(10)), &mut app).unwrap();
+        assert_eq!((report.events, report.tasks), (0, 0), "{report:?}");
+    }
+    assert_eq!(app.accept_errors.len(), 1, "on_accept_error exactly once");
+
+    // Free fds, raise the limit, resume: the client still queued in the backlog is accepted.
+    drop(hog);
+    drop(restore);
+    let out = slot();
+    r.tcp_server().set_paused(server, false, put(&out));
+    wait(&mut r, &mut app, &out).unwrap();
+    turn_until(&mut r, &mut app, |a| a.accepted.len() == 1);
+    turn_n(&mut r, &mut app, 3);
+    assert_eq!(app.accepted.len(), 1);
+    assert_eq!(app.accept_errors.len(), 1);
+    let out = slot();
+    r.tcp().get_info(app.accepted[0].1, put(&out));
+    let tcp = wait(&mut r, &mut app, &out).unwrap();
+    assert_eq!(tcp.peer_port, Some(client.local_addr().unwrap().port()));
+}
 
 /// While alive, every fd number below the soft limit is taken: the next fd is EMFILE.
 /// Dropping it restores the limit and closes the fillers.

@@ -264,16 +264,8 @@ fn resume_with_an_empty_queue_while_out_of_fds_raises_one_error_and_burns_no_cpu
 fn listen_and_connect_out_of_fds_fail_with_minus_12_and_creating_sockets_costs_no_fd() {
     let _fds = FdGuard::new();
     let mut r: Reactor<()> = Reactor::new().unwrap();
-    let server = ask(&mut r, &mut (), |r, d| {
-        r.tcp_server().create(ServerProps::default(), d)
-    })
-    .unwrap()
-    .socket_id;
-    let tcp = ask(&mut r, &mut (), |r, d| {
-        r.tcp().create(TcpProps::default(), d)
-    })
-    .unwrap()
-    .socket_id;
+    let server = create_server(&mut r, &mut (), ServerProps::default());
+    let tcp = create(&mut r, &mut (), TcpProps::default());
     let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = target.local_addr().unwrap().port() as i32;
     let out = OutOfFds::new();

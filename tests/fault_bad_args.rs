@@ -10,22 +10,6 @@ use util::*;
 
 type R = Reactor<()>;
 
-fn new_server(r: &mut R) -> ServerSocketId {
-    ask(r, &mut (), |r, done| {
-        r.tcp_server().create(ServerProps::default(), done)
-    })
-    .expect("create")
-    .socket_id
-}
-
-fn new_tcp(r: &mut R) -> TcpSocketId {
-    ask(r, &mut (), |r, done| {
-        r.tcp().create(TcpProps::default(), done)
-    })
-    .expect("create")
-    .socket_id
-}
-
 /// Every tcpServer call taking an id answers `id` with "Socket not found" and no code.
 #[track_caller]
 fn assert_server_calls_not_found(r: &mut R, id: ServerSocketId) {
@@ -82,8 +66,12 @@ fn unknown_stale_and_cross_namespace_ids_get_socket_not_found_and_open_no_fd() {
     let _serial = serial();
     let mut r: R = Reactor::new().unwrap();
     // Servers 1..=3 (3 closed again), tcp sockets 1..=6 (6 closed again).
-    let servers: Vec<_> = (0..3).map(|_| new_server(&mut r)).collect();
-    let tcps: Vec<_> = (0..6).map(|_| new_tcp(&mut r)).collect();
+    let servers: Vec<_> = (0..3)
+        .map(|_| create_server(&mut r, &mut (), ServerProps::default()))
+        .collect();
+    let tcps: Vec<_> = (0..6)
+        .map(|_| create(&mut r, &mut (), TcpProps::default()))
+        .collect();
     assert_eq!(servers.last().unwrap().raw(), 3);
     assert_eq!(tcps.last().unwrap().raw(), 6);
     let stale_server = servers[2];
@@ -106,10 +94,10 @@ fn unknown_stale_and_cross_namespace_ids_get_socket_not_found_and_open_no_fd() {
     // Cross-namespace: tcp id 5 is live but no server 5 exists, and vice versa (§4: each
     // namespace only looks in its own table).
     assert_server_calls_not_found(&mut r, ServerSocketId::from_raw(tcps[4].raw()));
-    let not_a_tcp = new_server(&mut r); // server 4; tcp 4 is live, so use server 7 below
+    let not_a_tcp = create_server(&mut r, &mut (), ServerProps::default()); // server 4; tcp 4 is live, so use server 7 below
     assert_eq!(not_a_tcp.raw(), 4);
     for _ in 0..3 {
-        new_server(&mut r);
+        create_server(&mut r, &mut (), ServerProps::default());
     }
     // Server 7 is live, tcp 7 was never issued.
     assert_tcp_calls_not_found(&mut r, TcpSocketId::from_raw(7));
@@ -130,7 +118,7 @@ fn unknown_stale_and_cross_namespace_ids_get_socket_not_found_and_open_no_fd() {
 fn malformed_listen_addresses_fail_with_minus_4_and_open_no_fd() {
     let _serial = serial();
     let mut r: R = Reactor::new().unwrap();
-    let id = new_server(&mut r);
+    let id = create_server(&mut r, &mut (), ServerProps::default());
     let huge_digits = "1".repeat(1 << 20);
     let huge_dots = "1.".repeat(1 << 19);
     let huge_colons = ":".repeat(1 << 20);
@@ -203,7 +191,7 @@ fn malformed_listen_addresses_fail_with_minus_4_and_open_no_fd() {
 fn listen_ports_and_backlogs_at_and_beyond_their_limits() {
     let _serial = serial();
     let mut r: R = Reactor::new().unwrap();
-    let id = new_server(&mut r);
+    let id = create_server(&mut r, &mut (), ServerProps::default());
     let before = fds_by_kind();
     // D3: a port outside 0..=65535 is -4, never truncated (65536 would otherwise be 0).
     for port in [i32::MIN, -1, 65536, 70000, i32::MAX] {
@@ -252,7 +240,7 @@ fn listen_ports_and_backlogs_at_and_beyond_their_limits() {
 fn connect_ports_beyond_limits_fail_with_minus_4_and_open_no_fd() {
     let _serial = serial();
     let mut r: R = Reactor::new().unwrap();
-    let id = new_tcp(&mut r);
+    let id = create(&mut r, &mut (), TcpProps::default());
     let before = fds_by_kind();
     // D3 for connect: checked before any resolution or socket.
     for port in [i32::MIN, -1, 65536, i32::MAX] {
@@ -272,7 +260,7 @@ fn connect_ports_beyond_limits_fail_with_minus_4_and_open_no_fd() {
 fn calls_on_unconnected_sockets_answer_like_chrome() {
     let _serial = serial();
     let mut r: R = Reactor::new().unwrap();
-    let id = new_tcp(&mut r);
+    let id = create(&mut r, &mut (), TcpProps::default());
     let before = fds_by_kind();
     // Reference §3.8: not connected → -15; §3.4/3.5: no connection → -2 "net::ERR_FAILED".
     let sent = ask(&mut r, &mut (), |r, d| r.tcp().send(id, b"x".to_vec(), d));
@@ -337,19 +325,14 @@ fn huge_and_non_ascii_names_round_trip_through_get_info() {
     let odd = "héllo wörld ✓ 🦀 \u{0} \u{202e}rtl \u{feff}";
     let before = fds_by_kind();
     for name in [huge.as_str(), odd] {
-        let server = ask(&mut r, &mut (), |r, d| {
-            r.tcp_server().create(ServerProps::new().name(name), d)
-        })
-        .unwrap()
-        .socket_id;
+        let server = create_server(&mut r, &mut (), ServerProps::new().name(name));
         let info = ask(&mut r, &mut (), |r, d| r.tcp_server().get_info(server, d)).unwrap();
         assert_eq!(info.name.as_deref(), Some(name));
-        let tcp = ask(&mut r, &mut (), |r, d| {
-            r.tcp()
-                .create(TcpProps::new().name(name).buffer_size(i32::MIN), d)
-        })
-        .unwrap()
-        .socket_id;
+        let tcp = create(
+            &mut r,
+            &mut (),
+            TcpProps::new().name(name).buffer_size(i32::MIN),
+        );
         let info = ask(&mut r, &mut (), |r, d| r.tcp().get_info(tcp, d)).unwrap();
         assert_eq!(info.name.as_deref(), Some(name));
         assert_eq!(

@@ -174,11 +174,7 @@ fn listen_failures_at_every_step_answer_the_mapped_code_and_close_the_fd() {
     let _serial = serial();
     let _faults = Faults;
     let mut r: Reactor<()> = Reactor::new().unwrap();
-    let id = ask(&mut r, &mut (), |r, d| {
-        r.tcp_server().create(ServerProps::default(), d)
-    })
-    .unwrap()
-    .socket_id;
+    let id = create_server(&mut r, &mut (), ServerProps::default());
     let before = fds_by_kind();
     let cases = [
         (
@@ -329,11 +325,7 @@ fn connect_errors_use_the_connect_column() {
     let _serial = serial();
     let _faults = Faults;
     let mut r: Reactor<()> = Reactor::new().unwrap();
-    let id = ask(&mut r, &mut (), |r, d| {
-        r.tcp().create(TcpProps::default(), d)
-    })
-    .unwrap()
-    .socket_id;
+    let id = create(&mut r, &mut (), TcpProps::default());
     let before = fds_by_kind();
     // Reference §7.2 connect column.
     for (errno, code) in [

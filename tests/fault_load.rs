@@ -41,9 +41,7 @@ fn turn_until_long(r: &mut R, rec: &mut Rec, secs: u64, mut done: impl FnMut(&Re
 }
 
 fn listen_with_backlog(r: &mut R, rec: &mut Rec, backlog: i32) -> (ServerSocketId, SocketAddr) {
-    let id = ask(r, rec, |r, d| r.tcp_server().create(Default::default(), d))
-        .unwrap()
-        .socket_id;
+    let id = create_server(r, rec, Default::default());
     ask(r, rec, |r, d| {
         r.tcp_server().listen(id, "127.0.0.1", 0, Some(backlog), d)
     })

@@ -22,16 +22,8 @@ fn permission_is_checked_before_any_syscall_or_validation() {
         .manifest(SocketsManifest::new())
         .build()
         .unwrap();
-    let server = ask(&mut r, &mut (), |r, d| {
-        r.tcp_server().create(ServerProps::default(), d)
-    })
-    .unwrap()
-    .socket_id;
-    let tcp = ask(&mut r, &mut (), |r, d| {
-        r.tcp().create(TcpProps::default(), d)
-    })
-    .unwrap()
-    .socket_id;
+    let server = create_server(&mut r, &mut (), ServerProps::default());
+    let tcp = create(&mut r, &mut (), TcpProps::default());
     let before = fds_by_kind();
     // Armed faults prove no syscall is reached: they are still pending afterwards.
     fault_injection::inject(Syscall::Socket, libc::EMFILE, 1);
@@ -75,11 +67,7 @@ fn with_permission_validation_still_comes_before_any_syscall() {
         .allow_listen(["127.0.0.1:*"])
         .unwrap();
     let mut r: Reactor<()> = ReactorBuilder::new().manifest(manifest).build().unwrap();
-    let server = ask(&mut r, &mut (), |r, d| {
-        r.tcp_server().create(ServerProps::default(), d)
-    })
-    .unwrap()
-    .socket_id;
+    let server = create_server(&mut r, &mut (), ServerProps::default());
     let before = fds_by_kind();
     fault_injection::inject(Syscall::Socket, libc::EMFILE, 1);
     // Reference §6: no canonicalisation, 127.1 is not 127.0.0.1.
@@ -167,11 +155,7 @@ fn every_fd_the_reactor_opens_is_close_on_exec_and_non_blocking() {
     let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = target.local_addr().unwrap().port() as i32;
     let t3 = fd_table();
-    let tcp = ask(&mut r, &mut rec, |r, d| {
-        r.tcp().create(TcpProps::default(), d)
-    })
-    .unwrap()
-    .socket_id;
+    let tcp = create(&mut r, &mut rec, TcpProps::default());
     ask(&mut r, &mut rec, |r, d| {
         r.tcp().connect(tcp, "127.0.0.1", port, d)
     })

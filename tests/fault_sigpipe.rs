@@ -106,11 +106,7 @@ fn child() {
     // 3. A connected socket (tcp().connect) whose peer closes.
     let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = target.local_addr().unwrap().port() as i32;
-    let tcp = ask(&mut r, &mut rec, |r, d| {
-        r.tcp().create(TcpProps::default(), d)
-    })
-    .unwrap()
-    .socket_id;
+    let tcp = create(&mut r, &mut rec, TcpProps::default());
     ask(&mut r, &mut rec, |r, d| {
         r.tcp().connect(tcp, "127.0.0.1", port, d)
     })

@@ -527,11 +527,7 @@ fn closing_with_callbacks_queued_runs_each_once_with_chromes_results() {
     assert!(rec.receive_errors.is_empty());
 
     // A connect overtaken by a close: -3 (D5), once.
-    let c = ask(&mut r, &mut rec, |r, d| {
-        r.tcp().create(TcpProps::default(), d)
-    })
-    .unwrap()
-    .socket_id;
+    let c = create(&mut r, &mut rec, TcpProps::default());
     let connect_result = Rc::new(RefCell::new(Vec::new()));
     {
         let cr = connect_result.clone();
@@ -592,11 +588,7 @@ fn dropping_the_reactor_mid_flight_frees_every_fd_and_port_and_runs_no_callback(
             .send(a, vec![0u8; 32 << 20], move |r, s, _| f(r, s, ()));
         let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = target.local_addr().unwrap().port() as i32;
-        let c = ask(&mut r, &mut rec, |r, d| {
-            r.tcp().create(TcpProps::default(), d)
-        })
-        .unwrap()
-        .socket_id;
+        let c = create(&mut r, &mut rec, TcpProps::default());
         let f = count(&ran);
         r.tcp()
             .connect(c, "127.0.0.1", port, move |r, s, _| f(r, s, ()));

@@ -53,9 +53,7 @@ fn describe(tag: &str, res: &Result<SendInfo, LastError>) -> String {
 #[test]
 fn peer_fin_gives_100_and_leaves_the_socket_disconnected_and_paused() {
     // §3.10 / D7: EOF is -100; the socket is then disconnected and paused.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         unpause(&mut r, &mut app, id);
         client.write_all(b"last words").unwrap();
@@ -82,9 +80,7 @@ fn peer_fin_gives_100_and_leaves_the_socket_disconnected_and_paused() {
 #[test]
 fn peer_fin_while_paused_is_reported_only_after_unpause() {
     // §3.10: while paused nothing is read, so nothing is reported and getInfo says connected.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         client.write_all(b"buffered").unwrap();
         drop(client);
@@ -105,9 +101,7 @@ fn peer_fin_while_paused_is_reported_only_after_unpause() {
 #[test]
 fn peer_reset_gives_101_and_disconnects() {
     // D7: a read error carries its own code, -101 for a reset.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         unpause(&mut r, &mut app, id);
         reset(client);
@@ -122,9 +116,7 @@ fn peer_reset_gives_101_and_disconnects() {
 #[test]
 fn send_when_not_connected_fails_with_15() {
     // §3.8.4: never connected or after disconnect: -15 with no bytes_sent.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let fresh = create(&mut r, &mut app, SocketProperties::new());
         let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().send(fresh, b"x".to_vec(), cb)
@@ -145,9 +137,7 @@ fn send_when_not_connected_fails_with_15() {
 #[test]
 fn disconnect_of_a_reading_socket_calls_back_then_raises_100() {
     // §3.7: the disconnect reply comes before onReceiveError(-100); the socket ends paused.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         unpause(&mut r, &mut app, id);
         r.tcp().disconnect(id, |_, app: &mut Rec, res| {
@@ -167,9 +157,7 @@ fn disconnect_of_a_reading_socket_calls_back_then_raises_100() {
 
 #[test]
 fn disconnect_of_a_paused_socket_raises_nothing() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (id, _client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         assert_eq!(
             ask(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
@@ -184,9 +172,7 @@ fn disconnect_of_a_paused_socket_raises_nothing() {
 #[test]
 fn close_of_a_reading_socket_raises_no_event() {
     // D6: no event is dispatched for a closed id.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         unpause(&mut r, &mut app, id);
         // Data and a FIN are waiting too: none of it may surface after the close.
@@ -203,9 +189,7 @@ fn close_of_a_reading_socket_raises_no_event() {
 #[test]
 fn disconnect_mid_send_fails_in_flight_and_queued_sends_with_15_and_reconnect_works() {
     // D9: in-flight and queued sends fail with -15; after reconnecting the socket works.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let listener = std_listener();
         let port = listener.local_addr().unwrap().port() as i32;
         let (id, peer) = connected_pair(&mut r, &mut app, SocketProperties::new(), &listener);
@@ -257,9 +241,7 @@ fn disconnect_mid_send_fails_in_flight_and_queued_sends_with_15_and_reconnect_wo
 #[test]
 fn peer_eof_mid_send_fails_the_pending_send_with_15() {
     // §3.10: a FIN disconnects the whole socket (no half-close), so pending sends fail (D9).
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         unpause(&mut r, &mut app, id);
         logged_send(&mut r, id, vec![0; 64 * MIB], "big");
@@ -284,9 +266,7 @@ fn peer_eof_mid_send_fails_the_pending_send_with_15() {
 fn send_to_a_reset_peer_fails_with_101_and_queued_sends_with_15() {
     // §3.8.5 with our codes: the failed write gets its own code (-101), the socket is
     // disconnected, sends queued behind it get -15 (D9). Paused, so no read sees the RST.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         reset(client);
         turn_n(&mut r, &mut app, 3);
@@ -317,9 +297,7 @@ fn write_quota_rejects_the_send_that_crosses_200_mib_of_pending_bytes() {
     // §3.8.1: more than 200 MiB pending per reactor, across sockets: "Exceeded write quota."
     // with no code, checked before the id. Zeroed buffers are untouched pages until written,
     // so the pending 200 MiB cost little memory.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (_server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
         let (id, client) = accept_one(&mut r, &mut app, addr);
         let (other, _other_client) = accept_one(&mut r, &mut app, addr);
@@ -373,9 +351,7 @@ fn write_quota_rejects_the_send_that_crosses_200_mib_of_pending_bytes() {
 fn peer_that_writes_and_closes_at_once_after_connect_is_read_to_the_eof() {
     // Data and FIN can arrive in the same readiness edge as the connect's completion; the
     // FIN must still be reported (-100) after the data.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let listener = std_listener();
         let port = listener.local_addr().unwrap().port() as i32;
         let id = create(&mut r, &mut app, SocketProperties::new());
@@ -550,11 +526,7 @@ fn backlog_overflow_while_paused_accounts_for_every_client() {
     let mut r: R = Reactor::new().unwrap();
     let mut rec = Rec::reading();
     record_events(&mut r);
-    let server = ask(&mut r, &mut rec, |r, d| {
-        r.tcp_server().create(Default::default(), d)
-    })
-    .unwrap()
-    .socket_id;
+    let server = create_server(&mut r, &mut rec, Default::default());
     ask(&mut r, &mut rec, |r, d| {
         r.tcp_server().set_paused(server, true, d)
     })

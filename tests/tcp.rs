@@ -11,9 +11,7 @@ use util::*;
 
 #[test]
 fn unknown_id_gets_socket_not_found_without_code() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let id = TcpSocketId::from_raw(42);
         let nf = "Socket not found";
         let res = ask(&mut r, &mut app, |r, cb| {
@@ -42,9 +40,7 @@ fn unknown_id_gets_socket_not_found_without_code() {
 #[test]
 fn keep_alive_and_no_delay_on_unknown_id_fail_with_2_socket_not_found() {
     // §3.4: unknown id is ErrorWithCode(-2, "Socket not found") for these two.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let id = TcpSocketId::from_raw(7);
         let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().set_keep_alive(id, true, 0, cb)
@@ -58,9 +54,7 @@ fn keep_alive_and_no_delay_on_unknown_id_fail_with_2_socket_not_found() {
 #[test]
 fn keep_alive_and_no_delay_on_unconnected_socket_fail_with_2_err_failed() {
     // §3.4: no underlying connection gives -2 "net::ERR_FAILED".
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let id = create(&mut r, &mut app, SocketProperties::new());
         let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().set_keep_alive(id, true, 1000, cb)
@@ -73,9 +67,7 @@ fn keep_alive_and_no_delay_on_unconnected_socket_fail_with_2_err_failed() {
 
 #[test]
 fn keep_alive_and_no_delay_on_connected_and_accepted_sockets_succeed() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let listener = std_listener();
         let (connected, _peer) =
             connected_pair(&mut r, &mut app, SocketProperties::new(), &listener);
@@ -103,9 +95,7 @@ fn keep_alive_and_no_delay_on_connected_and_accepted_sockets_succeed() {
 #[test]
 fn keep_alive_with_negative_delay_fails_with_2_err_failed() {
     // §3.4: a refused setsockopt (TCP_KEEPIDLE = -1 is EINVAL) is -2 "net::ERR_FAILED".
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (id, _client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().set_keep_alive(id, true, -1, cb)
@@ -118,9 +108,7 @@ fn keep_alive_with_negative_delay_fails_with_2_err_failed() {
 
 #[test]
 fn created_socket_info_has_properties_and_no_addresses() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let id = create(
             &mut r,
             &mut app,
@@ -152,9 +140,7 @@ fn created_socket_info_has_properties_and_no_addresses() {
 #[test]
 fn accepted_socket_info_reports_both_addresses_connected_and_paused() {
     // D2: accepted sockets report local_address/local_port too.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (_server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
         let (id, client) = accept_one(&mut r, &mut app, addr);
         let i = info(&mut r, &mut app, id);
@@ -173,9 +159,7 @@ fn accepted_socket_info_reports_both_addresses_connected_and_paused() {
 #[test]
 fn ipv4_client_on_dual_stack_listener_reads_as_ffff_7f00_1() {
     // §3.12: IPv4-mapped addresses print as `::ffff:7f00:1`, never `::ffff:127.0.0.1`.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (_server, addr) = listening_server(&mut r, &mut app, "::");
         let v4 = std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()));
         let (id, client) = accept_one(&mut r, &mut app, v4);
@@ -189,9 +173,7 @@ fn ipv4_client_on_dual_stack_listener_reads_as_ffff_7f00_1() {
 
 #[test]
 fn connected_socket_info_reports_addresses_until_disconnect() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let listener = std_listener();
         let (id, peer) = connected_pair(&mut r, &mut app, SocketProperties::new(), &listener);
         let i = info(&mut r, &mut app, id);
@@ -216,9 +198,7 @@ fn connected_socket_info_reports_addresses_until_disconnect() {
 
 #[test]
 fn connect_to_closed_port_fails_with_102_connection_refused() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let id = create(&mut r, &mut app, SocketProperties::new());
         let port = closed_port();
         let res = ask(&mut r, &mut app, |r, cb| {
@@ -231,9 +211,7 @@ fn connect_to_closed_port_fails_with_102_connection_refused() {
 
 #[test]
 fn connect_twice_fails_with_23_and_keeps_the_connection() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let listener = std_listener();
         let (id, mut peer) = connected_pair(&mut r, &mut app, SocketProperties::new(), &listener);
         let port = listener.local_addr().unwrap().port() as i32;
@@ -255,9 +233,7 @@ fn connect_twice_fails_with_23_and_keeps_the_connection() {
 #[test]
 fn connect_on_accepted_socket_fails_with_23() {
     // §3.6 step 5: accepted sockets count as connected.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         let port = client.peer_addr().unwrap().port() as i32;
         let res = ask(&mut r, &mut app, |r, cb| {
@@ -269,9 +245,7 @@ fn connect_on_accepted_socket_fails_with_23() {
 
 #[test]
 fn connect_while_connecting_fails_with_104_and_first_connect_completes() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let listener = std_listener();
         let port = listener.local_addr().unwrap().port() as i32;
         for host in ["127.0.0.1", "localhost"] {
@@ -295,9 +269,7 @@ fn connect_while_connecting_fails_with_104_and_first_connect_completes() {
 #[test]
 fn connect_to_localhost_reports_numeric_peer_address() {
     // §3.6: getInfo.peerAddress is always numeric.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let listener = std_listener();
         let port = listener.local_addr().unwrap().port() as i32;
         let id = create(&mut r, &mut app, SocketProperties::new());
@@ -318,9 +290,7 @@ fn connect_to_localhost_reports_numeric_peer_address() {
 
 #[test]
 fn connect_to_unresolvable_name_fails_with_105() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let id = create(&mut r, &mut app, SocketProperties::new());
         let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().connect(id, "nonexistent.invalid", 80, cb)
@@ -333,9 +303,7 @@ fn connect_to_unresolvable_name_fails_with_105() {
 #[test]
 fn connect_with_port_out_of_range_fails_with_4() {
     // D3: never truncated to 16 bits.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let id = create(&mut r, &mut app, SocketProperties::new());
         for port in [-1, 65536, 70000] {
             let res = ask(&mut r, &mut app, |r, cb| {
@@ -365,9 +333,7 @@ fn counted_connect(
 #[test]
 fn close_during_connect_calls_back_exactly_once_with_3() {
     // D5: every callback runs exactly once, also when a close overtakes the connect.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let listener = std_listener();
         let port = listener.local_addr().unwrap().port() as i32;
         for host in ["127.0.0.1", "localhost"] {
@@ -385,9 +351,7 @@ fn close_during_connect_calls_back_exactly_once_with_3() {
 #[test]
 fn disconnect_during_connect_calls_back_once_with_3_and_reconnect_works() {
     // D5 for disconnect: -3 once; the id stays usable.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let listener = std_listener();
         let port = listener.local_addr().unwrap().port() as i32;
         for host in ["127.0.0.1", "localhost"] {

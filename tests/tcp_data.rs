@@ -67,9 +67,7 @@ fn small_messages_round_trip_through_an_echoing_accepted_socket() {
 
 #[test]
 fn eight_mib_in_one_send_arrives_intact_and_in_order() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         let data = pattern(8 << 20, 1);
         let h = reader(client, data.len());
@@ -84,9 +82,7 @@ fn eight_mib_in_one_send_arrives_intact_and_in_order() {
 
 #[test]
 fn eight_mib_from_the_peer_arrive_intact_in_receive_events() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         ask(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
         let data = pattern(8 << 20, 2);
@@ -133,9 +129,7 @@ fn fifty_concurrent_clients_each_get_their_own_bytes_back() {
 #[test]
 fn buffer_size_7_chunks_every_receive_to_at_most_7_bytes() {
     // §3.9: one read of at most bufferSize bytes per onReceive.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         let props = SocketProperties::new().buffer_size(7);
         ask(&mut r, &mut app, |r, cb| r.tcp().update(id, props, cb)).unwrap();
@@ -152,9 +146,7 @@ fn buffer_size_7_chunks_every_receive_to_at_most_7_bytes() {
 
 #[test]
 fn buffer_size_set_at_create_applies_to_a_connected_socket() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let listener = std_listener();
         let props = SocketProperties::new().buffer_size(100);
         let (id, mut peer) = connected_pair(&mut r, &mut app, props, &listener);
@@ -168,9 +160,7 @@ fn buffer_size_set_at_create_applies_to_a_connected_socket() {
 
 #[test]
 fn data_sent_before_unpause_is_delivered_after_unpause() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         client.write_all(b"early bytes").unwrap();
         turn_n(&mut r, &mut app, 10);
@@ -183,9 +173,7 @@ fn data_sent_before_unpause_is_delivered_after_unpause() {
 
 #[test]
 fn nothing_is_lost_across_pause_and_unpause_cycles() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         let mut expected = Vec::new();
         for round in 0..5u32 {
@@ -210,9 +198,7 @@ fn nothing_is_lost_across_pause_and_unpause_cycles() {
 #[test]
 fn pausing_in_a_receive_listener_stops_the_next_receive_at_once() {
     // D8: pausing stops events at once; nothing already read leaks through.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         r.tcp().on_receive().add_listener(|r, _, info| {
             r.tcp().set_paused(info.socket_id, true, |_, _, _| {});
         });
@@ -233,9 +219,7 @@ fn pausing_in_a_receive_listener_stops_the_next_receive_at_once() {
 
 #[test]
 fn back_to_back_sends_complete_in_issue_order_with_bytes_in_order() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         // Sizes mix small sends with ones far larger than the socket buffer.
         let sizes = [10usize, 3 << 20, 1, 0, 70_000, 4 << 20, 5];
@@ -267,9 +251,7 @@ fn back_to_back_sends_complete_in_issue_order_with_bytes_in_order() {
 #[test]
 fn paused_socket_can_send() {
     // §3.8.6: paused does not affect sending.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         let sent = ask(&mut r, &mut app, |r, cb| {
             r.tcp().send(id, b"hi".to_vec(), cb)
@@ -285,9 +267,7 @@ fn paused_socket_can_send() {
 #[test]
 fn connected_socket_receives_only_after_its_connect_callback() {
     // §3.6 step 7: onReceive never precedes the connect callback.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = Rec::default();
+    with_recorder(|mut r, mut app| {
         let listener = std_listener();
         let port = listener.local_addr().unwrap().port() as i32;
         let id: TcpSocketId = create(&mut r, &mut app, SocketProperties::new());

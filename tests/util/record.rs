@@ -112,6 +112,15 @@ pub fn recording_reactor() -> Reactor<Rec> {
     r
 }
 
+/// Runs `body` with a new [`recording_reactor`] and an empty [`Rec`] under an
+/// [`FdGuard`](super::FdGuard): when `body` has dropped them, every fd it opened is closed.
+#[track_caller]
+pub fn with_recorder(body: impl FnOnce(Reactor<Rec>, Rec)) {
+    let fds = super::FdGuard::new();
+    body(recording_reactor(), Rec::default());
+    super::assert_fds_back_to(fds.before());
+}
+
 /// `get_info` of a live socket.
 #[track_caller]
 pub fn info(r: &mut Reactor<Rec>, rec: &mut Rec, id: TcpSocketId) -> SocketInfo {
@@ -145,8 +154,24 @@ pub fn accept_one(
 
 /// Creates a tcp socket with `props`.
 #[track_caller]
-pub fn create(r: &mut Reactor<Rec>, rec: &mut Rec, props: SocketProperties) -> TcpSocketId {
-    ask(r, rec, |r, cb| r.tcp().create(props, cb))
+pub fn create<S: 'static>(
+    r: &mut Reactor<S>,
+    state: &mut S,
+    props: SocketProperties,
+) -> TcpSocketId {
+    ask(r, state, |r, cb| r.tcp().create(props, cb))
+        .expect("create")
+        .socket_id
+}
+
+/// Creates a server socket with `props`.
+#[track_caller]
+pub fn create_server<S: 'static>(
+    r: &mut Reactor<S>,
+    state: &mut S,
+    props: chrome_sockets::tcp_server::SocketProperties,
+) -> ServerSocketId {
+    ask(r, state, |r, cb| r.tcp_server().create(props, cb))
         .expect("create")
         .socket_id
 }

@@ -15,11 +15,8 @@ use chrome_sockets::{tcp, Reactor};
 #[test]
 fn create_listen_accept_close_cycles_return_fds_to_baseline() {
     let _serial = serial();
-    let mut r: Reactor<Vec<AcceptInfo>> = Reactor::new().unwrap();
+    let mut r = accepting_reactor();
     let mut accepts = Vec::new();
-    r.tcp_server()
-        .on_accept()
-        .add_listener(|_, a, info| a.push(*info));
     let baseline = fds_by_kind();
     for cycle in 0..20 {
         let (server, addr) = listening_server(&mut r, &mut accepts, "127.0.0.1");
@@ -71,11 +68,8 @@ fn dropping_a_busy_reactor_closes_every_fd_frees_ports_and_runs_no_callback() {
     let mut addrs: Vec<SocketAddr> = Vec::new();
     let mut clients = Vec::new();
     {
-        let mut r: Reactor<Vec<AcceptInfo>> = Reactor::new().unwrap();
+        let mut r = accepting_reactor();
         let mut accepts = Vec::new();
-        r.tcp_server()
-            .on_accept()
-            .add_listener(|_, a, info| a.push(*info));
         for _ in 0..3 {
             let (server, addr) = listening_server(&mut r, &mut accepts, "127.0.0.1");
             addrs.push(addr);

@@ -12,11 +12,8 @@ use chrome_sockets::{tcp, Reactor, ServerSocketId, TcpSocketId};
 
 #[test]
 fn ids_start_at_1_per_kind_and_the_counters_are_independent() {
-    let mut r: Reactor<Vec<AcceptInfo>> = Reactor::new().unwrap();
+    let mut r = accepting_reactor();
     let mut accepts = Vec::new();
-    r.tcp_server()
-        .on_accept()
-        .add_listener(|_, a, info| a.push(*info));
     let server = slot();
     r.tcp_server()
         .create(SocketProperties::default(), put(&server));

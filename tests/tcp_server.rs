@@ -12,12 +12,9 @@ use chrome_sockets::{LastError, Reactor, ServerSocketId};
 /// Every test here records `on_accept` events in the state.
 type R = Reactor<Vec<AcceptInfo>>;
 
-fn reactor() -> R {
-    let mut r: R = Reactor::new().unwrap();
-    r.tcp_server()
-        .on_accept()
-        .add_listener(|_, accepts, info| accepts.push(*info));
-    r
+/// This binary's lock (one test counts fds), a recording reactor and its empty state.
+fn setup() -> (std::sync::MutexGuard<'static, ()>, R, Vec<AcceptInfo>) {
+    (serial(), accepting_reactor(), Vec::new())
 }
 
 fn create(r: &mut R, s: &mut Vec<AcceptInfo>, props: SocketProperties) -> ServerSocketId {
@@ -45,6 +42,10 @@ fn info(r: &mut R, s: &mut Vec<AcceptInfo>, id: ServerSocketId) -> Result<Socket
     wait(r, s, &out)
 }
 
+fn update(r: &mut R, s: &mut Vec<AcceptInfo>, id: ServerSocketId, props: SocketProperties) {
+    ask(r, s, |r, d| r.tcp_server().update(id, props, d)).expect("update");
+}
+
 fn sockets(r: &mut R, s: &mut Vec<AcceptInfo>) -> Vec<SocketInfo> {
     let out = slot();
     r.tcp_server().get_sockets(put(&out));
@@ -65,9 +66,7 @@ const INVALID: (&str, Option<i32>) = ("net::ERR_INVALID_ARGUMENT", Some(-4));
 
 #[test]
 fn create_issues_ids_1_2_3_and_opens_no_fd() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     let before = fds_by_kind();
     let ids: Vec<i32> = (0..3)
         .map(|_| create(&mut r, &mut s, SocketProperties::default()).raw())
@@ -78,43 +77,30 @@ fn create_issues_ids_1_2_3_and_opens_no_fd() {
 
 #[test]
 fn update_sets_only_given_fields_and_empty_name_is_omitted_again() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     let id = create(&mut r, &mut s, SocketProperties::new().name("web"));
     let i = info(&mut r, &mut s, id).unwrap();
     assert_eq!((i.name.as_deref(), i.persistent), (Some("web"), false));
 
     // Only `persistent` given: the name stays.
-    let out = slot();
-    r.tcp_server()
-        .update(id, SocketProperties::new().persistent(true), put(&out));
-    wait(&mut r, &mut s, &out).unwrap();
+    update(&mut r, &mut s, id, SocketProperties::new().persistent(true));
     let i = info(&mut r, &mut s, id).unwrap();
     assert_eq!((i.name.as_deref(), i.persistent), (Some("web"), true));
 
     // `{}` changes nothing.
-    let out = slot();
-    r.tcp_server()
-        .update(id, SocketProperties::new(), put(&out));
-    wait(&mut r, &mut s, &out).unwrap();
+    update(&mut r, &mut s, id, SocketProperties::new());
     let i = info(&mut r, &mut s, id).unwrap();
     assert_eq!((i.name.as_deref(), i.persistent), (Some("web"), true));
 
     // Reference §1.2: name "" makes get_info omit the name again.
-    let out = slot();
-    r.tcp_server()
-        .update(id, SocketProperties::new().name(""), put(&out));
-    wait(&mut r, &mut s, &out).unwrap();
+    update(&mut r, &mut s, id, SocketProperties::new().name(""));
     let i = info(&mut r, &mut s, id).unwrap();
     assert_eq!((i.name, i.persistent), (None, true));
 }
 
 #[test]
 fn every_method_on_an_unknown_id_fails_with_socket_not_found() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     let nobody = ServerSocketId::from_raw(42);
     let results: Vec<Slot<Result<(), LastError>>> = (0..4).map(|_| slot()).collect();
     r.tcp_server()
@@ -134,9 +120,7 @@ fn every_method_on_an_unknown_id_fails_with_socket_not_found() {
 
 #[test]
 fn listen_rejects_anything_but_an_ip_literal_with_4() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     let id = create(&mut r, &mut s, SocketProperties::default());
     for address in [
         "localhost",
@@ -155,9 +139,7 @@ fn listen_rejects_anything_but_an_ip_literal_with_4() {
 
 #[test]
 fn listen_accepts_lenient_ipv4_and_reports_it_canonically() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     // Reference §1.4 step 3: the URL-host IPv4 grammar.
     for address in ["127.1", "0x7f.0.0.1", "2130706433", "0177.0.0.1"] {
         let id = create(&mut r, &mut s, SocketProperties::default());
@@ -171,9 +153,7 @@ fn listen_accepts_lenient_ipv4_and_reports_it_canonically() {
 
 #[test]
 fn listen_rejects_ports_outside_u16_with_4_not_truncated() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     let id = create(&mut r, &mut s, SocketProperties::default());
     // D3: Chrome would bind 65535, 0 and 4464.
     for port in [-1, 65536, 70000, i32::MIN, i32::MAX] {
@@ -185,9 +165,7 @@ fn listen_rejects_ports_outside_u16_with_4_not_truncated() {
 
 #[test]
 fn listen_rejects_zero_and_negative_backlog_with_4() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     let id = create(&mut r, &mut s, SocketProperties::default());
     // D10: 0 as Chrome's network service; negative instead of Linux's "max".
     for backlog in [0, -5, i32::MIN] {
@@ -199,9 +177,7 @@ fn listen_rejects_zero_and_negative_backlog_with_4() {
 
 #[test]
 fn listen_with_backlog_1_accepts() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     let id = create(&mut r, &mut s, SocketProperties::default());
     listen(&mut r, &mut s, id, "127.0.0.1", 0, Some(1)).unwrap();
     let addr = local(&info(&mut r, &mut s, id).unwrap());
@@ -212,9 +188,7 @@ fn listen_with_backlog_1_accepts() {
 
 #[test]
 fn listen_on_a_port_in_use_fails_with_147() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let id = create(&mut r, &mut s, SocketProperties::default());
@@ -229,9 +203,7 @@ fn listen_on_a_port_in_use_fails_with_147() {
 
 #[test]
 fn listen_twice_fails_with_23_keeps_listener() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     let id = create(&mut r, &mut s, SocketProperties::default());
     listen(&mut r, &mut s, id, "127.0.0.1", 0, None).unwrap();
     let addr = local(&info(&mut r, &mut s, id).unwrap());
@@ -248,9 +220,7 @@ fn listen_twice_fails_with_23_keeps_listener() {
 
 #[test]
 fn disconnect_frees_the_port_at_once_and_listen_may_follow() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     let id = create(&mut r, &mut s, SocketProperties::new().name("n"));
     listen(&mut r, &mut s, id, "127.0.0.1", 0, None).unwrap();
     let old = local(&info(&mut r, &mut s, id).unwrap());
@@ -278,9 +248,7 @@ fn disconnect_frees_the_port_at_once_and_listen_may_follow() {
 
 #[test]
 fn paused_before_listen_listens_but_accepts_only_after_resume() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     let id = create(&mut r, &mut s, SocketProperties::default());
     let out = slot();
     r.tcp_server().set_paused(id, true, put(&out));
@@ -302,9 +270,7 @@ fn paused_before_listen_listens_but_accepts_only_after_resume() {
 
 #[test]
 fn disconnect_of_a_never_listened_socket_succeeds_repeatedly() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     let id = create(&mut r, &mut s, SocketProperties::default());
     for _ in 0..2 {
         let out = slot();
@@ -316,9 +282,7 @@ fn disconnect_of_a_never_listened_socket_succeeds_repeatedly() {
 
 #[test]
 fn close_makes_every_method_fail_with_socket_not_found_and_a_second_close_fails() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     let id = create(&mut r, &mut s, SocketProperties::default());
     listen(&mut r, &mut s, id, "127.0.0.1", 0, None).unwrap();
     let addr = local(&info(&mut r, &mut s, id).unwrap());
@@ -345,9 +309,7 @@ fn close_makes_every_method_fail_with_socket_not_found_and_a_second_close_fails(
 
 #[test]
 fn get_info_reports_name_address_paused_and_persistent() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     let id = create(&mut r, &mut s, SocketProperties::default());
     let fresh = info(&mut r, &mut s, id).unwrap();
     assert_eq!(
@@ -388,9 +350,7 @@ fn get_info_reports_name_address_paused_and_persistent() {
 
 #[test]
 fn get_sockets_lists_live_servers_in_id_order() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     assert!(sockets(&mut r, &mut s).is_empty());
     let ids: Vec<ServerSocketId> = (0..4)
         .map(|i| {
@@ -414,9 +374,7 @@ fn get_sockets_lists_live_servers_in_id_order() {
 
 #[test]
 fn failed_listens_open_no_fd() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = i32::from(taken.local_addr().unwrap().port());
     let id = create(&mut r, &mut s, SocketProperties::default());
@@ -436,9 +394,7 @@ fn failed_listens_open_no_fd() {
 
 #[test]
 fn ipv6_loopback_listens_accepts_and_reports_peer() {
-    let _serial = serial();
-    let mut r = reactor();
-    let mut s = Vec::new();
+    let (_serial, mut r, mut s) = setup();
     let id = create(&mut r, &mut s, SocketProperties::default());
     listen(&mut r, &mut s, id, "::1", 0, None).unwrap();
     let i = info(&mut r, &mut s, id).unwrap();

@@ -20,6 +20,15 @@ struct App {
     received: HashMap<TcpSocketId, Vec<u8>>,
 }
 
+/// A reactor whose `on_accept` only records, and its empty state.
+fn reactor() -> (Reactor<App>, App) {
+    let mut r: Reactor<App> = Reactor::new().unwrap();
+    r.tcp_server()
+        .on_accept()
+        .add_listener(|_, app, info| app.accepts.push(*info));
+    (r, App::default())
+}
+
 fn set_paused(r: &mut Reactor<App>, app: &mut App, id: ServerSocketId, paused: bool) {
     let out = slot();
     r.tcp_server().set_paused(id, paused, put(&out));
@@ -115,11 +124,7 @@ fn pausing_inside_on_accept_stops_the_rest_of_the_batch() {
 #[test]
 fn pausing_from_an_earlier_callback_of_the_same_turn_stops_a_polled_accept() {
     // D8: readiness polled in this turn does not leak through a pause made before it runs.
-    let mut r: Reactor<App> = Reactor::new().unwrap();
-    let mut app = App::default();
-    r.tcp_server()
-        .on_accept()
-        .add_listener(|_, app, info| app.accepts.push(*info));
+    let (mut r, mut app) = reactor();
     let (server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
     let _client = connect(addr);
     // Let the handshake's last ACK reach the listener (loopback: practically at once).
@@ -172,11 +177,7 @@ fn closing_the_server_inside_on_accept_stops_it_and_waiting_clients_see_eof_or_r
 
 #[test]
 fn pause_and_resume_with_nothing_waiting_does_nothing_harmful() {
-    let mut r: Reactor<App> = Reactor::new().unwrap();
-    let mut app = App::default();
-    r.tcp_server()
-        .on_accept()
-        .add_listener(|_, app, info| app.accepts.push(*info));
+    let (mut r, mut app) = reactor();
     let (server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
     // Repeated flags are no-ops; a resume with an empty backlog accepts nothing.
     for paused in [true, true, false, false, true, false] {

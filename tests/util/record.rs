@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
 use chrome_sockets::tcp::{SocketInfo, SocketProperties};
+use chrome_sockets::tcp_server::AcceptInfo;
 use chrome_sockets::{Reactor, ServerSocketId, TcpSocketId};
 
 use super::{ask, connect, listening_server, std_accept, turn_until};
@@ -119,6 +120,17 @@ pub fn with_recorder(body: impl FnOnce(Reactor<Rec>, Rec)) {
     let fds = super::FdGuard::new();
     body(recording_reactor(), Rec::default());
     super::assert_fds_back_to(fds.before());
+}
+
+/// A new reactor whose state is just the `on_accept` infos, in order (for tests of ids and
+/// servers that need no more than that).
+pub fn accepting_reactor() -> Reactor<Vec<AcceptInfo>> {
+    super::init();
+    let mut r: Reactor<Vec<AcceptInfo>> = Reactor::new().expect("reactor");
+    r.tcp_server()
+        .on_accept()
+        .add_listener(|_, accepts, info| accepts.push(*info));
+    r
 }
 
 /// `get_info` of a live socket.

@@ -26,34 +26,8 @@ use std::time::{Duration, Instant};
 use chrome_sockets::tcp_server::SocketProperties;
 use chrome_sockets::{Reactor, ServerSocketId};
 
-struct Config {
-    quick: bool,
-    rounds: usize,
-    seconds: f64,
-    cap: Duration,
-}
-
-fn env_num<T: std::str::FromStr>(name: &str) -> Option<T> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
-}
-
-fn config() -> Config {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    // `cargo bench` passes `--bench`; without it (e.g. `cargo test --benches`) run quick too.
-    let quick = args.iter().any(|a| a == "--quick")
-        || env_num::<u32>("CS_BENCH_QUICK") == Some(1)
-        || !args.iter().any(|a| a == "--bench");
-    let (rounds, seconds) = if quick { (3, 0.1) } else { (7, 0.5) };
-    let cap: f64 = env_num("CS_BENCH_CAP").unwrap_or(if quick { 55.0 } else { 600.0 });
-    Config {
-        quick,
-        rounds: env_num("CS_BENCH_ROUNDS").unwrap_or(rounds).clamp(1, 100),
-        seconds: env_num::<f64>("CS_BENCH_SECONDS")
-            .unwrap_or(seconds)
-            .clamp(0.01, 60.0),
-        cap: Duration::from_secs_f64(cap.clamp(1.0, 3600.0)),
-    }
-}
+mod common;
+use common::{config, enforce_cap, median, Config, Defaults};
 
 /// State lent to the callbacks: how many `get_info` callbacks ran.
 #[derive(Default)]
@@ -143,16 +117,6 @@ fn measure(
     Ok((elapsed * 1e9 / turns as f64, callbacks / elapsed))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 /// Runs every case once per round, interleaved; returns the per-case medians
 /// (ns per turn, callbacks per second).
 fn interleaved(
@@ -180,13 +144,13 @@ fn interleaved(
 }
 
 fn main() -> io::Result<()> {
-    let cfg = config();
-    let cap = cfg.cap;
-    std::thread::spawn(move || {
-        std::thread::sleep(cap);
-        eprintln!("api_cost: hard time cap of {cap:?} reached; exiting");
-        std::process::exit(3);
+    let cfg = config(Defaults {
+        rounds: (3, 7),
+        seconds: (0.1, 0.5),
+        cap: (55.0, 600.0),
+        min_seconds: 0.01,
     });
+    enforce_cap("api_cost", cfg.cap);
     println!(
         "api_cost: {} rounds, {:.2} s per case and round{}; cap {:?}",
         cfg.rounds,

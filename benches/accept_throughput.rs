@@ -49,7 +49,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 mod common;
-use common::{config, enforce_cap, median, Defaults};
+use common::{config, enforce_cap, median};
 
 const LEVELS: [usize; 3] = [1, 16, 64];
 
@@ -358,12 +358,7 @@ fn drive(server: &Server, conc: usize, warmup: f64, seconds: f64) -> io::Result<
 // The run
 
 fn main() -> io::Result<()> {
-    let cfg = config(Defaults {
-        rounds: (2, 9),
-        seconds: (0.5, 1.0),
-        cap: (55.0, 900.0),
-        min_seconds: 0.05,
-    });
+    let cfg = config((2, 0.5), (9, 1.0), (55.0, 900.0), 0.05);
     let warmup = (cfg.seconds / 5.0).min(0.5);
     enforce_cap("accept_throughput", cfg.cap);
 

@@ -27,7 +27,7 @@ use chrome_sockets::tcp_server::SocketProperties;
 use chrome_sockets::{Reactor, ServerSocketId};
 
 mod common;
-use common::{config, enforce_cap, median, Config, Defaults};
+use common::{config, enforce_cap, median, Config};
 
 /// State lent to the callbacks: how many `get_info` callbacks ran.
 #[derive(Default)]
@@ -143,13 +143,14 @@ fn interleaved(
         .collect())
 }
 
+/// Prints one table row: the case, ns per turn, callbacks per second and the ratio if any.
+fn row(case: &str, (ns, rate): (f64, f64), ratio: Option<f64>) {
+    let ratio = ratio.map_or(" ".to_string(), |r| format!(" {r:.3} "));
+    println!("| {case} | {ns:.0} | {rate:.0} |{ratio}|");
+}
+
 fn main() -> io::Result<()> {
-    let cfg = config(Defaults {
-        rounds: (3, 7),
-        seconds: (0.1, 0.5),
-        cap: (55.0, 600.0),
-        min_seconds: 0.01,
-    });
+    let cfg = config((3, 0.1), (7, 0.5), (55.0, 600.0), 0.01);
     enforce_cap("api_cost", cfg.cap);
     println!(
         "api_cost: {} rounds, {:.2} s per case and round{}; cap {:?}",
@@ -172,13 +173,15 @@ fn main() -> io::Result<()> {
     let mut chains = vec![reactor(0, 0, 1)?, reactor(0, 0, 64)?];
     let res = interleaved(&mut chains, &cfg)?;
     drop(chains);
-    println!(
-        "| get_info chain, 1 in flight (1 callback per turn) | {:.0} | {:.0} | |",
-        res[0].0, res[0].1
+    row(
+        "get_info chain, 1 in flight (1 callback per turn)",
+        res[0],
+        None,
     );
-    println!(
-        "| get_info chains, 64 in flight (64 callbacks per turn) | {:.0} | {:.0} | |",
-        res[1].0, res[1].1
+    row(
+        "get_info chains, 64 in flight (64 callbacks per turn)",
+        res[1],
+        None,
     );
     let callbacks_per_s = res[0].1;
 
@@ -193,9 +196,10 @@ fn main() -> io::Result<()> {
     for (i, &n) in sizes.iter().enumerate() {
         let ratio = res[i].0 / res[0].0;
         idle_ratios.push(ratio);
-        println!(
-            "| turn with {n} idle listeners | {:.0} | {:.0} | {ratio:.3} |",
-            res[i].0, res[i].1
+        row(
+            &format!("turn with {n} idle listeners"),
+            res[i],
+            Some(ratio),
         );
     }
 
@@ -203,14 +207,8 @@ fn main() -> io::Result<()> {
     let res = interleaved(&mut timers, &cfg)?;
     drop(timers);
     let timer_ratio = res[1].0 / res[0].0;
-    println!(
-        "| turn with 1 pending timer | {:.0} | {:.0} | 1.000 |",
-        res[0].0, res[0].1
-    );
-    println!(
-        "| turn with 10000 pending timers | {:.0} | {:.0} | {timer_ratio:.3} |",
-        res[1].0, res[1].1
-    );
+    row("turn with 1 pending timer", res[0], Some(1.0));
+    row("turn with 10000 pending timers", res[1], Some(timer_ratio));
 
     println!();
     println!(

@@ -15,43 +15,36 @@ pub struct Config {
     pub cap: Duration,
 }
 
-/// A bench's defaults, each as (quick, full).
-pub struct Defaults {
-    pub rounds: (usize, usize),
-    pub seconds: (f64, f64),
-    pub cap: (f64, f64),
-    /// The least `CS_BENCH_SECONDS` honoured.
-    pub min_seconds: f64,
-}
-
 fn env_num<T: std::str::FromStr>(name: &str) -> Option<T> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 
-fn pick<T>(quick: bool, (if_quick, if_full): (T, T)) -> T {
-    if quick {
-        if_quick
-    } else {
-        if_full
-    }
-}
-
-/// Reads the configuration from the command line and the environment.
-pub fn config(defaults: Defaults) -> Config {
+/// Reads the configuration from the command line and the environment. `quick` and `full` are
+/// the default (rounds, seconds) of each mode, `caps` the default cap of each (seconds), and
+/// `min_seconds` the least `CS_BENCH_SECONDS` honoured.
+pub fn config(
+    quick: (usize, f64),
+    full: (usize, f64),
+    caps: (f64, f64),
+    min_seconds: f64,
+) -> Config {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // `cargo bench` passes `--bench`; without it (e.g. `cargo test --benches`) run quick too.
-    let quick = args.iter().any(|a| a == "--quick")
+    let is_quick = args.iter().any(|a| a == "--quick")
         || env_num::<u32>("CS_BENCH_QUICK") == Some(1)
         || !args.iter().any(|a| a == "--bench");
-    let rounds = pick(quick, defaults.rounds);
-    let seconds = pick(quick, defaults.seconds);
-    let cap: f64 = env_num("CS_BENCH_CAP").unwrap_or(pick(quick, defaults.cap));
+    let ((rounds, seconds), cap) = if is_quick {
+        (quick, caps.0)
+    } else {
+        (full, caps.1)
+    };
+    let cap: f64 = env_num("CS_BENCH_CAP").unwrap_or(cap);
     Config {
-        quick,
+        quick: is_quick,
         rounds: env_num("CS_BENCH_ROUNDS").unwrap_or(rounds).clamp(1, 100),
         seconds: env_num::<f64>("CS_BENCH_SECONDS")
             .unwrap_or(seconds)
-            .clamp(defaults.min_seconds, 60.0),
+            .clamp(min_seconds, 60.0),
         cap: Duration::from_secs_f64(cap.clamp(1.0, 3600.0)),
     }
 }

@@ -296,16 +296,8 @@ fn send_errors_fail_that_send_with_its_code_and_queued_sends_with_minus_15() {
     ask(&mut r, &mut rec, |r, d| r.tcp().set_paused(id, false, d)).unwrap();
 
     // A first send that cannot finish at once, then one queued behind it, then the fault.
-    let results = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     fault_injection::inject(Syscall::Send, libc::EPIPE, 1);
-    for n in [1usize, 10] {
-        let results = results.clone();
-        r.tcp().send(id, vec![b'x'; n], move |_, _, res| {
-            results.borrow_mut().push(res.map(|i| i.bytes_sent));
-        });
-    }
-    turn_until(&mut r, &mut rec, |_| results.borrow().len() == 2);
-    let results = results.borrow();
+    let results = send_all(&mut r, &mut rec, id, vec![vec![b'x'; 1], vec![b'x'; 10]]);
     // Reference §3.8 step 5 / D9: the failing send gets the write's code (EPIPE → -101
     // here, documented deviation), the queued one -15, then on_receive_error -100.
     assert_last_error(&results[0], "net::ERR_CONNECTION_RESET", Some(-101));
@@ -376,15 +368,12 @@ fn failed_registration_when_a_send_must_wait_fails_that_send_and_closes_the_fd()
     // The peer does not read, so the send would block and must register for
     // writability; that registration fails.
     fault_injection::inject(Syscall::Register, libc::ENOMEM, 1);
-    let results = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-    for n in [32usize << 20, 1] {
-        let results = results.clone();
-        r.tcp().send(id, vec![b'y'; n], move |_, _, res| {
-            results.borrow_mut().push(res.map(|i| i.bytes_sent));
-        });
-    }
-    turn_until(&mut r, &mut rec, |_| results.borrow().len() == 2);
-    let results = results.borrow();
+    let results = send_all(
+        &mut r,
+        &mut rec,
+        id,
+        vec![vec![b'y'; 32 << 20], vec![b'y'; 1]],
+    );
     assert_last_error(&results[0], "net::ERR_OUT_OF_MEMORY", Some(-13));
     assert_last_error(&results[1], "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
     // Paused, so no on_receive_error (reference §3.8 step 5 only for a reading socket).

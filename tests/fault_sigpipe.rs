@@ -62,13 +62,13 @@ fn send_until_failure(
     id: TcpSocketId,
     count: usize,
 ) -> Vec<Result<usize, LastError>> {
-    let results = Rc::new(RefCell::new(Vec::new()));
+    let mut results = Vec::new();
     for _ in 0..count {
         let res = ask(r, rec, |r, d| r.tcp().send(id, vec![b'z'; 256 * 1024], d));
-        results.borrow_mut().push(res.map(|i| i.bytes_sent));
+        results.push(res.map(|i| i.bytes_sent));
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    results.take()
+    results
 }
 
 fn child() {

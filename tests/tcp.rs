@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use chrome_sockets::tcp::SocketProperties;
-use chrome_sockets::TcpSocketId;
+use chrome_sockets::{LastError, Reactor, TcpSocketId};
 use util::*;
 
 #[test]
@@ -37,17 +37,27 @@ fn unknown_id_gets_socket_not_found_without_code() {
     });
 }
 
+/// `set_keep_alive(id, true, delay)` and then `set_no_delay(id, true)`: both results.
+fn keep_alive_and_no_delay(
+    r: &mut Reactor<Rec>,
+    app: &mut Rec,
+    id: TcpSocketId,
+    delay: i32,
+) -> [Result<(), LastError>; 2] {
+    [
+        ask(r, app, |r, cb| r.tcp().set_keep_alive(id, true, delay, cb)),
+        ask(r, app, |r, cb| r.tcp().set_no_delay(id, true, cb)),
+    ]
+}
+
 #[test]
 fn keep_alive_and_no_delay_on_unknown_id_fail_with_2_socket_not_found() {
     // §3.4: unknown id is ErrorWithCode(-2, "Socket not found") for these two.
     with_recorder(|mut r, mut app| {
         let id = TcpSocketId::from_raw(7);
-        let res = ask(&mut r, &mut app, |r, cb| {
-            r.tcp().set_keep_alive(id, true, 0, cb)
-        });
-        assert_last_error(&res, "Socket not found", Some(-2));
-        let res = ask(&mut r, &mut app, |r, cb| r.tcp().set_no_delay(id, true, cb));
-        assert_last_error(&res, "Socket not found", Some(-2));
+        let [keep_alive, no_delay] = keep_alive_and_no_delay(&mut r, &mut app, id, 0);
+        assert_last_error(&keep_alive, "Socket not found", Some(-2));
+        assert_last_error(&no_delay, "Socket not found", Some(-2));
     });
 }
 
@@ -56,12 +66,9 @@ fn keep_alive_and_no_delay_on_unconnected_socket_fail_with_2_err_failed() {
     // §3.4: no underlying connection gives -2 "net::ERR_FAILED".
     with_recorder(|mut r, mut app| {
         let id = create(&mut r, &mut app, SocketProperties::new());
-        let res = ask(&mut r, &mut app, |r, cb| {
-            r.tcp().set_keep_alive(id, true, 1000, cb)
-        });
-        assert_last_error(&res, "net::ERR_FAILED", Some(-2));
-        let res = ask(&mut r, &mut app, |r, cb| r.tcp().set_no_delay(id, true, cb));
-        assert_last_error(&res, "net::ERR_FAILED", Some(-2));
+        let [keep_alive, no_delay] = keep_alive_and_no_delay(&mut r, &mut app, id, 1000);
+        assert_last_error(&keep_alive, "net::ERR_FAILED", Some(-2));
+        assert_last_error(&no_delay, "net::ERR_FAILED", Some(-2));
     });
 }
 

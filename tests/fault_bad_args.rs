@@ -287,10 +287,9 @@ fn calls_on_unconnected_sockets_answer_like_chrome() {
 #[test]
 fn keep_alive_delays_the_os_refuses_fail_with_minus_2_on_a_connected_socket() {
     let _serial = serial();
-    let mut r: Reactor<Rec> = Reactor::new().unwrap();
+    let mut r = recording_reactor();
     let mut rec = Rec::default();
-    record_events(&mut r);
-    let (_server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
+    let (_server, addr) = listen_on_loopback(&mut r, &mut rec);
     let _client = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
     let client = rec.accepted[0].1;
@@ -363,10 +362,9 @@ fn huge_and_non_ascii_names_round_trip_through_get_info() {
 #[test]
 fn huge_buffer_size_reads_are_capped_and_deliver_every_byte() {
     let _serial = serial();
-    let mut r: Reactor<Rec> = Reactor::new().unwrap();
+    let mut r = recording_reactor();
     let mut rec = Rec::default();
-    record_events(&mut r);
-    let (_server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
+    let (_server, addr) = listen_on_loopback(&mut r, &mut rec);
     let mut client = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
     let id = rec.accepted[0].1;

@@ -61,7 +61,7 @@ fn two_hundred_listeners_each_accept_their_one_client_exactly_once() {
     let mut r: R = Reactor::new().unwrap();
     record_events(&mut r);
     let servers: Vec<(ServerSocketId, SocketAddr)> = (0..200)
-        .map(|_| listening_server(&mut r, &mut rec, "127.0.0.1"))
+        .map(|_| listen_on_loopback(&mut r, &mut rec))
         .collect();
     let _clients: Vec<TcpStream> = servers
         .iter()
@@ -102,7 +102,7 @@ fn a_burst_of_2000_connects_leaves_other_listeners_and_connections_responsive() 
     record_events(&mut r);
     // SOMAXCONN is 4096: the whole burst fits in the kernel's queue.
     let (busy, busy_addr) = listen_with_backlog(&mut r, &mut rec, 4096);
-    let (calm, calm_addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
+    let (calm, calm_addr) = listen_on_loopback(&mut r, &mut rec);
     // The burst's connections are closed as soon as they are announced.
     r.tcp_server().on_accept().add_listener(move |r, _, info| {
         if info.socket_id == busy {
@@ -212,7 +212,7 @@ fn a_thousand_idle_clients_cost_nothing_and_a_new_client_is_still_served() {
     rec.echo = true;
     let mut r: R = Reactor::new().unwrap();
     record_events(&mut r);
-    let (_server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
+    let (_server, addr) = listen_on_loopback(&mut r, &mut rec);
     let (tx, rx) = mpsc::channel();
     let connector = std::thread::spawn(move || {
         let idle: Vec<TcpStream> = (0..1000).map(|_| connect(addr)).collect();
@@ -257,7 +257,7 @@ fn ten_thousand_connect_accept_close_cycles_leave_empty_tables_and_no_fd() {
         r.tcp()
             .close(info.client_socket_id, |_, _, res| res.unwrap());
     });
-    let (server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
+    let (server, addr) = listen_on_loopback(&mut r, &mut rec);
     // Batches of 100: connect, then wait for the server's close (EOF) on each.
     let clients = std::thread::spawn(move || {
         let mut eofs = 0;

@@ -144,7 +144,7 @@ fn every_fd_the_reactor_opens_is_close_on_exec_and_non_blocking() {
     let _ = eventfd;
 
     let t1 = fd_table();
-    let (_server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
+    let (_server, addr) = listen_on_loopback(&mut r, &mut rec);
     assert_cloexec_nonblock("listener", &opened_since(&t1, &[]), 1);
 
     let t2 = fd_table();

@@ -83,7 +83,7 @@ fn child() {
     let mut rec = Rec::default();
     let mut r: Reactor<Rec> = Reactor::new().unwrap();
     record_events(&mut r);
-    let (_server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
+    let (_server, addr) = listen_on_loopback(&mut r, &mut rec);
 
     // 1. An accepted socket whose peer resets.
     let peer = connect(addr);

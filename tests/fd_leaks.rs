@@ -19,7 +19,7 @@ fn create_listen_accept_close_cycles_return_fds_to_baseline() {
     let mut accepts = Vec::new();
     let baseline = fds_by_kind();
     for cycle in 0..20 {
-        let (server, addr) = listening_server(&mut r, &mut accepts, "127.0.0.1");
+        let (server, addr) = listen_on_loopback(&mut r, &mut accepts);
         let clients: Vec<_> = (0..3).map(|_| connect(addr)).collect();
         turn_until(&mut r, &mut accepts, |a| a.len() == 3);
         // Alternate: close the server first, or the accepted sockets first.
@@ -49,7 +49,7 @@ fn create_listen_accept_close_cycles_return_fds_to_baseline() {
         assert_fds_back_to(&baseline);
     }
     // A server that never listened, and one disconnected, hold no fd either.
-    let (server, _) = listening_server(&mut r, &mut accepts, "127.0.0.1");
+    let (server, _) = listen_on_loopback(&mut r, &mut accepts);
     let out = slot();
     r.tcp_server().disconnect(server, put(&out));
     wait(&mut r, &mut accepts, &out).unwrap();
@@ -71,7 +71,7 @@ fn dropping_a_busy_reactor_closes_every_fd_frees_ports_and_runs_no_callback() {
         let mut r = accepting_reactor();
         let mut accepts = Vec::new();
         for _ in 0..3 {
-            let (server, addr) = listening_server(&mut r, &mut accepts, "127.0.0.1");
+            let (server, addr) = listen_on_loopback(&mut r, &mut accepts);
             addrs.push(addr);
             clients.extend((0..2).map(|_| connect(addr)));
             if addrs.len() == 3 {

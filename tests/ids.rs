@@ -32,7 +32,7 @@ fn ids_start_at_1_per_kind_and_the_counters_are_independent() {
     assert_eq!(wait(&mut r, &mut accepts, &ti).unwrap().socket_id, socket);
 
     // Accepted sockets draw from the tcp counter; servers keep their own.
-    let (second, addr) = listening_server(&mut r, &mut accepts, "127.0.0.1");
+    let (second, addr) = listen_on_loopback(&mut r, &mut accepts);
     assert_eq!(second.raw(), 2);
     let _client = connect(addr);
     turn_until(&mut r, &mut accepts, |a| a.len() == 1);
@@ -99,7 +99,7 @@ fn a_stale_readiness_event_never_reaches_a_newer_server_in_the_reused_slot() {
             st.peer_ports.push(i.unwrap().peer_port.unwrap());
         });
     });
-    let (a, a_addr) = listening_server(&mut r, &mut st, "127.0.0.1");
+    let (a, a_addr) = listen_on_loopback(&mut r, &mut st);
     let a_client = connect(a_addr);
     std::thread::sleep(Duration::from_millis(20));
     let b_port = TcpListener::bind("127.0.0.1:0")

@@ -289,7 +289,7 @@ type R = Reactor<Rec>;
 fn setup(rec: &mut Rec) -> (R, ServerSocketId, SocketAddr) {
     let mut r: R = Reactor::new().unwrap();
     record_events(&mut r);
-    let (id, addr) = listening_server(&mut r, rec, "127.0.0.1");
+    let (id, addr) = listen_on_loopback(&mut r, rec);
     (r, id, addr)
 }
 
@@ -302,6 +302,16 @@ fn assert_dropped_by_server(c: &mut std::net::TcpStream) {
         err.is_none() || err == Some(ErrorKind::ConnectionReset),
         "expected EOF or reset, got {err:?}"
     );
+}
+
+/// Turns (at most 500 times) until a turn panics; tells whether one did.
+fn turn_until_panic(r: &mut R, rec: &mut Rec) -> bool {
+    (0..500).any(|_| {
+        catch_unwind(AssertUnwindSafe(|| {
+            r.turn(Some(Duration::from_millis(10)), rec)
+        }))
+        .is_err()
+    })
 }
 
 fn delivered(rec: &Rec) -> Vec<usize> {
@@ -625,16 +635,7 @@ fn a_panicking_listener_is_removed_and_queued_connections_are_still_accepted() {
         .add_listener(|_, _, _| panic!("listener panics (expected by the test)"));
     let _clients: Vec<_> = (0..3).map(|i| token_client(addr, i)).collect();
     // Turn until the panic comes out of turn.
-    let mut panicked = false;
-    for _ in 0..500 {
-        let res = catch_unwind(AssertUnwindSafe(|| {
-            r.turn(Some(Duration::from_millis(10)), &mut rec)
-        }));
-        if res.is_err() {
-            panicked = true;
-            break;
-        }
-    }
+    let panicked = turn_until_panic(&mut r, &mut rec);
     assert!(panicked, "the listener panicked out of turn");
     assert_eq!(rec.accepted.len(), 1, "the recorder ran before the panic");
     // Reactor::turn # Panics: the listener is removed, the rest of the batch runs on the
@@ -662,18 +663,9 @@ fn a_panicking_listener_does_not_keep_the_other_listeners_from_the_event() {
         .on_accept()
         .add_listener(|_, _, _| panic!("listener panics (expected by the test)"));
     record_events(&mut r);
-    let (_server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
+    let (_server, addr) = listen_on_loopback(&mut r, &mut rec);
     let _clients: Vec<_> = (0..3).map(|i| token_client(addr, i)).collect();
-    let mut panicked = false;
-    for _ in 0..500 {
-        let res = catch_unwind(AssertUnwindSafe(|| {
-            r.turn(Some(Duration::from_millis(10)), &mut rec)
-        }));
-        if res.is_err() {
-            panicked = true;
-            break;
-        }
-    }
+    let panicked = turn_until_panic(&mut r, &mut rec);
     assert!(panicked, "the panic still unwinds out of turn");
     assert_eq!(
         rec.accepted.len(),
@@ -731,7 +723,7 @@ fn turn_from_inside_a_callback_listener_or_timer_is_would_block_not_a_deadlock()
         r.tcp()
             .close(info.client_socket_id, |_, _, res| res.unwrap());
     });
-    let (_server, addr) = listening_server(&mut r, &mut kinds, "127.0.0.1");
+    let (_server, addr) = listen_on_loopback(&mut r, &mut kinds);
     let _client = connect(addr);
     turn_until(&mut r, &mut kinds, |k| k.len() == 3);
     assert_eq!(kinds, vec![ErrorKind::WouldBlock; 3]);

@@ -298,7 +298,7 @@ fn write_quota_rejects_the_send_that_crosses_200_mib_of_pending_bytes() {
     // with no code, checked before the id. Zeroed buffers are untouched pages until written,
     // so the pending 200 MiB cost little memory.
     with_recorder(|mut r, mut app| {
-        let (_server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+        let (_server, addr) = listen_on_loopback(&mut r, &mut app);
         let (id, client) = accept_one(&mut r, &mut app, addr);
         let (other, _other_client) = accept_one(&mut r, &mut app, addr);
         // The peer does not read yet: all but what the kernel buffers (well under
@@ -371,7 +371,7 @@ type R = Reactor<Rec>;
 fn server_reactor(rec: &mut Rec) -> (R, SocketAddr) {
     let mut r: R = Reactor::new().unwrap();
     record_events(&mut r);
-    let (_id, addr) = listening_server(&mut r, rec, "127.0.0.1");
+    let (_id, addr) = listen_on_loopback(&mut r, rec);
     (r, addr)
 }
 
@@ -523,9 +523,8 @@ enum Outcome {
 #[test]
 fn backlog_overflow_while_paused_accounts_for_every_client() {
     let _fds = FdGuard::new();
-    let mut r: R = Reactor::new().unwrap();
+    let mut r = recording_reactor();
     let mut rec = Rec::reading();
-    record_events(&mut r);
     let server = create_server(&mut r, &mut rec, Default::default());
     ask(&mut r, &mut rec, |r, d| {
         r.tcp_server().set_paused(server, true, d)
@@ -630,7 +629,7 @@ fn reset_during_a_large_send_fails_the_send_without_panic_or_leak() {
     let sent = ask(&mut r, &mut rec, |r, d| r.tcp().send(id, b"x".to_vec(), d));
     assert_last_error(&sent, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
     // The failed bytes no longer count against the write quota: 190 MiB still fit.
-    let (_s2, addr2) = listening_server(&mut r, &mut rec, "127.0.0.1");
+    let (_s2, addr2) = listen_on_loopback(&mut r, &mut rec);
     let _peer = connect(addr2);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 2);
     let other = rec.accepted[1].1;

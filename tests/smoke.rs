@@ -14,7 +14,7 @@ fn accept_close_round_trip_leaves_no_fd() {
         r.tcp()
             .close(info.client_socket_id, |_, _, res| res.unwrap());
     });
-    let (_id, addr) = listening_server(&mut r, &mut accepted, "127.0.0.1");
+    let (_id, addr) = listen_on_loopback(&mut r, &mut accepted);
     let clients: Vec<_> = (0..5).map(|_| connect(addr)).collect();
     turn_until(&mut r, &mut accepted, |n| *n == 5);
     for mut c in clients {

@@ -148,7 +148,7 @@ fn created_socket_info_has_properties_and_no_addresses() {
 fn accepted_socket_info_reports_both_addresses_connected_and_paused() {
     // D2: accepted sockets report local_address/local_port too.
     with_recorder(|mut r, mut app| {
-        let (_server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+        let (_server, addr) = listen_on_loopback(&mut r, &mut app);
         let (id, client) = accept_one(&mut r, &mut app, addr);
         let i = info(&mut r, &mut app, id);
         assert!(i.connected);

@@ -102,7 +102,7 @@ fn fifty_concurrent_clients_each_get_their_own_bytes_back() {
         let mut r = recording_reactor();
         echo(&mut r);
         let mut app = Rec::default();
-        let (_server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+        let (_server, addr) = listen_on_loopback(&mut r, &mut app);
         let handles: Vec<_> = (0..50u32)
             .map(|i| {
                 std::thread::spawn(move || {

@@ -69,7 +69,7 @@ fn clients_connected_while_paused_are_each_accepted_exactly_once_after_resume() 
             .or_default()
             .extend(&info.data)
     });
-    let (server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+    let (server, addr) = listen_on_loopback(&mut r, &mut app);
     set_paused(&mut r, &mut app, server, true);
 
     const N: usize = 20;
@@ -109,7 +109,7 @@ fn pausing_inside_on_accept_stops_the_rest_of_the_batch() {
                 .set_paused(info.socket_id, true, |_, _, res| res.unwrap());
         }
     });
-    let (server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+    let (server, addr) = listen_on_loopback(&mut r, &mut app);
     let _clients: Vec<_> = (0..10).map(|_| connect(addr)).collect();
     turn_until(&mut r, &mut app, |a| !a.accepts.is_empty());
     turn_n(&mut r, &mut app, 10);
@@ -125,7 +125,7 @@ fn pausing_inside_on_accept_stops_the_rest_of_the_batch() {
 fn pausing_from_an_earlier_callback_of_the_same_turn_stops_a_polled_accept() {
     // D8: readiness polled in this turn does not leak through a pause made before it runs.
     let (mut r, mut app) = reactor();
-    let (server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+    let (server, addr) = listen_on_loopback(&mut r, &mut app);
     let _client = connect(addr);
     // Let the handshake's last ACK reach the listener (loopback: practically at once).
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -157,7 +157,7 @@ fn closing_the_server_inside_on_accept_stops_it_and_waiting_clients_see_eof_or_r
         r.tcp_server()
             .close(info.socket_id, |_, _, res| res.unwrap());
     });
-    let (server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+    let (server, addr) = listen_on_loopback(&mut r, &mut app);
     let clients: Vec<_> = (0..10).map(|_| connect(addr)).collect();
     turn_until(&mut r, &mut app, |a| !a.accepts.is_empty());
     turn_n(&mut r, &mut app, 10);
@@ -178,7 +178,7 @@ fn closing_the_server_inside_on_accept_stops_it_and_waiting_clients_see_eof_or_r
 #[test]
 fn pause_and_resume_with_nothing_waiting_does_nothing_harmful() {
     let (mut r, mut app) = reactor();
-    let (server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+    let (server, addr) = listen_on_loopback(&mut r, &mut app);
     // Repeated flags are no-ops; a resume with an empty backlog accepts nothing.
     for paused in [true, true, false, false, true, false] {
         set_paused(&mut r, &mut app, server, paused);
@@ -202,7 +202,7 @@ fn accept_batch_of_2_takes_all_10_waiting_clients_over_several_turns() {
     r.tcp_server()
         .on_accept()
         .add_listener(|_, app, info| app.accepts.push(*info));
-    let (_server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+    let (_server, addr) = listen_on_loopback(&mut r, &mut app);
     let _clients: Vec<_> = (0..10).map(|_| connect(addr)).collect();
     let mut per_turn = Vec::new();
     for _ in 0..200 {

@@ -29,9 +29,7 @@ impl Drop for RestoreLimit {
 #[test]
 fn emfile_on_accept_reports_minus_12_once_pauses_and_resume_recovers() {
     let _serial = serial();
-    let mut r = recording_reactor();
-    let mut app = Rec::default();
-    let (server, addr) = listen_on_loopback(&mut r, &mut app);
+    let (mut r, mut app, server, addr) = serving(Rec::default());
 
     // Use up every fd number below a lowered soft limit, then let a client connect.
     let (soft, hard) = rlimit::getrlimit(Resource::NOFILE).unwrap();
@@ -165,9 +163,7 @@ fn assert_tokens_delivered_once(rec: &Rec, expected: &[usize]) {
 #[test]
 fn emfile_at_accept_pauses_once_and_resume_delivers_every_queued_client() {
     let _fds = FdGuard::new();
-    let mut r = recording_reactor();
-    let mut rec = Rec::reading();
-    let (server, addr) = listen_on_loopback(&mut r, &mut rec);
+    let (mut r, mut rec, server, addr) = serving(Rec::reading());
     let mut spare: Vec<Socket> = (0..3).map(|_| spare_socket()).collect();
     let out = OutOfFds::new();
 
@@ -217,9 +213,7 @@ fn emfile_at_accept_pauses_once_and_resume_delivers_every_queued_client() {
 #[test]
 fn resume_with_an_empty_queue_while_out_of_fds_raises_one_error_and_burns_no_cpu() {
     let _fds = FdGuard::new();
-    let mut r = recording_reactor();
-    let mut rec = Rec::reading();
-    let (server, addr) = listen_on_loopback(&mut r, &mut rec);
+    let (mut r, mut rec, server, addr) = serving(Rec::reading());
     ask(&mut r, &mut rec, |r, d| {
         r.tcp_server().set_paused(server, true, d)
     })

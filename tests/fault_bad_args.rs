@@ -287,9 +287,7 @@ fn calls_on_unconnected_sockets_answer_like_chrome() {
 #[test]
 fn keep_alive_delays_the_os_refuses_fail_with_minus_2_on_a_connected_socket() {
     let _serial = serial();
-    let mut r = recording_reactor();
-    let mut rec = Rec::default();
-    let (_server, addr) = listen_on_loopback(&mut r, &mut rec);
+    let (mut r, mut rec, _server, addr) = serving(Rec::default());
     let _client = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
     let client = rec.accepted[0].1;
@@ -362,9 +360,7 @@ fn huge_and_non_ascii_names_round_trip_through_get_info() {
 #[test]
 fn huge_buffer_size_reads_are_capped_and_deliver_every_byte() {
     let _serial = serial();
-    let mut r = recording_reactor();
-    let mut rec = Rec::default();
-    let (_server, addr) = listen_on_loopback(&mut r, &mut rec);
+    let (mut r, mut rec, _server, addr) = serving(Rec::default());
     let mut client = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
     let id = rec.accepted[0].1;

@@ -22,9 +22,7 @@ fn server_paused(r: &mut Reactor<Rec>, rec: &mut Rec, id: chrome_sockets::Server
 fn accept_errors_in_the_retry_set_are_skipped_silently() {
     let _fds = FdGuard::new();
     let _faults = Faults;
-    let mut r = recording_reactor();
-    let mut rec = Rec::reading();
-    let (server, addr) = listen_on_loopback(&mut r, &mut rec);
+    let (mut r, mut rec, server, addr) = serving(Rec::reading());
     // DESIGN §3: EPROTO, ECONNABORTED, EINTR and the per-connection network errors of
     // accept(2) are retried, never an on_accept_error (unlike Chrome, reference §7.2 (a)).
     let retry = [
@@ -56,9 +54,7 @@ fn accept_errors_in_the_retry_set_are_skipped_silently() {
 fn other_accept_errors_pause_once_with_their_code_and_resume_loses_nothing() {
     let _fds = FdGuard::new();
     let _faults = Faults;
-    let mut r = recording_reactor();
-    let mut rec = Rec::reading();
-    let (server, addr) = listen_on_loopback(&mut r, &mut rec);
+    let (mut r, mut rec, server, addr) = serving(Rec::reading());
     let mut clients = Vec::new();
     // Reference §7.2 accept column.
     let cases = [
@@ -131,9 +127,7 @@ fn failed_registration_of_an_unpaused_accepted_socket_disconnects_it_and_closes_
 fn failed_registration_when_resuming_a_server_pauses_it_with_one_accept_error() {
     let _fds = FdGuard::new();
     let _faults = Faults;
-    let mut r = recording_reactor();
-    let mut rec = Rec::reading();
-    let (server, addr) = listen_on_loopback(&mut r, &mut rec);
+    let (mut r, mut rec, server, addr) = serving(Rec::reading());
     ask(&mut r, &mut rec, |r, d| {
         r.tcp_server().set_paused(server, true, d)
     })
@@ -247,9 +241,7 @@ fn listen_failures_at_every_step_answer_the_mapped_code_and_close_the_fd() {
 fn read_errors_carry_their_own_code_and_close_the_fd() {
     let _fds = FdGuard::new();
     let _faults = Faults;
-    let mut r = recording_reactor();
-    let mut rec = Rec::reading();
-    let (_server, addr) = listen_on_loopback(&mut r, &mut rec);
+    let (mut r, mut rec, _server, addr) = serving(Rec::reading());
     // D7: a read error carries its own code.
     for (i, (errno, code)) in [(libc::ECONNRESET, -101), (libc::ETIMEDOUT, -7)]
         .into_iter()
@@ -282,9 +274,7 @@ fn read_errors_carry_their_own_code_and_close_the_fd() {
 fn send_errors_fail_that_send_with_its_code_and_queued_sends_with_minus_15() {
     let _fds = FdGuard::new();
     let _faults = Faults;
-    let mut r = recording_reactor();
-    let mut rec = Rec::reading();
-    let (_server, addr) = listen_on_loopback(&mut r, &mut rec);
+    let (mut r, mut rec, _server, addr) = serving(Rec::reading());
     let mut client = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
     let id = rec.accepted[0].1;

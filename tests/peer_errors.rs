@@ -70,9 +70,7 @@ fn peer_fin_gives_100_and_leaves_the_socket_disconnected_and_paused() {
         assert!(i.paused);
         assert_eq!((i.peer_address, i.local_address), (None, None));
         // Half-close is not supported: sending afterwards is -15.
-        let res = ask(&mut r, &mut app, |r, cb| {
-            r.tcp().send(id, b"x".to_vec(), cb)
-        });
+        let res = send(&mut r, &mut app, id, b"x");
         assert_last_error(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
     });
 }
@@ -118,18 +116,14 @@ fn send_when_not_connected_fails_with_15() {
     // §3.8.4: never connected or after disconnect: -15 with no bytes_sent.
     with_recorder(|mut r, mut app| {
         let fresh = create(&mut r, &mut app, SocketProperties::new());
-        let res = ask(&mut r, &mut app, |r, cb| {
-            r.tcp().send(fresh, b"x".to_vec(), cb)
-        });
+        let res = send(&mut r, &mut app, fresh, b"x");
         assert_last_error(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
         let (id, _client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         assert_eq!(
             ask(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
             Ok(())
         );
-        let res = ask(&mut r, &mut app, |r, cb| {
-            r.tcp().send(id, b"x".to_vec(), cb)
-        });
+        let res = send(&mut r, &mut app, id, b"x");
         assert_last_error(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
     });
 }

@@ -26,9 +26,7 @@ fn unknown_id_gets_socket_not_found_without_code() {
         assert_last_error(&res, nf, None);
         let res = ask(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb));
         assert_last_error(&res, nf, None);
-        let res = ask(&mut r, &mut app, |r, cb| {
-            r.tcp().send(id, b"x".to_vec(), cb)
-        });
+        let res = send(&mut r, &mut app, id, b"x");
         assert_last_error(&res, nf, None);
         let res = ask(&mut r, &mut app, |r, cb| r.tcp().close(id, cb));
         assert_last_error(&res, nf, None);
@@ -227,10 +225,8 @@ fn connect_twice_fails_with_23_and_keeps_the_connection() {
         });
         assert_last_error(&res, "net::ERR_SOCKET_IS_CONNECTED", Some(-23));
         // The first connection still carries data.
-        let sent = ask(&mut r, &mut app, |r, cb| {
-            r.tcp().send(id, b"ok".to_vec(), cb)
-        });
-        assert_eq!(sent.unwrap().bytes_sent, 2);
+        let sent = send(&mut r, &mut app, id, b"ok");
+        assert_eq!(sent.unwrap(), 2);
         let mut buf = [0u8; 2];
         std::io::Read::read_exact(&mut peer, &mut buf).unwrap();
         assert_eq!(&buf, b"ok");

@@ -253,10 +253,8 @@ fn paused_socket_can_send() {
     // §3.8.6: paused does not affect sending.
     with_recorder(|mut r, mut app| {
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
-        let sent = ask(&mut r, &mut app, |r, cb| {
-            r.tcp().send(id, b"hi".to_vec(), cb)
-        });
-        assert_eq!(sent.unwrap().bytes_sent, 2);
+        let sent = send(&mut r, &mut app, id, b"hi");
+        assert_eq!(sent.unwrap(), 2);
         let mut buf = [0u8; 2];
         client.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"hi");

@@ -122,6 +122,15 @@ pub fn with_recorder(body: impl FnOnce(Reactor<Rec>, Rec)) {
     super::assert_fds_back_to(fds.before());
 }
 
+/// A [`recording_reactor`] with `rec` as its state and a server listening on 127.0.0.1:
+/// (reactor, state, server id, server address).
+#[track_caller]
+pub fn serving(mut rec: Rec) -> (Reactor<Rec>, Rec, ServerSocketId, SocketAddr) {
+    let mut r = recording_reactor();
+    let (server, addr) = super::listen_on_loopback(&mut r, &mut rec);
+    (r, rec, server, addr)
+}
+
 /// A new reactor whose state is just the `on_accept` infos, in order (for tests of ids and
 /// servers that need no more than that).
 pub fn accepting_reactor() -> Reactor<Vec<AcceptInfo>> {

@@ -78,3 +78,15 @@ pub fn send_all<S: 'static>(
         .map(|out| wait(r, state, out).map(|info| info.bytes_sent))
         .collect()
 }
+
+/// One send, waited for: the bytes sent or the error.
+#[track_caller]
+pub fn send<S: 'static>(
+    r: &mut Reactor<S>,
+    state: &mut S,
+    id: TcpSocketId,
+    data: &[u8],
+) -> Result<usize, LastError> {
+    let data = data.to_vec();
+    ask(r, state, |r, d| r.tcp().send(id, data, d)).map(|info| info.bytes_sent)
+}

@@ -184,8 +184,7 @@ fn close_of_a_reading_socket_raises_no_event() {
 fn disconnect_mid_send_fails_in_flight_and_queued_sends_with_15_and_reconnect_works() {
     // D9: in-flight and queued sends fail with -15; after reconnecting the socket works.
     with_recorder(|mut r, mut app| {
-        let listener = std_listener();
-        let port = listener.local_addr().unwrap().port() as i32;
+        let (listener, port) = std_listener_and_port();
         let (id, peer) = connected_pair(&mut r, &mut app, SocketProperties::new(), &listener);
         // The peer never reads, so most of 64 MiB stays pending.
         logged_send(&mut r, id, vec![0; 64 * MIB], "big");
@@ -346,8 +345,7 @@ fn peer_that_writes_and_closes_at_once_after_connect_is_read_to_the_eof() {
     // Data and FIN can arrive in the same readiness edge as the connect's completion; the
     // FIN must still be reported (-100) after the data.
     with_recorder(|mut r, mut app| {
-        let listener = std_listener();
-        let port = listener.local_addr().unwrap().port() as i32;
+        let (listener, port) = std_listener_and_port();
         let id = create(&mut r, &mut app, SocketProperties::new());
         r.tcp()
             .connect(id, "127.0.0.1", port, |_, _, res| res.expect("connect"));

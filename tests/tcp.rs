@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use chrome_sockets::tcp::SocketProperties;
-use chrome_sockets::{LastError, Reactor, TcpSocketId};
+use chrome_sockets::{Reactor, TcpSocketId};
 use util::*;
 
 #[test]
@@ -35,17 +35,20 @@ fn unknown_id_gets_socket_not_found_without_code() {
     });
 }
 
-/// `set_keep_alive(id, true, delay)` and then `set_no_delay(id, true)`: both results.
-fn keep_alive_and_no_delay(
+/// `set_keep_alive(id, true, delay)` and then `set_no_delay(id, true)` both fail with -2 and
+/// `message`.
+#[track_caller]
+fn keep_alive_and_no_delay_fail(
     r: &mut Reactor<Rec>,
     app: &mut Rec,
     id: TcpSocketId,
     delay: i32,
-) -> [Result<(), LastError>; 2] {
-    [
-        ask(r, app, |r, cb| r.tcp().set_keep_alive(id, true, delay, cb)),
-        ask(r, app, |r, cb| r.tcp().set_no_delay(id, true, cb)),
-    ]
+    message: &str,
+) {
+    let keep_alive = ask(r, app, |r, cb| r.tcp().set_keep_alive(id, true, delay, cb));
+    assert_last_error(&keep_alive, message, Some(-2));
+    let no_delay = ask(r, app, |r, cb| r.tcp().set_no_delay(id, true, cb));
+    assert_last_error(&no_delay, message, Some(-2));
 }
 
 #[test]
@@ -53,9 +56,7 @@ fn keep_alive_and_no_delay_on_unknown_id_fail_with_2_socket_not_found() {
     // §3.4: unknown id is ErrorWithCode(-2, "Socket not found") for these two.
     with_recorder(|mut r, mut app| {
         let id = TcpSocketId::from_raw(7);
-        let [keep_alive, no_delay] = keep_alive_and_no_delay(&mut r, &mut app, id, 0);
-        assert_last_error(&keep_alive, "Socket not found", Some(-2));
-        assert_last_error(&no_delay, "Socket not found", Some(-2));
+        keep_alive_and_no_delay_fail(&mut r, &mut app, id, 0, "Socket not found");
     });
 }
 
@@ -64,9 +65,7 @@ fn keep_alive_and_no_delay_on_unconnected_socket_fail_with_2_err_failed() {
     // §3.4: no underlying connection gives -2 "net::ERR_FAILED".
     with_recorder(|mut r, mut app| {
         let id = create(&mut r, &mut app, SocketProperties::new());
-        let [keep_alive, no_delay] = keep_alive_and_no_delay(&mut r, &mut app, id, 1000);
-        assert_last_error(&keep_alive, "net::ERR_FAILED", Some(-2));
-        assert_last_error(&no_delay, "net::ERR_FAILED", Some(-2));
+        keep_alive_and_no_delay_fail(&mut r, &mut app, id, 1000, "net::ERR_FAILED");
     });
 }
 
@@ -249,8 +248,7 @@ fn connect_on_accepted_socket_fails_with_23() {
 #[test]
 fn connect_while_connecting_fails_with_104_and_first_connect_completes() {
     with_recorder(|mut r, mut app| {
-        let listener = std_listener();
-        let port = listener.local_addr().unwrap().port() as i32;
+        let (listener, port) = std_listener_and_port();
         for host in ["127.0.0.1", "localhost"] {
             let id = create(&mut r, &mut app, SocketProperties::new());
             let first: Rc<Cell<Option<bool>>> = Rc::new(Cell::new(None));
@@ -273,8 +271,7 @@ fn connect_while_connecting_fails_with_104_and_first_connect_completes() {
 fn connect_to_localhost_reports_numeric_peer_address() {
     // §3.6: getInfo.peerAddress is always numeric.
     with_recorder(|mut r, mut app| {
-        let listener = std_listener();
-        let port = listener.local_addr().unwrap().port() as i32;
+        let (listener, port) = std_listener_and_port();
         let id = create(&mut r, &mut app, SocketProperties::new());
         let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().connect(id, "localhost", port, cb)
@@ -337,8 +334,7 @@ fn counted_connect(
 fn close_during_connect_calls_back_exactly_once_with_3() {
     // D5: every callback runs exactly once, also when a close overtakes the connect.
     with_recorder(|mut r, mut app| {
-        let listener = std_listener();
-        let port = listener.local_addr().unwrap().port() as i32;
+        let (_listener, port) = std_listener_and_port();
         for host in ["127.0.0.1", "localhost"] {
             let id = create(&mut r, &mut app, SocketProperties::new());
             let calls = counted_connect(&mut r, id, host, port);
@@ -355,8 +351,7 @@ fn close_during_connect_calls_back_exactly_once_with_3() {
 fn disconnect_during_connect_calls_back_once_with_3_and_reconnect_works() {
     // D5 for disconnect: -3 once; the id stays usable.
     with_recorder(|mut r, mut app| {
-        let listener = std_listener();
-        let port = listener.local_addr().unwrap().port() as i32;
+        let (listener, port) = std_listener_and_port();
         for host in ["127.0.0.1", "localhost"] {
             let id = create(&mut r, &mut app, SocketProperties::new());
             let calls = counted_connect(&mut r, id, host, port);

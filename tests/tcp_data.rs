@@ -46,10 +46,8 @@ fn join_all<T>(r: &mut Reactor<Rec>, app: &mut Rec, handles: Vec<JoinHandle<T>>)
 
 #[test]
 fn small_messages_round_trip_through_an_echoing_accepted_socket() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
+    with_recorder(|mut r, mut app| {
         echo(&mut r);
-        let mut app = Rec::default();
         let (_id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         for msg in [
             &b"hello"[..],
@@ -98,10 +96,8 @@ fn eight_mib_from_the_peer_arrive_intact_in_receive_events() {
 
 #[test]
 fn fifty_concurrent_clients_each_get_their_own_bytes_back() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
+    with_recorder(|mut r, mut app| {
         echo(&mut r);
-        let mut app = Rec::default();
         let (_server, addr) = listen_on_loopback(&mut r, &mut app);
         let handles: Vec<_> = (0..50u32)
             .map(|i| {
@@ -266,8 +262,7 @@ fn paused_socket_can_send() {
 fn connected_socket_receives_only_after_its_connect_callback() {
     // §3.6 step 7: onReceive never precedes the connect callback.
     with_recorder(|mut r, mut app| {
-        let listener = std_listener();
-        let port = listener.local_addr().unwrap().port() as i32;
+        let (listener, port) = std_listener_and_port();
         let id: TcpSocketId = create(&mut r, &mut app, SocketProperties::new());
         r.tcp()
             .connect(id, "127.0.0.1", port, |_, app: &mut Rec, res| {

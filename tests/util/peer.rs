@@ -21,6 +21,13 @@ pub fn std_listener() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").expect("bind")
 }
 
+/// A std listener on 127.0.0.1:0 and its port, as the `tcp().connect` argument.
+pub fn std_listener_and_port() -> (TcpListener, i32) {
+    let listener = std_listener();
+    let port = listener.local_addr().expect("local_addr").port() as i32;
+    (listener, port)
+}
+
 /// Accepts one connection on `l` with timeouts set, bounded in time.
 #[track_caller]
 pub fn std_accept(l: &TcpListener) -> TcpStream {

@@ -62,7 +62,11 @@ fn local(info: &SocketInfo) -> SocketAddr {
     SocketAddr::new(ip, info.local_port.expect("local_port"))
 }
 
-const INVALID: (&str, Option<i32>) = ("net::ERR_INVALID_ARGUMENT", Some(-4));
+/// The call failed with -4 "net::ERR_INVALID_ARGUMENT".
+#[track_caller]
+fn assert_invalid<T: std::fmt::Debug>(result: &Result<T, LastError>) {
+    assert_last_error(result, "net::ERR_INVALID_ARGUMENT", Some(-4));
+}
 
 #[test]
 fn create_issues_ids_1_2_3_and_opens_no_fd() {
@@ -130,8 +134,7 @@ fn listen_rejects_anything_but_an_ip_literal_with_4() {
         "fe80::1%lo",
         "127.0.0.256",
     ] {
-        let result = listen(&mut r, &mut s, id, address, 0, None);
-        assert_last_error(&result, INVALID.0, INVALID.1);
+        assert_invalid(&listen(&mut r, &mut s, id, address, 0, None));
     }
     let i = info(&mut r, &mut s, id).unwrap();
     assert_eq!(i.local_address, None, "no failed listen left a listener");
@@ -157,8 +160,7 @@ fn listen_rejects_ports_outside_u16_with_4_not_truncated() {
     let id = create(&mut r, &mut s, SocketProperties::default());
     // D3: Chrome would bind 65535, 0 and 4464.
     for port in [-1, 65536, 70000, i32::MIN, i32::MAX] {
-        let result = listen(&mut r, &mut s, id, "127.0.0.1", port, None);
-        assert_last_error(&result, INVALID.0, INVALID.1);
+        assert_invalid(&listen(&mut r, &mut s, id, "127.0.0.1", port, None));
     }
     assert_eq!(info(&mut r, &mut s, id).unwrap().local_port, None);
 }
@@ -169,8 +171,7 @@ fn listen_rejects_zero_and_negative_backlog_with_4() {
     let id = create(&mut r, &mut s, SocketProperties::default());
     // D10: 0 as Chrome's network service; negative instead of Linux's "max".
     for backlog in [0, -5, i32::MIN] {
-        let result = listen(&mut r, &mut s, id, "127.0.0.1", 0, Some(backlog));
-        assert_last_error(&result, INVALID.0, INVALID.1);
+        assert_invalid(&listen(&mut r, &mut s, id, "127.0.0.1", 0, Some(backlog)));
     }
     assert_eq!(info(&mut r, &mut s, id).unwrap().local_port, None);
 }

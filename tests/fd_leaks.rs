@@ -1,5 +1,6 @@
-//! Ensures fd accounting: server create/listen/accept/close cycles and dropping a busy reactor
-//! return every fd kind to baseline, free the ports at once, and run no callback (DESIGN §5).
+//! Ensures fd accounting: an accept-close round trip, server create/listen/accept/close cycles
+//! and dropping a busy reactor return every fd kind to baseline, free the ports at once, and
+//! run no callback (DESIGN §5).
 mod util;
 use util::*;
 
@@ -148,4 +149,23 @@ fn assert_fds_back_to_without(
     let mut expected = baseline.clone();
     *expected.entry("socket".to_string()).or_insert(0) += sockets;
     assert_fds_back_to(&expected);
+}
+
+#[test]
+fn accept_close_round_trip_leaves_no_fd() {
+    let _fds = FdGuard::new();
+    let mut r: Reactor<usize> = Reactor::new().unwrap();
+    let mut accepted = 0;
+    r.tcp_server().on_accept().add_listener(|r, n, info| {
+        *n += 1;
+        r.tcp()
+            .close(info.client_socket_id, |_, _, res| res.unwrap());
+    });
+    let (_id, addr) = listen_on_loopback(&mut r, &mut accepted);
+    let clients: Vec<_> = (0..5).map(|_| connect(addr)).collect();
+    turn_until(&mut r, &mut accepted, |n| *n == 5);
+    for mut c in clients {
+        let mut buf = [0u8; 1];
+        assert_eq!(c.read(&mut buf).unwrap(), 0, "client sees EOF");
+    }
 }

@@ -1,8 +1,7 @@
 //! Ensures DESIGN §2 callback timing: callbacks never run inside the call, run in queue order,
 //! exactly once, work queued by a callback waits for the next turn, event ordering (reference
 //! §2.3) and the event-listener dispatch rules.
-mod util;
-use util::*;
+use crate::util::*;
 
 use std::cell::Cell;
 use std::io;

@@ -1,8 +1,7 @@
 //! Ensures pausing and resuming a server (D1, D8): nothing queued while paused is lost or
 //! duplicated, a pause stops events at once (also mid-batch), a close inside `on_accept` stops
 //! the server, and the per-turn accept batch carries over without a new edge.
-mod util;
-use util::*;
+use crate::util::*;
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
@@ -52,6 +51,7 @@ fn assert_refused(mut client: TcpStream) {
 
 #[test]
 fn clients_connected_while_paused_are_each_accepted_exactly_once_after_resume() {
+    let _serial = serial();
     // D1: resuming accepts what the kernel queued while paused; none lost, none twice.
     let mut r: Reactor<App> = Reactor::new().unwrap();
     let mut app = App::default();
@@ -99,6 +99,7 @@ fn clients_connected_while_paused_are_each_accepted_exactly_once_after_resume() 
 
 #[test]
 fn pausing_inside_on_accept_stops_the_rest_of_the_batch() {
+    let _serial = serial();
     // D8: the first on_accept pauses; the other 9 of the same poll batch wait for resume.
     let mut r: Reactor<App> = Reactor::new().unwrap();
     let mut app = App::default();
@@ -123,6 +124,7 @@ fn pausing_inside_on_accept_stops_the_rest_of_the_batch() {
 
 #[test]
 fn pausing_from_an_earlier_callback_of_the_same_turn_stops_a_polled_accept() {
+    let _serial = serial();
     // D8: readiness polled in this turn does not leak through a pause made before it runs.
     let (mut r, mut app) = reactor();
     let (server, addr) = listen_on_loopback(&mut r, &mut app);
@@ -148,6 +150,7 @@ fn pausing_from_an_earlier_callback_of_the_same_turn_stops_a_polled_accept() {
 
 #[test]
 fn closing_the_server_inside_on_accept_stops_it_and_waiting_clients_see_eof_or_reset() {
+    let _serial = serial();
     // Reference §1.6: close removes the id at once; no event for it afterwards. The
     // accepted socket survives the server.
     let mut r: Reactor<App> = Reactor::new().unwrap();
@@ -177,6 +180,7 @@ fn closing_the_server_inside_on_accept_stops_it_and_waiting_clients_see_eof_or_r
 
 #[test]
 fn pause_and_resume_with_nothing_waiting_does_nothing_harmful() {
+    let _serial = serial();
     let (mut r, mut app) = reactor();
     let (server, addr) = listen_on_loopback(&mut r, &mut app);
     // Repeated flags are no-ops; a resume with an empty backlog accepts nothing.
@@ -196,6 +200,7 @@ fn pause_and_resume_with_nothing_waiting_does_nothing_harmful() {
 
 #[test]
 fn accept_batch_of_2_takes_all_10_waiting_clients_over_several_turns() {
+    let _serial = serial();
     // DESIGN §3 fairness: a full batch is continued next turn without a new edge.
     let mut r: Reactor<App> = ReactorBuilder::new().accept_batch(2).build().unwrap();
     let mut app = App::default();

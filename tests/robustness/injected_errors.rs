@@ -2,15 +2,14 @@
 //! retry set stays silent, other accept errors pause once with their code, failed
 //! registrations, binds, reads, sends and connects answer with the mapped code, and no fd
 //! is leaked on any of these paths.
-mod util;
 
 use std::io::Read;
 
+use crate::util::*;
 use chrome_sockets::fault_injection::{self, Syscall};
 use chrome_sockets::tcp::SocketProperties as TcpProps;
 use chrome_sockets::tcp_server::SocketProperties as ServerProps;
 use chrome_sockets::Reactor;
-use util::*;
 
 fn server_paused(r: &mut Reactor<Rec>, rec: &mut Rec, id: chrome_sockets::ServerSocketId) -> bool {
     ask(r, rec, |r, d| r.tcp_server().get_info(id, d))

@@ -1,7 +1,6 @@
 //! Ensures socket ids (DESIGN §2 "Ids", reference §4): one counter per kind starting at 1,
 //! never reused, and a stale readiness event never reaches a newer socket in a reused slot.
-mod util;
-use util::*;
+use crate::util::*;
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};

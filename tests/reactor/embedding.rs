@@ -1,7 +1,6 @@
 //! Embedding in a host loop: the poll fd's readiness, zero-timeout turns, `next_timeout`, and
 //! the cross-thread waker.
-mod util;
-use util::*;
+use crate::util::*;
 
 use std::fs::File;
 use std::io::{Read, Write};

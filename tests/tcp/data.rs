@@ -1,14 +1,13 @@
 //! The `chrome.sockets.tcp` data path through real loopback sockets: round trips, large and
 //! back-to-back sends, many clients, `buffer_size` chunking, and nothing lost across pause.
-mod util;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread::JoinHandle;
 
+use crate::util::*;
 use chrome_sockets::tcp::SocketProperties;
 use chrome_sockets::{Reactor, TcpSocketId};
-use util::*;
 
 /// Makes `r` an echo server: accepted sockets are unpaused, every chunk is sent back.
 fn echo(r: &mut Reactor<Rec>) {

@@ -1,17 +1,16 @@
 //! Security: permissions are checked before any syscall or validation, every fd the
 //! reactor opens is close-on-exec (and non-blocking where that matters), and ids are never
 //! reused over 100,000 create/close cycles.
-mod util;
 
 use std::collections::BTreeMap;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 
+use crate::util::*;
 use chrome_sockets::fault_injection::{self, Syscall};
 use chrome_sockets::tcp::SocketProperties as TcpProps;
 use chrome_sockets::tcp_server::SocketProperties as ServerProps;
 use chrome_sockets::{Reactor, ReactorBuilder, ServerSocketId, SocketsManifest, TcpSocketId};
-use util::*;
 
 #[test]
 fn permission_is_checked_before_any_syscall_or_validation() {

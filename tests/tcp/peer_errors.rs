@@ -4,7 +4,6 @@
 //! paused sockets, backlog overflow, storms of aborted connections, silent clients). The
 //! reactor never panics or spins, every connection the kernel completed is accounted for,
 //! other sockets keep being served, and fds return to baseline.
-mod util;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -13,9 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::util::*;
 use chrome_sockets::tcp::{SendInfo, SocketProperties};
 use chrome_sockets::{LastError, Reactor, TcpSocketId};
-use util::*;
 
 const MIB: usize = 1 << 20;
 

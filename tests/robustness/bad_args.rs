@@ -1,12 +1,11 @@
 //! Bad arguments: unknown, stale and cross-namespace ids, malformed addresses, ports and
 //! backlogs at and beyond their limits, huge and non-ASCII names. Every answer is Chrome's
 //! message and code, and no bad call opens an fd.
-mod util;
 
+use crate::util::*;
 use chrome_sockets::tcp::SocketProperties as TcpProps;
 use chrome_sockets::tcp_server::SocketProperties as ServerProps;
 use chrome_sockets::{LastError, Reactor, ServerSocketId, TcpSocketId};
-use util::*;
 
 type R = Reactor<()>;
 

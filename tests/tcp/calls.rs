@@ -98,8 +98,7 @@ fn keep_alive_and_no_delay_on_connected_and_accepted_sockets_succeed() {
 #[test]
 fn keep_alive_with_negative_delay_fails_with_2_err_failed() {
     // §3.4: a refused setsockopt (TCP_KEEPIDLE = -1 is EINVAL) is -2 "net::ERR_FAILED".
-    with_recorder(|mut r, mut app| {
-        let (id, _client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, _client| {
         let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().set_keep_alive(id, true, -1, cb)
         });
@@ -234,8 +233,7 @@ fn connect_twice_fails_with_23_and_keeps_the_connection() {
 #[test]
 fn connect_on_accepted_socket_fails_with_23() {
     // §3.6 step 5: accepted sockets count as connected.
-    with_recorder(|mut r, mut app| {
-        let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, client| {
         let port = client.peer_addr().unwrap().port() as i32;
         let res = ask(&mut r, &mut app, |r, cb| {
             r.tcp().connect(id, "127.0.0.1", port, cb)

@@ -64,8 +64,7 @@ fn small_messages_round_trip_through_an_echoing_accepted_socket() {
 
 #[test]
 fn eight_mib_in_one_send_arrives_intact_and_in_order() {
-    with_recorder(|mut r, mut app| {
-        let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, client| {
         let data = pattern(8 << 20, 1);
         let h = reader(client, data.len());
         let sent = ask(&mut r, &mut app, |r, cb| r.tcp().send(id, data.clone(), cb));
@@ -79,8 +78,7 @@ fn eight_mib_in_one_send_arrives_intact_and_in_order() {
 
 #[test]
 fn eight_mib_from_the_peer_arrive_intact_in_receive_events() {
-    with_recorder(|mut r, mut app| {
-        let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, mut client| {
         ask(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
         let data = pattern(8 << 20, 2);
         let d = data.clone();
@@ -124,8 +122,7 @@ fn fifty_concurrent_clients_each_get_their_own_bytes_back() {
 #[test]
 fn buffer_size_7_chunks_every_receive_to_at_most_7_bytes() {
     // §3.9: one read of at most bufferSize bytes per onReceive.
-    with_recorder(|mut r, mut app| {
-        let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, mut client| {
         let props = SocketProperties::new().buffer_size(7);
         ask(&mut r, &mut app, |r, cb| r.tcp().update(id, props, cb)).unwrap();
         let data = pattern(10_000, 3);
@@ -155,8 +152,7 @@ fn buffer_size_set_at_create_applies_to_a_connected_socket() {
 
 #[test]
 fn data_sent_before_unpause_is_delivered_after_unpause() {
-    with_recorder(|mut r, mut app| {
-        let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, mut client| {
         client.write_all(b"early bytes").unwrap();
         turn_n(&mut r, &mut app, 10);
         assert!(app.received.is_empty(), "paused sockets are not read");
@@ -168,8 +164,7 @@ fn data_sent_before_unpause_is_delivered_after_unpause() {
 
 #[test]
 fn nothing_is_lost_across_pause_and_unpause_cycles() {
-    with_recorder(|mut r, mut app| {
-        let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, mut client| {
         let mut expected = Vec::new();
         for round in 0..5u32 {
             let piece = pattern(30_000, 100 + round);
@@ -214,8 +209,7 @@ fn pausing_in_a_receive_listener_stops_the_next_receive_at_once() {
 
 #[test]
 fn back_to_back_sends_complete_in_issue_order_with_bytes_in_order() {
-    with_recorder(|mut r, mut app| {
-        let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, client| {
         // Sizes mix small sends with ones far larger than the socket buffer.
         let sizes = [10usize, 3 << 20, 1, 0, 70_000, 4 << 20, 5];
         let pieces: Vec<Vec<u8>> = sizes
@@ -246,8 +240,7 @@ fn back_to_back_sends_complete_in_issue_order_with_bytes_in_order() {
 #[test]
 fn paused_socket_can_send() {
     // §3.8.6: paused does not affect sending.
-    with_recorder(|mut r, mut app| {
-        let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, mut client| {
         let sent = send(&mut r, &mut app, id, b"hi");
         assert_eq!(sent.unwrap(), 2);
         let mut buf = [0u8; 2];

@@ -38,6 +38,12 @@ fn logged_send(r: &mut Reactor<Rec>, id: TcpSocketId, data: Vec<u8>, tag: &'stat
     });
 }
 
+/// The call failed with -15 "net::ERR_SOCKET_NOT_CONNECTED".
+#[track_caller]
+fn assert_not_connected<T: std::fmt::Debug>(res: &Result<T, LastError>) {
+    assert_last_error(res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
+}
+
 fn describe(tag: &str, res: &Result<SendInfo, LastError>) -> String {
     match res {
         Ok(i) => format!("{tag} ok {}", i.bytes_sent),
@@ -52,8 +58,7 @@ fn describe(tag: &str, res: &Result<SendInfo, LastError>) -> String {
 #[test]
 fn peer_fin_gives_100_and_leaves_the_socket_disconnected_and_paused() {
     // §3.10 / D7: EOF is -100; the socket is then disconnected and paused.
-    with_recorder(|mut r, mut app| {
-        let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, mut client| {
         unpause(&mut r, &mut app, id);
         client.write_all(b"last words").unwrap();
         drop(client);
@@ -69,16 +74,14 @@ fn peer_fin_gives_100_and_leaves_the_socket_disconnected_and_paused() {
         assert!(i.paused);
         assert_eq!((i.peer_address, i.local_address), (None, None));
         // Half-close is not supported: sending afterwards is -15.
-        let res = send(&mut r, &mut app, id, b"x");
-        assert_last_error(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
+        assert_not_connected(&send(&mut r, &mut app, id, b"x"));
     });
 }
 
 #[test]
 fn peer_fin_while_paused_is_reported_only_after_unpause() {
     // §3.10: while paused nothing is read, so nothing is reported and getInfo says connected.
-    with_recorder(|mut r, mut app| {
-        let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, mut client| {
         client.write_all(b"buffered").unwrap();
         drop(client);
         turn_n(&mut r, &mut app, 10);
@@ -98,8 +101,7 @@ fn peer_fin_while_paused_is_reported_only_after_unpause() {
 #[test]
 fn peer_reset_gives_101_and_disconnects() {
     // D7: a read error carries its own code, -101 for a reset.
-    with_recorder(|mut r, mut app| {
-        let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, client| {
         unpause(&mut r, &mut app, id);
         reset(client);
         turn_until(&mut r, &mut app, |a| !a.receive_errors.is_empty());
@@ -115,23 +117,20 @@ fn send_when_not_connected_fails_with_15() {
     // §3.8.4: never connected or after disconnect: -15 with no bytes_sent.
     with_recorder(|mut r, mut app| {
         let fresh = create(&mut r, &mut app, SocketProperties::new());
-        let res = send(&mut r, &mut app, fresh, b"x");
-        assert_last_error(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
+        assert_not_connected(&send(&mut r, &mut app, fresh, b"x"));
         let (id, _client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         assert_eq!(
             ask(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
             Ok(())
         );
-        let res = send(&mut r, &mut app, id, b"x");
-        assert_last_error(&res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
+        assert_not_connected(&send(&mut r, &mut app, id, b"x"));
     });
 }
 
 #[test]
 fn disconnect_of_a_reading_socket_calls_back_then_raises_100() {
     // §3.7: the disconnect reply comes before onReceiveError(-100); the socket ends paused.
-    with_recorder(|mut r, mut app| {
-        let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, mut client| {
         unpause(&mut r, &mut app, id);
         r.tcp().disconnect(id, |_, app: &mut Rec, res| {
             res.expect("disconnect");
@@ -150,8 +149,7 @@ fn disconnect_of_a_reading_socket_calls_back_then_raises_100() {
 
 #[test]
 fn disconnect_of_a_paused_socket_raises_nothing() {
-    with_recorder(|mut r, mut app| {
-        let (id, _client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, _client| {
         assert_eq!(
             ask(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
             Ok(())
@@ -165,8 +163,7 @@ fn disconnect_of_a_paused_socket_raises_nothing() {
 #[test]
 fn close_of_a_reading_socket_raises_no_event() {
     // D6: no event is dispatched for a closed id.
-    with_recorder(|mut r, mut app| {
-        let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, mut client| {
         unpause(&mut r, &mut app, id);
         // Data and a FIN are waiting too: none of it may surface after the close.
         client.write_all(b"unread").unwrap();
@@ -233,8 +230,7 @@ fn disconnect_mid_send_fails_in_flight_and_queued_sends_with_15_and_reconnect_wo
 #[test]
 fn peer_eof_mid_send_fails_the_pending_send_with_15() {
     // §3.10: a FIN disconnects the whole socket (no half-close), so pending sends fail (D9).
-    with_recorder(|mut r, mut app| {
-        let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, client| {
         unpause(&mut r, &mut app, id);
         logged_send(&mut r, id, vec![0; 64 * MIB], "big");
         turn_n(&mut r, &mut app, 3);
@@ -258,8 +254,7 @@ fn peer_eof_mid_send_fails_the_pending_send_with_15() {
 fn send_to_a_reset_peer_fails_with_101_and_queued_sends_with_15() {
     // §3.8.5 with our codes: the failed write gets its own code (-101), the socket is
     // disconnected, sends queued behind it get -15 (D9). Paused, so no read sees the RST.
-    with_recorder(|mut r, mut app| {
-        let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, client| {
         reset(client);
         turn_n(&mut r, &mut app, 3);
         logged_send(&mut r, id, b"one".to_vec(), "1");

@@ -142,6 +142,16 @@ pub fn accepting_reactor() -> Reactor<Vec<AcceptInfo>> {
     r
 }
 
+/// [`with_recorder`] with one connection accepted on a loopback server: `body` gets the
+/// reactor, the state, the accepted socket (still paused) and the client.
+#[track_caller]
+pub fn with_accepted(body: impl FnOnce(Reactor<Rec>, Rec, TcpSocketId, TcpStream)) {
+    with_recorder(|mut r, mut rec| {
+        let (id, client) = accepted_pair(&mut r, &mut rec, "127.0.0.1");
+        body(r, rec, id, client)
+    });
+}
+
 /// `get_info` of a live socket.
 #[track_caller]
 pub fn info(r: &mut Reactor<Rec>, rec: &mut Rec, id: TcpSocketId) -> SocketInfo {

@@ -53,8 +53,7 @@ fn assert_refused(mut client: TcpStream) {
 fn clients_connected_while_paused_are_each_accepted_exactly_once_after_resume() {
     let _serial = serial();
     // D1: resuming accepts what the kernel queued while paused; none lost, none twice.
-    let mut r: Reactor<App> = Reactor::new().unwrap();
-    let mut app = App::default();
+    let (mut r, mut app) = (Reactor::<App>::new().unwrap(), App::default());
     r.tcp_server().on_accept().add_listener(|r, app, info| {
         app.accepts.push(*info);
         let id = info.client_socket_id;
@@ -101,8 +100,7 @@ fn clients_connected_while_paused_are_each_accepted_exactly_once_after_resume() 
 fn pausing_inside_on_accept_stops_the_rest_of_the_batch() {
     let _serial = serial();
     // D8: the first on_accept pauses; the other 9 of the same poll batch wait for resume.
-    let mut r: Reactor<App> = Reactor::new().unwrap();
-    let mut app = App::default();
+    let (mut r, mut app) = (Reactor::<App>::new().unwrap(), App::default());
     r.tcp_server().on_accept().add_listener(|r, app, info| {
         app.accepts.push(*info);
         if app.accepts.len() == 1 {
@@ -153,8 +151,7 @@ fn closing_the_server_inside_on_accept_stops_it_and_waiting_clients_see_eof_or_r
     let _serial = serial();
     // Reference §1.6: close removes the id at once; no event for it afterwards. The
     // accepted socket survives the server.
-    let mut r: Reactor<App> = Reactor::new().unwrap();
-    let mut app = App::default();
+    let (mut r, mut app) = (Reactor::<App>::new().unwrap(), App::default());
     r.tcp_server().on_accept().add_listener(|r, app, info| {
         app.accepts.push(*info);
         r.tcp_server()

@@ -2,7 +2,6 @@
 //! never reused, and a stale readiness event never reaches a newer socket in a reused slot.
 use crate::util::*;
 
-use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
@@ -143,12 +142,7 @@ fn a_stale_readiness_event_never_reaches_a_newer_server_in_the_reused_slot() {
     assert_eq!(st.peer_ports, [b_client.local_addr().unwrap().port()]);
     // A's waiting client was dropped with A's listener.
     let mut a_client = a_client;
-    let mut buf = [0u8; 1];
-    match a_client.read(&mut buf) {
-        Ok(0) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
-        other => panic!("A's client: expected EOF or reset, got {other:?}"),
-    }
+    assert_eof_or_reset(&mut a_client);
 }
 
 #[test]

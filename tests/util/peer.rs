@@ -108,6 +108,17 @@ pub fn read_to_end_or_error(s: &mut TcpStream) -> (Vec<u8>, Option<std::io::Erro
     }
 }
 
+/// Reads one byte from a client whose server side went away: EOF or a reset, nothing else.
+#[track_caller]
+pub fn assert_eof_or_reset(client: &mut TcpStream) {
+    let mut buf = [0u8; 1];
+    match client.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("expected EOF or reset, got {other:?}"),
+    }
+}
+
 /// Sets `SO_LINGER` to zero so dropping the stream sends a reset.
 pub fn set_reset_on_close(s: &TcpStream) {
     socket2::SockRef::from(s)

@@ -286,13 +286,6 @@ fn unload_of_an_idle_reactor_is_harmless_and_run_returns() {
 
 type R = Reactor<Rec>;
 
-fn setup(rec: &mut Rec) -> (R, ServerSocketId, SocketAddr) {
-    let mut r: R = Reactor::new().unwrap();
-    record_events(&mut r);
-    let (id, addr) = listen_on_loopback(&mut r, rec);
-    (r, id, addr)
-}
-
 /// A client whose server-side connection was never accepted sees EOF or a reset.
 #[track_caller]
 fn assert_dropped_by_server(c: &mut std::net::TcpStream) {
@@ -323,8 +316,7 @@ fn delivered(rec: &Rec) -> Vec<usize> {
 #[test]
 fn closing_the_server_inside_on_accept_stops_accepting_and_resets_the_queue() {
     let _fds = FdGuard::new();
-    let mut rec = Rec::reading();
-    let (mut r, server, addr) = setup(&mut rec);
+    let (mut r, mut rec, server, addr) = serving(Rec::reading());
     r.tcp_server().on_accept().add_listener(move |r, _, info| {
         if info.socket_id == server {
             r.tcp_server().close(server, |_, _, res| res.unwrap());
@@ -353,8 +345,7 @@ fn closing_the_server_inside_on_accept_stops_accepting_and_resets_the_queue() {
 #[test]
 fn pausing_inside_on_accept_stops_the_batch_and_resume_takes_the_rest_once() {
     let _fds = FdGuard::new();
-    let mut rec = Rec::reading();
-    let (mut r, server, addr) = setup(&mut rec);
+    let (mut r, mut rec, server, addr) = serving(Rec::reading());
     let pause_once = Rc::new(RefCell::new(true));
     let p = pause_once.clone();
     r.tcp_server().on_accept().add_listener(move |r, _, _| {
@@ -381,8 +372,7 @@ fn pausing_inside_on_accept_stops_the_batch_and_resume_takes_the_rest_once() {
 #[test]
 fn disconnect_and_relisten_inside_on_accept_serves_new_clients_on_the_same_port() {
     let _fds = FdGuard::new();
-    let mut rec = Rec::reading();
-    let (mut r, server, addr) = setup(&mut rec);
+    let (mut r, mut rec, server, addr) = serving(Rec::reading());
     let relistened = Rc::new(RefCell::new(None));
     let once = Rc::new(RefCell::new(true));
     {
@@ -421,8 +411,7 @@ fn disconnect_and_relisten_inside_on_accept_serves_new_clients_on_the_same_port(
 #[test]
 fn a_slab_slot_reused_inside_one_poll_batch_gets_no_stale_readiness() {
     let _fds = FdGuard::new();
-    let mut rec = Rec::reading();
-    let (mut r, _server, addr) = setup(&mut rec);
+    let (mut r, mut rec, _server, addr) = serving(Rec::reading());
     let mut a = connect(addr);
     let mut b = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 2);
@@ -474,8 +463,7 @@ fn a_slab_slot_reused_inside_one_poll_batch_gets_no_stale_readiness() {
 #[test]
 fn closing_with_callbacks_queued_runs_each_once_with_chromes_results() {
     let _fds = FdGuard::new();
-    let mut rec = Rec::reading();
-    let (mut r, server, addr) = setup(&mut rec);
+    let (mut r, mut rec, server, addr) = serving(Rec::reading());
     let _client = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
     idle_work(&mut r, &mut rec, 2);
@@ -581,8 +569,7 @@ fn dropping_the_reactor_mid_flight_frees_every_fd_and_port_and_runs_no_callback(
     let before = fds_by_kind();
     let ran = Rc::new(RefCell::new(0));
     let (addr, mut peer_a, mut peer_b) = {
-        let mut rec = Rec::default();
-        let (mut r, _server, addr) = setup(&mut rec);
+        let (mut r, mut rec, _server, addr) = serving(Rec::default());
         let peer_a = connect(addr);
         let peer_b = connect(addr);
         turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 2);
@@ -627,8 +614,7 @@ fn dropping_the_reactor_mid_flight_frees_every_fd_and_port_and_runs_no_callback(
 #[test]
 fn a_panicking_listener_is_removed_and_queued_connections_are_still_accepted() {
     let _fds = FdGuard::new();
-    let mut rec = Rec::reading();
-    let (mut r, _server, addr) = setup(&mut rec);
+    let (mut r, mut rec, _server, addr) = serving(Rec::reading());
     let panicky = r
         .tcp_server()
         .on_accept()
@@ -735,8 +721,7 @@ fn turn_from_inside_a_callback_listener_or_timer_is_would_block_not_a_deadlock()
 #[test]
 fn a_pause_resume_storm_on_the_server_accepts_every_client_exactly_once() {
     let _fds = FdGuard::new();
-    let mut rec = Rec::reading();
-    let (mut r, server, addr) = setup(&mut rec);
+    let (mut r, mut rec, server, addr) = serving(Rec::reading());
     let clients = std::thread::spawn(move || {
         (0..100)
             .map(|i| {

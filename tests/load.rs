@@ -58,8 +58,7 @@ fn two_hundred_listeners_each_accept_their_one_client_exactly_once() {
     let _fds = FdGuard::new();
     enough_fds();
     let mut rec = Rec::reading();
-    let mut r: R = Reactor::new().unwrap();
-    record_events(&mut r);
+    let mut r = recording_reactor();
     let servers: Vec<(ServerSocketId, SocketAddr)> = (0..200)
         .map(|_| listen_on_loopback(&mut r, &mut rec))
         .collect();
@@ -98,8 +97,7 @@ fn a_burst_of_2000_connects_leaves_other_listeners_and_connections_responsive() 
         echo: true,
         ..Rec::default()
     };
-    let mut r: R = Reactor::new().unwrap();
-    record_events(&mut r);
+    let mut r = recording_reactor();
     // SOMAXCONN is 4096: the whole burst fits in the kernel's queue.
     let (busy, busy_addr) = listen_with_backlog(&mut r, &mut rec, 4096);
     let (calm, calm_addr) = listen_on_loopback(&mut r, &mut rec);
@@ -210,8 +208,7 @@ fn a_thousand_idle_clients_cost_nothing_and_a_new_client_is_still_served() {
     enough_fds();
     let mut rec = Rec::reading();
     rec.echo = true;
-    let mut r: R = Reactor::new().unwrap();
-    record_events(&mut r);
+    let mut r = recording_reactor();
     let (_server, addr) = listen_on_loopback(&mut r, &mut rec);
     let (tx, rx) = mpsc::channel();
     let connector = std::thread::spawn(move || {
@@ -251,8 +248,7 @@ fn ten_thousand_connect_accept_close_cycles_leave_empty_tables_and_no_fd() {
     let _fds = FdGuard::new();
     enough_fds();
     let mut rec = Rec::default();
-    let mut r: R = Reactor::new().unwrap();
-    record_events(&mut r);
+    let mut r = recording_reactor();
     r.tcp_server().on_accept().add_listener(|r, _, info| {
         r.tcp()
             .close(info.client_socket_id, |_, _, res| res.unwrap());

@@ -81,8 +81,7 @@ fn child() {
     assert!(!sigpipe_ignored());
 
     let mut rec = Rec::default();
-    let mut r: Reactor<Rec> = Reactor::new().unwrap();
-    record_events(&mut r);
+    let mut r = recording_reactor();
     let (_server, addr) = listen_on_loopback(&mut r, &mut rec);
 
     // 1. An accepted socket whose peer resets.

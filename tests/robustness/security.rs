@@ -124,8 +124,7 @@ fn every_fd_the_reactor_opens_is_close_on_exec_and_non_blocking() {
     let _serial = serial();
     let t0 = fd_table();
     let mut rec = Rec::default();
-    let mut r: Reactor<Rec> = Reactor::new().unwrap();
-    record_events(&mut r);
+    let mut r = recording_reactor();
     // The poll and its waker.
     let mut base = opened_since(&t0, &[]);
     base.sort_by(|a, b| a.1.cmp(&b.1));

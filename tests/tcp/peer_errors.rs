@@ -354,13 +354,6 @@ fn peer_that_writes_and_closes_at_once_after_connect_is_read_to_the_eof() {
 
 type R = Reactor<Rec>;
 
-fn server_reactor(rec: &mut Rec) -> (R, SocketAddr) {
-    let mut r: R = Reactor::new().unwrap();
-    record_events(&mut r);
-    let (_id, addr) = listen_on_loopback(&mut r, rec);
-    (r, addr)
-}
-
 fn close_all_tcp(r: &mut R, rec: &mut Rec) {
     let all = ask(r, rec, |r, d| r.tcp().get_sockets(d)).unwrap();
     for s in all {
@@ -371,8 +364,7 @@ fn close_all_tcp(r: &mut R, rec: &mut Rec) {
 #[test]
 fn reset_before_accept_is_accepted_and_reads_an_error_or_is_dropped() {
     let _fds = FdGuard::new();
-    let mut rec = Rec::reading();
-    let (mut r, addr) = server_reactor(&mut rec);
+    let (mut r, mut rec, _server, addr) = serving(Rec::reading());
     // Five clients connect and reset before the server turns at all.
     for _ in 0..5 {
         let c = connect(addr);
@@ -408,8 +400,7 @@ fn reset_before_accept_is_accepted_and_reads_an_error_or_is_dropped() {
 #[test]
 fn data_then_reset_before_accept_delivers_at_most_the_data_then_one_error() {
     let _fds = FdGuard::new();
-    let mut rec = Rec::reading();
-    let (mut r, addr) = server_reactor(&mut rec);
+    let (mut r, mut rec, _server, addr) = serving(Rec::reading());
     for i in 0..5 {
         let c = token_client(addr, i);
         set_reset_on_close(&c);
@@ -439,8 +430,7 @@ fn data_then_reset_before_accept_delivers_at_most_the_data_then_one_error() {
 #[test]
 fn data_then_fin_before_accept_delivers_the_data_then_minus_100() {
     let _fds = FdGuard::new();
-    let mut rec = Rec::reading();
-    let (mut r, addr) = server_reactor(&mut rec);
+    let (mut r, mut rec, _server, addr) = serving(Rec::reading());
     for i in 0..5 {
         drop(token_client(addr, i)); // write, then FIN
     }
@@ -460,8 +450,8 @@ fn data_then_fin_before_accept_delivers_the_data_then_minus_100() {
 #[test]
 fn writes_to_a_paused_socket_cost_no_work_and_arrive_whole_after_unpause() {
     let _fds = FdGuard::new();
-    let mut rec = Rec::default(); // accepted sockets stay paused
-    let (mut r, addr) = server_reactor(&mut rec);
+    // Accepted sockets stay paused.
+    let (mut r, mut rec, _server, addr) = serving(Rec::default());
     let mut client = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
     let id = rec.accepted[0].1;
@@ -581,8 +571,7 @@ fn backlog_overflow_while_paused_accounts_for_every_client() {
 #[test]
 fn reset_during_a_large_send_fails_the_send_without_panic_or_leak() {
     let _fds = FdGuard::new();
-    let mut rec = Rec::reading();
-    let (mut r, addr) = server_reactor(&mut rec);
+    let (mut r, mut rec, _server, addr) = serving(Rec::reading());
     let mut client = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
     let id = rec.accepted[0].1;
@@ -638,10 +627,11 @@ fn reset_during_a_large_send_fails_the_send_without_panic_or_leak() {
 #[test]
 fn a_storm_of_500_aborted_connections_does_not_starve_a_normal_client() {
     let _fds = FdGuard::new();
-    let mut rec = Rec::reading();
-    rec.echo = true;
-    rec.close_on_error = true;
-    let (mut r, addr) = server_reactor(&mut rec);
+    let (mut r, mut rec, _server, addr) = serving(Rec {
+        echo: true,
+        close_on_error: true,
+        ..Rec::reading()
+    });
     let mut normal = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
     let storm_done = Arc::new(AtomicBool::new(false));
@@ -698,9 +688,10 @@ fn a_storm_of_500_aborted_connections_does_not_starve_a_normal_client() {
 #[test]
 fn silent_clients_stay_connected_and_burn_no_cpu() {
     let _fds = FdGuard::new();
-    let mut rec = Rec::reading();
-    rec.echo = true;
-    let (mut r, addr) = server_reactor(&mut rec);
+    let (mut r, mut rec, _server, addr) = serving(Rec {
+        echo: true,
+        ..Rec::reading()
+    });
     let silent: Vec<TcpStream> = (0..50).map(|_| connect(addr)).collect();
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 50);
     idle_work(&mut r, &mut rec, 3); // the unpause callbacks
@@ -737,8 +728,7 @@ type SendLog = std::rc::Rc<std::cell::RefCell<Vec<(usize, Option<i32>)>>>;
 #[test]
 fn a_reset_with_ten_thousand_queued_sends_answers_each_exactly_once() {
     let _fds = FdGuard::new();
-    let mut rec = Rec::default();
-    let (mut r, addr) = server_reactor(&mut rec);
+    let (mut r, mut rec, _server, addr) = serving(Rec::default());
     let client = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
     let id = rec.accepted[0].1;
@@ -792,8 +782,7 @@ fn a_reset_with_ten_thousand_queued_sends_answers_each_exactly_once() {
 #[test]
 fn pausing_on_every_chunk_loses_and_reorders_nothing_and_eof_comes_last() {
     let _fds = FdGuard::new();
-    let mut rec = Rec::default();
-    let (mut r, addr) = server_reactor(&mut rec);
+    let (mut r, mut rec, _server, addr) = serving(Rec::default());
     // D8: each on_receive pauses its socket; a timer resumes it on a later turn.
     r.tcp().on_receive().add_listener(|r, _, info| {
         let id = info.socket_id;

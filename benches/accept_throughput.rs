@@ -48,40 +48,10 @@ use chrome_sockets::{AcceptedSockets, Reactor, ReactorBuilder};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+mod common;
+use common::{config, enforce_cap, median};
+
 const LEVELS: [usize; 3] = [1, 16, 64];
-
-struct Config {
-    quick: bool,
-    rounds: usize,
-    seconds: f64,
-    warmup: f64,
-    cap: Duration,
-}
-
-fn env_num<T: std::str::FromStr>(name: &str) -> Option<T> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
-}
-
-fn config() -> Config {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    // `cargo bench` passes `--bench`; without it (e.g. `cargo test --benches`) run quick too.
-    let quick = args.iter().any(|a| a == "--quick")
-        || env_num::<u32>("CS_BENCH_QUICK") == Some(1)
-        || !args.iter().any(|a| a == "--bench");
-    let (rounds, seconds) = if quick { (2, 0.5) } else { (9, 1.0) };
-    let rounds = env_num("CS_BENCH_ROUNDS").unwrap_or(rounds).clamp(1, 100);
-    let seconds: f64 = env_num::<f64>("CS_BENCH_SECONDS")
-        .unwrap_or(seconds)
-        .clamp(0.05, 60.0);
-    let cap: f64 = env_num("CS_BENCH_CAP").unwrap_or(if quick { 55.0 } else { 900.0 });
-    Config {
-        quick,
-        rounds,
-        seconds,
-        warmup: (seconds / 5.0).min(0.5),
-        cap: Duration::from_secs_f64(cap.clamp(1.0, 3600.0)),
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Servers
@@ -387,27 +357,10 @@ fn drive(server: &Server, conc: usize, warmup: f64, seconds: f64) -> io::Result<
 // ---------------------------------------------------------------------------------------------
 // The run
 
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 fn main() -> io::Result<()> {
-    let cfg = config();
-    let cap = cfg.cap;
-    std::thread::spawn(move || {
-        std::thread::sleep(cap);
-        eprintln!("accept_throughput: hard time cap of {cap:?} reached; exiting");
-        std::process::exit(3);
-    });
+    let cfg = config((2, 0.5), (9, 1.0), (55.0, 900.0), 0.05);
+    let warmup = (cfg.seconds / 5.0).min(0.5);
+    enforce_cap("accept_throughput", cfg.cap);
 
     let servers = vec![
         Server::spawn("mio", mio_floor),
@@ -420,14 +373,14 @@ fn main() -> io::Result<()> {
         Server::spawn("tokio-current-thread", tokio_current_thread),
     ];
     let n = servers.len();
-    let planned = cfg.rounds as f64 * LEVELS.len() as f64 * n as f64 * (cfg.seconds + cfg.warmup);
+    let planned = cfg.rounds as f64 * LEVELS.len() as f64 * n as f64 * (cfg.seconds + warmup);
     println!(
         "accept_throughput: {} rounds x {} levels x {n} servers, {:.2} s (+{:.2} s warm-up) per \
          cell, about {planned:.0} s{}; cap {:?}",
         cfg.rounds,
         LEVELS.len(),
         cfg.seconds,
-        cfg.warmup,
+        warmup,
         if cfg.quick { " (quick)" } else { "" },
         cfg.cap,
     );
@@ -438,7 +391,7 @@ fn main() -> io::Result<()> {
         for (li, &conc) in LEVELS.iter().enumerate() {
             for k in 0..n {
                 let s = (round + k) % n;
-                per_round[li][s] = drive(&servers[s], conc, cfg.warmup, cfg.seconds)?;
+                per_round[li][s] = drive(&servers[s], conc, warmup, cfg.seconds)?;
             }
         }
         eprintln!(

@@ -26,34 +26,8 @@ use std::time::{Duration, Instant};
 use chrome_sockets::tcp_server::SocketProperties;
 use chrome_sockets::{Reactor, ServerSocketId};
 
-struct Config {
-    quick: bool,
-    rounds: usize,
-    seconds: f64,
-    cap: Duration,
-}
-
-fn env_num<T: std::str::FromStr>(name: &str) -> Option<T> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
-}
-
-fn config() -> Config {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    // `cargo bench` passes `--bench`; without it (e.g. `cargo test --benches`) run quick too.
-    let quick = args.iter().any(|a| a == "--quick")
-        || env_num::<u32>("CS_BENCH_QUICK") == Some(1)
-        || !args.iter().any(|a| a == "--bench");
-    let (rounds, seconds) = if quick { (3, 0.1) } else { (7, 0.5) };
-    let cap: f64 = env_num("CS_BENCH_CAP").unwrap_or(if quick { 55.0 } else { 600.0 });
-    Config {
-        quick,
-        rounds: env_num("CS_BENCH_ROUNDS").unwrap_or(rounds).clamp(1, 100),
-        seconds: env_num::<f64>("CS_BENCH_SECONDS")
-            .unwrap_or(seconds)
-            .clamp(0.01, 60.0),
-        cap: Duration::from_secs_f64(cap.clamp(1.0, 3600.0)),
-    }
-}
+mod common;
+use common::{config, enforce_cap, median, Config};
 
 /// State lent to the callbacks: how many `get_info` callbacks ran.
 #[derive(Default)]
@@ -143,16 +117,6 @@ fn measure(
     Ok((elapsed * 1e9 / turns as f64, callbacks / elapsed))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 /// Runs every case once per round, interleaved; returns the per-case medians
 /// (ns per turn, callbacks per second).
 fn interleaved(
@@ -179,14 +143,15 @@ fn interleaved(
         .collect())
 }
 
+/// Prints one table row: the case, ns per turn, callbacks per second and the ratio if any.
+fn row(case: &str, (ns, rate): (f64, f64), ratio: Option<f64>) {
+    let ratio = ratio.map_or(" ".to_string(), |r| format!(" {r:.3} "));
+    println!("| {case} | {ns:.0} | {rate:.0} |{ratio}|");
+}
+
 fn main() -> io::Result<()> {
-    let cfg = config();
-    let cap = cfg.cap;
-    std::thread::spawn(move || {
-        std::thread::sleep(cap);
-        eprintln!("api_cost: hard time cap of {cap:?} reached; exiting");
-        std::process::exit(3);
-    });
+    let cfg = config((3, 0.1), (7, 0.5), (55.0, 600.0), 0.01);
+    enforce_cap("api_cost", cfg.cap);
     println!(
         "api_cost: {} rounds, {:.2} s per case and round{}; cap {:?}",
         cfg.rounds,
@@ -208,13 +173,15 @@ fn main() -> io::Result<()> {
     let mut chains = vec![reactor(0, 0, 1)?, reactor(0, 0, 64)?];
     let res = interleaved(&mut chains, &cfg)?;
     drop(chains);
-    println!(
-        "| get_info chain, 1 in flight (1 callback per turn) | {:.0} | {:.0} | |",
-        res[0].0, res[0].1
+    row(
+        "get_info chain, 1 in flight (1 callback per turn)",
+        res[0],
+        None,
     );
-    println!(
-        "| get_info chains, 64 in flight (64 callbacks per turn) | {:.0} | {:.0} | |",
-        res[1].0, res[1].1
+    row(
+        "get_info chains, 64 in flight (64 callbacks per turn)",
+        res[1],
+        None,
     );
     let callbacks_per_s = res[0].1;
 
@@ -229,9 +196,10 @@ fn main() -> io::Result<()> {
     for (i, &n) in sizes.iter().enumerate() {
         let ratio = res[i].0 / res[0].0;
         idle_ratios.push(ratio);
-        println!(
-            "| turn with {n} idle listeners | {:.0} | {:.0} | {ratio:.3} |",
-            res[i].0, res[i].1
+        row(
+            &format!("turn with {n} idle listeners"),
+            res[i],
+            Some(ratio),
         );
     }
 
@@ -239,14 +207,8 @@ fn main() -> io::Result<()> {
     let res = interleaved(&mut timers, &cfg)?;
     drop(timers);
     let timer_ratio = res[1].0 / res[0].0;
-    println!(
-        "| turn with 1 pending timer | {:.0} | {:.0} | 1.000 |",
-        res[0].0, res[0].1
-    );
-    println!(
-        "| turn with 10000 pending timers | {:.0} | {:.0} | {timer_ratio:.3} |",
-        res[1].0, res[1].1
-    );
+    row("turn with 1 pending timer", res[0], Some(1.0));
+    row("turn with 10000 pending timers", res[1], Some(timer_ratio));
 
     println!();
     println!(

@@ -11,8 +11,10 @@
 //! `accept4(2)` returned them instead of setting Chrome's `TCP_NODELAY`. `--max-conns` is an
 //! alias of `--max-connections` (the accept-bench yardstick passes that name).
 
+use std::fmt::Display;
 use std::io::Write;
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::time::Duration;
 
 use chrome_sockets::tcp_server::SocketProperties;
@@ -36,30 +38,24 @@ fn parse_args() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
         match flag.as_str() {
-            "--address" => args.address = value("--address")?,
-            "--port" => {
-                args.port = value("--port")?
-                    .parse()
-                    .map_err(|e| format!("--port: {e}"))?
-            }
-            "--seconds" => {
-                args.seconds = Some(
-                    value("--seconds")?
-                        .parse()
-                        .map_err(|e| format!("--seconds: {e}"))?,
-                )
-            }
-            "--max-connections" | "--max-conns" => {
-                let n = value(&flag)?.parse().map_err(|e| format!("{flag}: {e}"))?;
-                args.max_connections = Some(n);
-            }
             "--untouched" => args.untouched = true,
+            "--address" => args.address = parse(&flag, it.next())?,
+            "--port" => args.port = parse(&flag, it.next())?,
+            "--seconds" => args.seconds = Some(parse(&flag, it.next())?),
+            "--max-connections" | "--max-conns" => {
+                args.max_connections = Some(parse(&flag, it.next())?)
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
     Ok(args)
+}
+
+/// The value after `flag`, parsed.
+fn parse<T: FromStr<Err = E>, E: Display>(flag: &str, value: Option<String>) -> Result<T, String> {
+    let value = value.ok_or(format!("{flag} needs a value"))?;
+    value.parse().map_err(|e| format!("{flag}: {e}"))
 }
 
 /// The state every callback gets.
@@ -70,12 +66,8 @@ struct App {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("accept_close: {e}");
-            return ExitCode::from(2);
-        }
+    let Ok(args) = parse_args().map_err(|e| eprintln!("accept_close: {e}")) else {
+        return ExitCode::from(2);
     };
     let accepted_sockets = if args.untouched {
         AcceptedSockets::Untouched

@@ -16,8 +16,10 @@
 //! when a connection closes, or after a second.
 
 use std::collections::BTreeSet;
+use std::fmt::Display;
 use std::io::Write;
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::time::Duration;
 
 use chrome_sockets::tcp::SocketProperties as TcpProperties;
@@ -41,25 +43,20 @@ fn parse_args() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
         match flag.as_str() {
-            "--address" => args.address = value("--address")?,
-            "--port" => {
-                args.port = value("--port")?
-                    .parse()
-                    .map_err(|e| format!("--port: {e}"))?
-            }
-            "--seconds" => {
-                args.seconds = Some(
-                    value("--seconds")?
-                        .parse()
-                        .map_err(|e| format!("--seconds: {e}"))?,
-                )
-            }
+            "--address" => args.address = parse(&flag, it.next())?,
+            "--port" => args.port = parse(&flag, it.next())?,
+            "--seconds" => args.seconds = Some(parse(&flag, it.next())?),
             other => return Err(format!("unknown argument {other}")),
         }
     }
     Ok(args)
+}
+
+/// The value after `flag`, parsed.
+fn parse<T: FromStr<Err = E>, E: Display>(flag: &str, value: Option<String>) -> Result<T, String> {
+    let value = value.ok_or(format!("{flag} needs a value"))?;
+    value.parse().map_err(|e| format!("{flag}: {e}"))
 }
 
 /// The state every callback gets.
@@ -91,12 +88,8 @@ fn resume_accepting(r: &mut Reactor<App>, app: &mut App) {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("echo_server: {e}");
-            return ExitCode::from(2);
-        }
+    let Ok(args) = parse_args().map_err(|e| eprintln!("echo_server: {e}")) else {
+        return ExitCode::from(2);
     };
     let mut r: Reactor<App> = Reactor::new().expect("creating the reactor");
     let mut app = App::default();

@@ -18,10 +18,12 @@
 //! line, reads the echo and then writes to the host's pipe; the loop exits as soon as both sides
 //! were served (exit status 0), or fails after `--seconds` (default 10 in this mode).
 
+use std::fmt::Display;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use chrome_sockets::tcp_server::SocketProperties;
@@ -53,24 +55,20 @@ fn parse_args() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
         match flag.as_str() {
-            "--seconds" => {
-                let s: f64 = value("--seconds")?
-                    .parse()
-                    .map_err(|e| format!("--seconds: {e}"))?;
-                args.seconds = Some(s.max(0.0));
-            }
-            "--port" => {
-                args.port = value("--port")?
-                    .parse()
-                    .map_err(|e| format!("--port: {e}"))?
-            }
+            "--seconds" => args.seconds = Some(parse::<f64, _>(&flag, it.next())?.max(0.0)),
+            "--port" => args.port = parse(&flag, it.next())?,
             "--self-test" => args.self_test = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
     Ok(args)
+}
+
+/// The value after `flag`, parsed.
+fn parse<T: FromStr<Err = E>, E: Display>(flag: &str, value: Option<String>) -> Result<T, String> {
+    let value = value.ok_or(format!("{flag} needs a value"))?;
+    value.parse().map_err(|e| format!("{flag}: {e}"))
 }
 
 /// Sets up the echo server, its listeners and the heartbeat timer.
@@ -124,12 +122,8 @@ fn self_test_client(port: u16, mut pipe: File) -> std::io::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("embed_poll: {e}");
-            return ExitCode::from(2);
-        }
+    let Ok(args) = parse_args().map_err(|e| eprintln!("embed_poll: {e}")) else {
+        return ExitCode::from(2);
     };
     let limit =
         Duration::from_secs_f64(

@@ -1,5 +1,6 @@
-//! Ensures fd accounting: server create/listen/accept/close cycles and dropping a busy reactor
-//! return every fd kind to baseline, free the ports at once, and run no callback (DESIGN §5).
+//! Ensures fd accounting: an accept-close round trip, server create/listen/accept/close cycles
+//! and dropping a busy reactor return every fd kind to baseline, free the ports at once, and
+//! run no callback (DESIGN §5).
 mod util;
 use util::*;
 
@@ -15,14 +16,11 @@ use chrome_sockets::{tcp, Reactor};
 #[test]
 fn create_listen_accept_close_cycles_return_fds_to_baseline() {
     let _serial = serial();
-    let mut r: Reactor<Vec<AcceptInfo>> = Reactor::new().unwrap();
+    let mut r = accepting_reactor();
     let mut accepts = Vec::new();
-    r.tcp_server()
-        .on_accept()
-        .add_listener(|_, a, info| a.push(*info));
     let baseline = fds_by_kind();
     for cycle in 0..20 {
-        let (server, addr) = listening_server(&mut r, &mut accepts, "127.0.0.1");
+        let (server, addr) = listen_on_loopback(&mut r, &mut accepts);
         let clients: Vec<_> = (0..3).map(|_| connect(addr)).collect();
         turn_until(&mut r, &mut accepts, |a| a.len() == 3);
         // Alternate: close the server first, or the accepted sockets first.
@@ -52,7 +50,7 @@ fn create_listen_accept_close_cycles_return_fds_to_baseline() {
         assert_fds_back_to(&baseline);
     }
     // A server that never listened, and one disconnected, hold no fd either.
-    let (server, _) = listening_server(&mut r, &mut accepts, "127.0.0.1");
+    let (server, _) = listen_on_loopback(&mut r, &mut accepts);
     let out = slot();
     r.tcp_server().disconnect(server, put(&out));
     wait(&mut r, &mut accepts, &out).unwrap();
@@ -71,13 +69,10 @@ fn dropping_a_busy_reactor_closes_every_fd_frees_ports_and_runs_no_callback() {
     let mut addrs: Vec<SocketAddr> = Vec::new();
     let mut clients = Vec::new();
     {
-        let mut r: Reactor<Vec<AcceptInfo>> = Reactor::new().unwrap();
+        let mut r = accepting_reactor();
         let mut accepts = Vec::new();
-        r.tcp_server()
-            .on_accept()
-            .add_listener(|_, a, info| a.push(*info));
         for _ in 0..3 {
-            let (server, addr) = listening_server(&mut r, &mut accepts, "127.0.0.1");
+            let (server, addr) = listen_on_loopback(&mut r, &mut accepts);
             addrs.push(addr);
             clients.extend((0..2).map(|_| connect(addr)));
             if addrs.len() == 3 {
@@ -154,4 +149,23 @@ fn assert_fds_back_to_without(
     let mut expected = baseline.clone();
     *expected.entry("socket".to_string()).or_insert(0) += sockets;
     assert_fds_back_to(&expected);
+}
+
+#[test]
+fn accept_close_round_trip_leaves_no_fd() {
+    let _fds = FdGuard::new();
+    let mut r: Reactor<usize> = Reactor::new().unwrap();
+    let mut accepted = 0;
+    r.tcp_server().on_accept().add_listener(|r, n, info| {
+        *n += 1;
+        r.tcp()
+            .close(info.client_socket_id, |_, _, res| res.unwrap());
+    });
+    let (_id, addr) = listen_on_loopback(&mut r, &mut accepted);
+    let clients: Vec<_> = (0..5).map(|_| connect(addr)).collect();
+    turn_until(&mut r, &mut accepted, |n| *n == 5);
+    for mut c in clients {
+        let mut buf = [0u8; 1];
+        assert_eq!(c.read(&mut buf).unwrap(), 0, "client sees EOF");
+    }
 }

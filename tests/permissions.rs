@@ -29,26 +29,12 @@ fn with_connect(patterns: &[&str]) -> Reactor<Outcome> {
 
 #[track_caller]
 fn new_server(r: &mut Reactor<Outcome>) -> ServerSocketId {
-    let id = std::rc::Rc::new(std::cell::Cell::new(None));
-    let i = id.clone();
-    r.tcp_server()
-        .create(tcp_server::SocketProperties::default(), move |_, _, c| {
-            i.set(Some(c.unwrap().socket_id))
-        });
-    turn_until(r, &mut None, |_| id.get().is_some());
-    id.get().unwrap()
+    create_server(r, &mut None, tcp_server::SocketProperties::default())
 }
 
 #[track_caller]
 fn new_tcp(r: &mut Reactor<Outcome>) -> TcpSocketId {
-    let id = std::rc::Rc::new(std::cell::Cell::new(None));
-    let i = id.clone();
-    r.tcp()
-        .create(tcp::SocketProperties::default(), move |_, _, c| {
-            i.set(Some(c.unwrap().socket_id))
-        });
-    turn_until(r, &mut None, |_| id.get().is_some());
-    id.get().unwrap()
+    create(r, &mut None, tcp::SocketProperties::default())
 }
 
 /// `listen` on a fresh server (closed again afterwards); returns the callback's result.

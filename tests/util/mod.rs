@@ -1,26 +1,67 @@
-//! The shared test kit: bounded turning, fd accounting, small socket helpers.
+//! The one test kit (mio's `tests/util` is the model): bounded turning, a recorder of every
+//! callback and event, fd-leak and fault guards, loopback peers and a logger for tests.
 //!
 //! Every loop here is bounded in time; a helper that runs out of time panics with the
-//! caller's location (`#[track_caller]`).
-#![allow(dead_code)]
+//! caller's location (`#[track_caller]`). Each test binary uses a part of the kit only.
+#![allow(dead_code, unused_imports)]
 
-use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
+use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use chrome_sockets::tcp_server::SocketProperties;
 use chrome_sockets::{LastError, Reactor, ServerSocketId};
 
+mod fault;
+mod fds;
+mod peer;
+mod record;
 mod slot;
-#[allow(unused_imports)] // not every test binary uses the slots
+
+pub use fault::*;
+pub use fds::*;
+pub use peer::*;
+pub use record::*;
 pub use slot::*;
 
 /// How long any helper waits before giving up.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// Installs the test logger once per binary: records at `RUST_LOG`'s level (default `warn`)
+/// go to stderr, which the harness shows for failing tests only.
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        let level = std::env::var("RUST_LOG")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(log::LevelFilter::Warn);
+        if log::set_logger(&TestLogger).is_ok() {
+            log::set_max_level(level);
+        }
+    });
+}
+
+struct TestLogger;
+
+impl log::Log for TestLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            eprintln!("{} {}: {}", record.level(), record.target(), record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
 /// Turns `r` (10 ms poll timeout per turn) until `done(state)` holds; panics after [`PATIENCE`].
 #[track_caller]
 pub fn turn_until<S: 'static>(r: &mut Reactor<S>, state: &mut S, mut done: impl FnMut(&S) -> bool) {
+    init();
     let deadline = Instant::now() + PATIENCE;
     while !done(state) {
         assert!(
@@ -36,51 +77,6 @@ pub fn turn_until<S: 'static>(r: &mut Reactor<S>, state: &mut S, mut done: impl 
 pub fn turn_n<S: 'static>(r: &mut Reactor<S>, state: &mut S, n: usize) {
     for _ in 0..n {
         r.turn(Some(Duration::from_millis(5)), state).expect("turn");
-    }
-}
-
-/// Number of open fds of this process.
-pub fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("/proc/self/fd")
-        .count()
-}
-
-/// Open fds of this process by kind ("socket", "anon_inode:[eventpoll]", "pipe", ...).
-pub fn fds_by_kind() -> BTreeMap<String, usize> {
-    let mut kinds = BTreeMap::new();
-    for entry in std::fs::read_dir("/proc/self/fd")
-        .expect("/proc/self/fd")
-        .flatten()
-    {
-        let target = std::fs::read_link(entry.path())
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let kind = match target.split_once(':') {
-            Some(("anon_inode", rest)) => format!("anon_inode:{rest}"),
-            Some((k, _)) => k.to_string(),
-            None => "file".to_string(),
-        };
-        *kinds.entry(kind).or_insert(0) += 1;
-    }
-    kinds
-}
-
-/// Waits (bounded) until the process's fd count by kind equals `before`; panics otherwise.
-/// Helper threads (host-name resolution) may hold an fd for a moment after a drop.
-#[track_caller]
-pub fn assert_fds_back_to(before: &BTreeMap<String, usize>) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let now = fds_by_kind();
-        if &now == before {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "fd leak: before {before:?}, after {now:?}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -125,24 +121,17 @@ pub fn listening_server<S: 'static>(
                     });
                 });
         });
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(v) = out.get() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "listen did not complete");
-        r.turn(Some(Duration::from_millis(10)), state)
-            .expect("turn");
-    }
+    turn_until(r, state, |_| out.get().is_some());
+    out.get().expect("listening")
 }
 
-/// A blocking client with read/write timeouts so no test can hang on it.
+/// A server listening on 127.0.0.1 at a free port: its id and address.
 #[track_caller]
-pub fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect_timeout(&addr, PATIENCE).expect("connect");
-    s.set_read_timeout(Some(PATIENCE)).unwrap();
-    s.set_write_timeout(Some(PATIENCE)).unwrap();
-    s
+pub fn listen_on_loopback<S: 'static>(
+    r: &mut Reactor<S>,
+    state: &mut S,
+) -> (ServerSocketId, SocketAddr) {
+    listening_server(r, state, "127.0.0.1")
 }
 
 /// Serialises the tests of one test binary. fd counts are process-wide and the test harness

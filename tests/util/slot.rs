@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use chrome_sockets::Reactor;
+use chrome_sockets::{LastError, Reactor, TcpSocketId};
 
 use super::PATIENCE;
 
@@ -58,4 +58,35 @@ pub fn ask<S: 'static, T: 'static>(
         "a callback ran inside the call that took it"
     );
     wait(r, state, &out)
+}
+
+/// Issues one send per buffer back to back (none waits for the one before), turns until
+/// every callback ran and returns their results (bytes sent) in call order.
+#[track_caller]
+pub fn send_all<S: 'static>(
+    r: &mut Reactor<S>,
+    state: &mut S,
+    id: TcpSocketId,
+    buffers: Vec<Vec<u8>>,
+) -> Vec<Result<usize, LastError>> {
+    let slots: Vec<Slot<_>> = buffers.iter().map(|_| slot()).collect();
+    for (buffer, out) in buffers.into_iter().zip(&slots) {
+        r.tcp().send(id, buffer, put(out));
+    }
+    slots
+        .iter()
+        .map(|out| wait(r, state, out).map(|info| info.bytes_sent))
+        .collect()
+}
+
+/// One send, waited for: the bytes sent or the error.
+#[track_caller]
+pub fn send<S: 'static>(
+    r: &mut Reactor<S>,
+    state: &mut S,
+    id: TcpSocketId,
+    data: &[u8],
+) -> Result<usize, LastError> {
+    let data = data.to_vec();
+    ask(r, state, |r, d| r.tcp().send(id, data, d)).map(|info| info.bytes_sent)
 }

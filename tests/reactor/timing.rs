@@ -1,8 +1,7 @@
 //! Ensures DESIGN §2 callback timing: callbacks never run inside the call, run in queue order,
 //! exactly once, work queued by a callback waits for the next turn, event ordering (reference
 //! §2.3) and the event-listener dispatch rules.
-mod util;
-use util::*;
+use crate::util::*;
 
 use std::cell::Cell;
 use std::io;
@@ -173,7 +172,7 @@ fn on_accept_events_come_in_accept_order_with_increasing_client_ids() {
             s.1.push(i.unwrap().peer_port.unwrap());
         });
     });
-    let (_, addr) = listening_server(&mut r, &mut state, "127.0.0.1");
+    let (_, addr) = listen_on_loopback(&mut r, &mut state);
     // Each connect completes its handshake before the next starts: the kernel's accept queue
     // holds them in this order.
     let clients: Vec<_> = (0..50).map(|_| connect(addr)).collect();
@@ -230,7 +229,7 @@ fn listeners_added_during_dispatch_see_only_later_events_and_removed_ones_stop()
         .add_listener(|_, s, info| s.victim.push(info.client_socket_id));
     victim_id.set(Some(id));
 
-    let (_, addr) = listening_server(&mut r, &mut seen, "127.0.0.1");
+    let (_, addr) = listen_on_loopback(&mut r, &mut seen);
     let _clients: Vec<_> = (0..3).map(|_| connect(addr)).collect();
     turn_until(&mut r, &mut seen, |s| s.first.len() == 3);
     turn_n(&mut r, &mut seen, 3);
@@ -294,7 +293,7 @@ fn turn_from_inside_a_callback_or_listener_fails_with_would_block() {
         });
     r.turn(Some(Duration::ZERO), &mut kinds).unwrap();
     assert_eq!(kinds, [io::ErrorKind::WouldBlock]);
-    let (_, addr) = listening_server(&mut r, &mut kinds, "127.0.0.1");
+    let (_, addr) = listen_on_loopback(&mut r, &mut kinds);
     let _client = connect(addr);
     turn_until(&mut r, &mut kinds, |k| k.len() == 2);
     assert_eq!(kinds, [io::ErrorKind::WouldBlock; 2]);

@@ -1,27 +1,16 @@
 //! Security: permissions are checked before any syscall or validation, every fd the
 //! reactor opens is close-on-exec (and non-blocking where that matters), and ids are never
 //! reused over 100,000 create/close cycles.
-mod fault_kit;
-mod util;
 
 use std::collections::BTreeMap;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 
+use crate::util::*;
 use chrome_sockets::fault_injection::{self, Syscall};
 use chrome_sockets::tcp::SocketProperties as TcpProps;
 use chrome_sockets::tcp_server::SocketProperties as ServerProps;
 use chrome_sockets::{Reactor, ReactorBuilder, ServerSocketId, SocketsManifest, TcpSocketId};
-use fault_kit::*;
-use util::*;
-
-/// Clears this thread's faults even if the test fails half-way.
-struct Faults;
-impl Drop for Faults {
-    fn drop(&mut self) {
-        fault_injection::clear();
-    }
-}
 
 #[test]
 fn permission_is_checked_before_any_syscall_or_validation() {
@@ -32,16 +21,8 @@ fn permission_is_checked_before_any_syscall_or_validation() {
         .manifest(SocketsManifest::new())
         .build()
         .unwrap();
-    let server = ask(&mut r, &mut (), |r, d| {
-        r.tcp_server().create(ServerProps::default(), d)
-    })
-    .unwrap()
-    .socket_id;
-    let tcp = ask(&mut r, &mut (), |r, d| {
-        r.tcp().create(TcpProps::default(), d)
-    })
-    .unwrap()
-    .socket_id;
+    let server = create_server(&mut r, &mut (), ServerProps::default());
+    let tcp = create(&mut r, &mut (), TcpProps::default());
     let before = fds_by_kind();
     // Armed faults prove no syscall is reached: they are still pending afterwards.
     fault_injection::inject(Syscall::Socket, libc::EMFILE, 1);
@@ -85,11 +66,7 @@ fn with_permission_validation_still_comes_before_any_syscall() {
         .allow_listen(["127.0.0.1:*"])
         .unwrap();
     let mut r: Reactor<()> = ReactorBuilder::new().manifest(manifest).build().unwrap();
-    let server = ask(&mut r, &mut (), |r, d| {
-        r.tcp_server().create(ServerProps::default(), d)
-    })
-    .unwrap()
-    .socket_id;
+    let server = create_server(&mut r, &mut (), ServerProps::default());
     let before = fds_by_kind();
     fault_injection::inject(Syscall::Socket, libc::EMFILE, 1);
     // Reference §6: no canonicalisation, 127.1 is not 127.0.0.1.
@@ -147,8 +124,7 @@ fn every_fd_the_reactor_opens_is_close_on_exec_and_non_blocking() {
     let _serial = serial();
     let t0 = fd_table();
     let mut rec = Rec::default();
-    let mut r: Reactor<Rec> = Reactor::new().unwrap();
-    record_events(&mut r);
+    let mut r = recording_reactor();
     // The poll and its waker.
     let mut base = opened_since(&t0, &[]);
     base.sort_by(|a, b| a.1.cmp(&b.1));
@@ -166,7 +142,7 @@ fn every_fd_the_reactor_opens_is_close_on_exec_and_non_blocking() {
     let _ = eventfd;
 
     let t1 = fd_table();
-    let (_server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
+    let (_server, addr) = listen_on_loopback(&mut r, &mut rec);
     assert_cloexec_nonblock("listener", &opened_since(&t1, &[]), 1);
 
     let t2 = fd_table();
@@ -177,11 +153,7 @@ fn every_fd_the_reactor_opens_is_close_on_exec_and_non_blocking() {
     let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = target.local_addr().unwrap().port() as i32;
     let t3 = fd_table();
-    let tcp = ask(&mut r, &mut rec, |r, d| {
-        r.tcp().create(TcpProps::default(), d)
-    })
-    .unwrap()
-    .socket_id;
+    let tcp = create(&mut r, &mut rec, TcpProps::default());
     ask(&mut r, &mut rec, |r, d| {
         r.tcp().connect(tcp, "127.0.0.1", port, d)
     })

@@ -2,7 +2,6 @@
 //! kills) writes to reset and closed peers through `tcp().send` (from the call and from the
 //! writable-flush path, on accepted and on connected sockets) and exits normally.
 //! A binary of its own because it re-executes itself with a changed signal disposition.
-mod fault_kit;
 mod util;
 
 use std::cell::RefCell;
@@ -12,7 +11,6 @@ use std::rc::Rc;
 
 use chrome_sockets::tcp::SocketProperties as TcpProps;
 use chrome_sockets::{LastError, Reactor, TcpSocketId};
-use fault_kit::*;
 use util::*;
 
 const CHILD: &str = "CHROME_SOCKETS_SIGPIPE_CHILD";
@@ -64,13 +62,13 @@ fn send_until_failure(
     id: TcpSocketId,
     count: usize,
 ) -> Vec<Result<usize, LastError>> {
-    let results = Rc::new(RefCell::new(Vec::new()));
+    let mut results = Vec::new();
     for _ in 0..count {
         let res = ask(r, rec, |r, d| r.tcp().send(id, vec![b'z'; 256 * 1024], d));
-        results.borrow_mut().push(res.map(|i| i.bytes_sent));
+        results.push(res.map(|i| i.bytes_sent));
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    results.take()
+    results
 }
 
 fn child() {
@@ -83,14 +81,13 @@ fn child() {
     assert!(!sigpipe_ignored());
 
     let mut rec = Rec::default();
-    let mut r: Reactor<Rec> = Reactor::new().unwrap();
-    record_events(&mut r);
-    let (_server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
+    let mut r = recording_reactor();
+    let (_server, addr) = listen_on_loopback(&mut r, &mut rec);
 
     // 1. An accepted socket whose peer resets.
     let peer = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-    let accepted = TcpSocketId::from_raw(rec.accepted[0].1);
+    let accepted = rec.accepted[0].1;
     set_reset_on_close(&peer);
     drop(peer);
     let results = send_until_failure(&mut r, &mut rec, accepted, 4);
@@ -100,7 +97,7 @@ fn child() {
     // the peer answers with RST, later writes get EPIPE.
     let peer = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 2);
-    let accepted = TcpSocketId::from_raw(rec.accepted[1].1);
+    let accepted = rec.accepted[1].1;
     drop(peer);
     let results = send_until_failure(&mut r, &mut rec, accepted, 4);
     assert!(results.iter().any(|r| r.is_err()), "{results:?}");
@@ -108,11 +105,7 @@ fn child() {
     // 3. A connected socket (tcp().connect) whose peer closes.
     let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = target.local_addr().unwrap().port() as i32;
-    let tcp = ask(&mut r, &mut rec, |r, d| {
-        r.tcp().create(TcpProps::default(), d)
-    })
-    .unwrap()
-    .socket_id;
+    let tcp = create(&mut r, &mut rec, TcpProps::default());
     ask(&mut r, &mut rec, |r, d| {
         r.tcp().connect(tcp, "127.0.0.1", port, d)
     })
@@ -133,7 +126,7 @@ fn child() {
     // writable-flush path, not from the call.
     let peer = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 3);
-    let accepted = TcpSocketId::from_raw(rec.accepted[2].1);
+    let accepted = rec.accepted[2].1;
     let big = Rc::new(RefCell::new(None));
     let slot = big.clone();
     r.tcp()

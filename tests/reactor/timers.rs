@@ -1,7 +1,6 @@
 //! Timers: `set_timeout`/`clear_timeout` fire in deadline order, cleared ones never, timers
 //! set from callbacks on a later turn, and `run()` lives exactly as long as timers do.
-mod util;
-use util::*;
+use crate::util::*;
 
 use std::time::{Duration, Instant};
 

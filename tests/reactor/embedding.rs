@@ -1,7 +1,6 @@
 //! Embedding in a host loop: the poll fd's readiness, zero-timeout turns, `next_timeout`, and
 //! the cross-thread waker.
-mod util;
-use util::*;
+use crate::util::*;
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -63,7 +62,7 @@ fn poll_fd_is_quiet_while_idle_and_readable_once_a_client_connects() {
     // Host-loop pattern: poll(2) the reactor's fd, then turn(Some(ZERO)) when it is readable.
     let mut r = accepting_reactor();
     let mut app = App::default();
-    let (_server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+    let (_server, addr) = listen_on_loopback(&mut r, &mut app);
     assert_eq!(r.next_timeout(), None, "idle: nothing to do until I/O");
     assert_eq!(
         readable(&[&r], Duration::from_millis(50)),
@@ -94,7 +93,7 @@ fn poll_fd_is_quiet_while_idle_and_readable_once_a_client_connects() {
 fn host_loop_serves_its_own_pipe_and_the_reactor_side_by_side() {
     let mut r = accepting_reactor();
     let mut app = App::default();
-    let (_server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+    let (_server, addr) = listen_on_loopback(&mut r, &mut app);
     let (rx, tx) = rustix::pipe::pipe().unwrap();
     let (mut rx, mut tx) = (File::from(rx), File::from(tx));
 
@@ -215,7 +214,7 @@ fn next_timeout_is_zero_while_a_listener_has_undrained_connections() {
         app.accepted.push(info.client_socket_id);
     });
     let mut app = App::default();
-    let (_server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+    let (_server, addr) = listen_on_loopback(&mut r, &mut app);
     let _clients: Vec<_> = (0..3).map(|_| connect(addr)).collect();
     assert_eq!(readable(&[&r], PATIENCE), vec![true]);
     // Give the kernel a moment to complete all three handshakes, bounded.

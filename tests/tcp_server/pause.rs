@@ -1,11 +1,10 @@
 //! Ensures pausing and resuming a server (D1, D8): nothing queued while paused is lost or
 //! duplicated, a pause stops events at once (also mid-batch), a close inside `on_accept` stops
 //! the server, and the per-turn accept batch carries over without a new edge.
-mod util;
-use util::*;
+use crate::util::*;
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 
 use chrome_sockets::tcp_server::AcceptInfo;
@@ -20,6 +19,15 @@ struct App {
     received: HashMap<TcpSocketId, Vec<u8>>,
 }
 
+/// A reactor whose `on_accept` only records, and its empty state.
+fn reactor() -> (Reactor<App>, App) {
+    let mut r: Reactor<App> = Reactor::new().unwrap();
+    r.tcp_server()
+        .on_accept()
+        .add_listener(|_, app, info| app.accepts.push(*info));
+    (r, App::default())
+}
+
 fn set_paused(r: &mut Reactor<App>, app: &mut App, id: ServerSocketId, paused: bool) {
     let out = slot();
     r.tcp_server().set_paused(id, paused, put(&out));
@@ -30,22 +38,11 @@ fn client_ids(app: &App) -> BTreeSet<TcpSocketId> {
     app.accepts.iter().map(|a| a.client_socket_id).collect()
 }
 
-/// A reset or an EOF: what a client queued on a listener that went away sees.
-#[track_caller]
-fn assert_refused(mut client: TcpStream) {
-    let mut buf = [0u8; 1];
-    match client.read(&mut buf) {
-        Ok(0) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
-        other => panic!("expected EOF or reset, got {other:?}"),
-    }
-}
-
 #[test]
 fn clients_connected_while_paused_are_each_accepted_exactly_once_after_resume() {
+    let _serial = serial();
     // D1: resuming accepts what the kernel queued while paused; none lost, none twice.
-    let mut r: Reactor<App> = Reactor::new().unwrap();
-    let mut app = App::default();
+    let (mut r, mut app) = (Reactor::<App>::new().unwrap(), App::default());
     r.tcp_server().on_accept().add_listener(|r, app, info| {
         app.accepts.push(*info);
         let id = info.client_socket_id;
@@ -60,7 +57,7 @@ fn clients_connected_while_paused_are_each_accepted_exactly_once_after_resume() 
             .or_default()
             .extend(&info.data)
     });
-    let (server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+    let (server, addr) = listen_on_loopback(&mut r, &mut app);
     set_paused(&mut r, &mut app, server, true);
 
     const N: usize = 20;
@@ -90,9 +87,9 @@ fn clients_connected_while_paused_are_each_accepted_exactly_once_after_resume() 
 
 #[test]
 fn pausing_inside_on_accept_stops_the_rest_of_the_batch() {
+    let _serial = serial();
     // D8: the first on_accept pauses; the other 9 of the same poll batch wait for resume.
-    let mut r: Reactor<App> = Reactor::new().unwrap();
-    let mut app = App::default();
+    let (mut r, mut app) = (Reactor::<App>::new().unwrap(), App::default());
     r.tcp_server().on_accept().add_listener(|r, app, info| {
         app.accepts.push(*info);
         if app.accepts.len() == 1 {
@@ -100,7 +97,7 @@ fn pausing_inside_on_accept_stops_the_rest_of_the_batch() {
                 .set_paused(info.socket_id, true, |_, _, res| res.unwrap());
         }
     });
-    let (server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+    let (server, addr) = listen_on_loopback(&mut r, &mut app);
     let _clients: Vec<_> = (0..10).map(|_| connect(addr)).collect();
     turn_until(&mut r, &mut app, |a| !a.accepts.is_empty());
     turn_n(&mut r, &mut app, 10);
@@ -114,13 +111,10 @@ fn pausing_inside_on_accept_stops_the_rest_of_the_batch() {
 
 #[test]
 fn pausing_from_an_earlier_callback_of_the_same_turn_stops_a_polled_accept() {
+    let _serial = serial();
     // D8: readiness polled in this turn does not leak through a pause made before it runs.
-    let mut r: Reactor<App> = Reactor::new().unwrap();
-    let mut app = App::default();
-    r.tcp_server()
-        .on_accept()
-        .add_listener(|_, app, info| app.accepts.push(*info));
-    let (server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+    let (mut r, mut app) = reactor();
+    let (server, addr) = listen_on_loopback(&mut r, &mut app);
     let _client = connect(addr);
     // Let the handshake's last ACK reach the listener (loopback: practically at once).
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -143,16 +137,16 @@ fn pausing_from_an_earlier_callback_of_the_same_turn_stops_a_polled_accept() {
 
 #[test]
 fn closing_the_server_inside_on_accept_stops_it_and_waiting_clients_see_eof_or_reset() {
+    let _serial = serial();
     // Reference §1.6: close removes the id at once; no event for it afterwards. The
     // accepted socket survives the server.
-    let mut r: Reactor<App> = Reactor::new().unwrap();
-    let mut app = App::default();
+    let (mut r, mut app) = (Reactor::<App>::new().unwrap(), App::default());
     r.tcp_server().on_accept().add_listener(|r, app, info| {
         app.accepts.push(*info);
         r.tcp_server()
             .close(info.socket_id, |_, _, res| res.unwrap());
     });
-    let (server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+    let (server, addr) = listen_on_loopback(&mut r, &mut app);
     let clients: Vec<_> = (0..10).map(|_| connect(addr)).collect();
     turn_until(&mut r, &mut app, |a| !a.accepts.is_empty());
     turn_n(&mut r, &mut app, 10);
@@ -165,19 +159,17 @@ fn closing_the_server_inside_on_accept_stops_it_and_waiting_clients_see_eof_or_r
     let out = slot();
     r.tcp().close(app.accepts[0].client_socket_id, put(&out));
     wait(&mut r, &mut app, &out).unwrap();
-    for client in clients {
-        assert_refused(client);
+    // A client queued on a listener that went away sees a reset or an EOF.
+    for mut client in clients {
+        assert_eof_or_reset(&mut client);
     }
 }
 
 #[test]
 fn pause_and_resume_with_nothing_waiting_does_nothing_harmful() {
-    let mut r: Reactor<App> = Reactor::new().unwrap();
-    let mut app = App::default();
-    r.tcp_server()
-        .on_accept()
-        .add_listener(|_, app, info| app.accepts.push(*info));
-    let (server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+    let _serial = serial();
+    let (mut r, mut app) = reactor();
+    let (server, addr) = listen_on_loopback(&mut r, &mut app);
     // Repeated flags are no-ops; a resume with an empty backlog accepts nothing.
     for paused in [true, true, false, false, true, false] {
         set_paused(&mut r, &mut app, server, paused);
@@ -195,13 +187,14 @@ fn pause_and_resume_with_nothing_waiting_does_nothing_harmful() {
 
 #[test]
 fn accept_batch_of_2_takes_all_10_waiting_clients_over_several_turns() {
+    let _serial = serial();
     // DESIGN §3 fairness: a full batch is continued next turn without a new edge.
     let mut r: Reactor<App> = ReactorBuilder::new().accept_batch(2).build().unwrap();
     let mut app = App::default();
     r.tcp_server()
         .on_accept()
         .add_listener(|_, app, info| app.accepts.push(*info));
-    let (_server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+    let (_server, addr) = listen_on_loopback(&mut r, &mut app);
     let _clients: Vec<_> = (0..10).map(|_| connect(addr)).collect();
     let mut per_turn = Vec::new();
     for _ in 0..200 {

@@ -1,19 +1,16 @@
 //! The `chrome.sockets.tcp` data path through real loopback sockets: round trips, large and
 //! back-to-back sends, many clients, `buffer_size` chunking, and nothing lost across pause.
-mod tcp_kit;
-mod util;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread::JoinHandle;
 
+use crate::util::*;
 use chrome_sockets::tcp::SocketProperties;
 use chrome_sockets::{Reactor, TcpSocketId};
-use tcp_kit::*;
-use util::*;
 
 /// Makes `r` an echo server: accepted sockets are unpaused, every chunk is sent back.
-fn echo(r: &mut Reactor<App>) {
+fn echo(r: &mut Reactor<Rec>) {
     r.tcp_server().on_accept().add_listener(|r, _, info| {
         r.tcp()
             .set_paused(info.client_socket_id, false, |_, _, res| {
@@ -38,7 +35,7 @@ fn reader(mut stream: TcpStream, len: usize) -> JoinHandle<Vec<u8>> {
 }
 
 /// Turns `r` until every thread finished, then joins them.
-fn join_all<T>(r: &mut Reactor<App>, app: &mut App, handles: Vec<JoinHandle<T>>) -> Vec<T> {
+fn join_all<T>(r: &mut Reactor<Rec>, app: &mut Rec, handles: Vec<JoinHandle<T>>) -> Vec<T> {
     turn_until(r, app, |_| handles.iter().all(|h| h.is_finished()));
     handles
         .into_iter()
@@ -48,10 +45,8 @@ fn join_all<T>(r: &mut Reactor<App>, app: &mut App, handles: Vec<JoinHandle<T>>)
 
 #[test]
 fn small_messages_round_trip_through_an_echoing_accepted_socket() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
+    with_recorder(|mut r, mut app| {
         echo(&mut r);
-        let mut app = App::default();
         let (_id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         for msg in [
             &b"hello"[..],
@@ -69,13 +64,10 @@ fn small_messages_round_trip_through_an_echoing_accepted_socket() {
 
 #[test]
 fn eight_mib_in_one_send_arrives_intact_and_in_order() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = App::default();
-        let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, client| {
         let data = pattern(8 << 20, 1);
         let h = reader(client, data.len());
-        let sent = call(&mut r, &mut app, |r, cb| r.tcp().send(id, data.clone(), cb));
+        let sent = ask(&mut r, &mut app, |r, cb| r.tcp().send(id, data.clone(), cb));
         let info = sent.expect("send");
         assert_eq!(info.bytes_sent, 8 << 20);
         assert_eq!(info.result_code.code(), 0);
@@ -86,11 +78,8 @@ fn eight_mib_in_one_send_arrives_intact_and_in_order() {
 
 #[test]
 fn eight_mib_from_the_peer_arrive_intact_in_receive_events() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = App::default();
-        let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
-        call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+    with_accepted(|mut r, mut app, id, mut client| {
+        ask(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
         let data = pattern(8 << 20, 2);
         let d = data.clone();
         let writer = std::thread::spawn(move || client.write_all(&d).map(|_| client));
@@ -104,11 +93,9 @@ fn eight_mib_from_the_peer_arrive_intact_in_receive_events() {
 
 #[test]
 fn fifty_concurrent_clients_each_get_their_own_bytes_back() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
+    with_recorder(|mut r, mut app| {
         echo(&mut r);
-        let mut app = App::default();
-        let (_server, addr) = listening_server(&mut r, &mut app, "127.0.0.1");
+        let (_server, addr) = listen_on_loopback(&mut r, &mut app);
         let handles: Vec<_> = (0..50u32)
             .map(|i| {
                 std::thread::spawn(move || {
@@ -135,15 +122,12 @@ fn fifty_concurrent_clients_each_get_their_own_bytes_back() {
 #[test]
 fn buffer_size_7_chunks_every_receive_to_at_most_7_bytes() {
     // §3.9: one read of at most bufferSize bytes per onReceive.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = App::default();
-        let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, mut client| {
         let props = SocketProperties::new().buffer_size(7);
-        call(&mut r, &mut app, |r, cb| r.tcp().update(id, props, cb)).unwrap();
+        ask(&mut r, &mut app, |r, cb| r.tcp().update(id, props, cb)).unwrap();
         let data = pattern(10_000, 3);
         client.write_all(&data).unwrap();
-        call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+        ask(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
         turn_until(&mut r, &mut app, |a| a.bytes(id).len() >= data.len());
         assert_eq!(app.bytes(id), &data[..]);
         let chunks = &app.chunks[&id];
@@ -154,9 +138,7 @@ fn buffer_size_7_chunks_every_receive_to_at_most_7_bytes() {
 
 #[test]
 fn buffer_size_set_at_create_applies_to_a_connected_socket() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = App::default();
+    with_recorder(|mut r, mut app| {
         let listener = std_listener();
         let props = SocketProperties::new().buffer_size(100);
         let (id, mut peer) = connected_pair(&mut r, &mut app, props, &listener);
@@ -170,14 +152,11 @@ fn buffer_size_set_at_create_applies_to_a_connected_socket() {
 
 #[test]
 fn data_sent_before_unpause_is_delivered_after_unpause() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = App::default();
-        let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, mut client| {
         client.write_all(b"early bytes").unwrap();
         turn_n(&mut r, &mut app, 10);
         assert!(app.received.is_empty(), "paused sockets are not read");
-        call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+        ask(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
         turn_until(&mut r, &mut app, |a| a.bytes(id).len() >= 11);
         assert_eq!(app.bytes(id), b"early bytes");
     });
@@ -185,25 +164,22 @@ fn data_sent_before_unpause_is_delivered_after_unpause() {
 
 #[test]
 fn nothing_is_lost_across_pause_and_unpause_cycles() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = App::default();
-        let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, mut client| {
         let mut expected = Vec::new();
         for round in 0..5u32 {
             let piece = pattern(30_000, 100 + round);
             client.write_all(&piece).unwrap();
             expected.extend_from_slice(&piece);
-            call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+            ask(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
             // Pause after some of it arrived; the rest stays in the kernel.
             let target = expected.len() - piece.len() + 1;
             turn_until(&mut r, &mut app, |a| a.bytes(id).len() >= target);
-            call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, true, cb)).unwrap();
+            ask(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, true, cb)).unwrap();
             let held = app.bytes(id).len();
             turn_n(&mut r, &mut app, 5);
             assert_eq!(app.bytes(id).len(), held, "no receive while paused");
         }
-        call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+        ask(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
         turn_until(&mut r, &mut app, |a| a.bytes(id).len() >= expected.len());
         assert!(app.bytes(id) == expected);
     });
@@ -212,33 +188,28 @@ fn nothing_is_lost_across_pause_and_unpause_cycles() {
 #[test]
 fn pausing_in_a_receive_listener_stops_the_next_receive_at_once() {
     // D8: pausing stops events at once; nothing already read leaks through.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = App::default();
+    with_recorder(|mut r, mut app| {
         r.tcp().on_receive().add_listener(|r, _, info| {
             r.tcp().set_paused(info.socket_id, true, |_, _, _| {});
         });
         let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
         let props = SocketProperties::new().buffer_size(1);
-        call(&mut r, &mut app, |r, cb| r.tcp().update(id, props, cb)).unwrap();
+        ask(&mut r, &mut app, |r, cb| r.tcp().update(id, props, cb)).unwrap();
         client.write_all(b"abcdef").unwrap();
-        call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+        ask(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
         for expected in [&b"a"[..], b"ab", b"abc"] {
             turn_until(&mut r, &mut app, |a| a.bytes(id).len() >= expected.len());
             turn_n(&mut r, &mut app, 5);
             assert_eq!(app.bytes(id), expected);
             assert!(info(&mut r, &mut app, id).paused);
-            call(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+            ask(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
         }
     });
 }
 
 #[test]
 fn back_to_back_sends_complete_in_issue_order_with_bytes_in_order() {
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = App::default();
-        let (id, client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
+    with_accepted(|mut r, mut app, id, client| {
         // Sizes mix small sends with ones far larger than the socket buffer.
         let sizes = [10usize, 3 << 20, 1, 0, 70_000, 4 << 20, 5];
         let pieces: Vec<Vec<u8>> = sizes
@@ -249,7 +220,7 @@ fn back_to_back_sends_complete_in_issue_order_with_bytes_in_order() {
         let all: Vec<u8> = pieces.concat();
         let h = reader(client, all.len());
         for (i, p) in pieces.iter().enumerate() {
-            r.tcp().send(id, p.clone(), move |_, app: &mut App, res| {
+            r.tcp().send(id, p.clone(), move |_, app: &mut Rec, res| {
                 let n = res.expect("send").bytes_sent;
                 app.log.push(format!("send {i} {n}"));
             });
@@ -269,14 +240,9 @@ fn back_to_back_sends_complete_in_issue_order_with_bytes_in_order() {
 #[test]
 fn paused_socket_can_send() {
     // §3.8.6: paused does not affect sending.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = App::default();
-        let (id, mut client) = accepted_pair(&mut r, &mut app, "127.0.0.1");
-        let sent = call(&mut r, &mut app, |r, cb| {
-            r.tcp().send(id, b"hi".to_vec(), cb)
-        });
-        assert_eq!(sent.unwrap().bytes_sent, 2);
+    with_accepted(|mut r, mut app, id, mut client| {
+        let sent = send(&mut r, &mut app, id, b"hi");
+        assert_eq!(sent.unwrap(), 2);
         let mut buf = [0u8; 2];
         client.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"hi");
@@ -287,14 +253,11 @@ fn paused_socket_can_send() {
 #[test]
 fn connected_socket_receives_only_after_its_connect_callback() {
     // §3.6 step 7: onReceive never precedes the connect callback.
-    without_fd_leak(|| {
-        let mut r = recording_reactor();
-        let mut app = App::default();
-        let listener = std_listener();
-        let port = listener.local_addr().unwrap().port() as i32;
+    with_recorder(|mut r, mut app| {
+        let (listener, port) = std_listener_and_port();
         let id: TcpSocketId = create(&mut r, &mut app, SocketProperties::new());
         r.tcp()
-            .connect(id, "127.0.0.1", port, |_, app: &mut App, res| {
+            .connect(id, "127.0.0.1", port, |_, app: &mut Rec, res| {
                 res.expect("connect");
                 app.log.push("connect".into());
             });

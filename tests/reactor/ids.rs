@@ -1,9 +1,7 @@
 //! Ensures socket ids (DESIGN §2 "Ids", reference §4): one counter per kind starting at 1,
 //! never reused, and a stale readiness event never reaches a newer socket in a reused slot.
-mod util;
-use util::*;
+use crate::util::*;
 
-use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
@@ -12,11 +10,8 @@ use chrome_sockets::{tcp, Reactor, ServerSocketId, TcpSocketId};
 
 #[test]
 fn ids_start_at_1_per_kind_and_the_counters_are_independent() {
-    let mut r: Reactor<Vec<AcceptInfo>> = Reactor::new().unwrap();
+    let mut r = accepting_reactor();
     let mut accepts = Vec::new();
-    r.tcp_server()
-        .on_accept()
-        .add_listener(|_, a, info| a.push(*info));
     let server = slot();
     r.tcp_server()
         .create(SocketProperties::default(), put(&server));
@@ -35,7 +30,7 @@ fn ids_start_at_1_per_kind_and_the_counters_are_independent() {
     assert_eq!(wait(&mut r, &mut accepts, &ti).unwrap().socket_id, socket);
 
     // Accepted sockets draw from the tcp counter; servers keep their own.
-    let (second, addr) = listening_server(&mut r, &mut accepts, "127.0.0.1");
+    let (second, addr) = listen_on_loopback(&mut r, &mut accepts);
     assert_eq!(second.raw(), 2);
     let _client = connect(addr);
     turn_until(&mut r, &mut accepts, |a| a.len() == 1);
@@ -102,7 +97,7 @@ fn a_stale_readiness_event_never_reaches_a_newer_server_in_the_reused_slot() {
             st.peer_ports.push(i.unwrap().peer_port.unwrap());
         });
     });
-    let (a, a_addr) = listening_server(&mut r, &mut st, "127.0.0.1");
+    let (a, a_addr) = listen_on_loopback(&mut r, &mut st);
     let a_client = connect(a_addr);
     std::thread::sleep(Duration::from_millis(20));
     let b_port = TcpListener::bind("127.0.0.1:0")
@@ -147,12 +142,7 @@ fn a_stale_readiness_event_never_reaches_a_newer_server_in_the_reused_slot() {
     assert_eq!(st.peer_ports, [b_client.local_addr().unwrap().port()]);
     // A's waiting client was dropped with A's listener.
     let mut a_client = a_client;
-    let mut buf = [0u8; 1];
-    match a_client.read(&mut buf) {
-        Ok(0) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
-        other => panic!("A's client: expected EOF or reset, got {other:?}"),
-    }
+    assert_eof_or_reset(&mut a_client);
 }
 
 #[test]

@@ -1,32 +1,13 @@
 //! Bad arguments: unknown, stale and cross-namespace ids, malformed addresses, ports and
 //! backlogs at and beyond their limits, huge and non-ASCII names. Every answer is Chrome's
 //! message and code, and no bad call opens an fd.
-mod fault_kit;
-mod util;
 
+use crate::util::*;
 use chrome_sockets::tcp::SocketProperties as TcpProps;
 use chrome_sockets::tcp_server::SocketProperties as ServerProps;
 use chrome_sockets::{LastError, Reactor, ServerSocketId, TcpSocketId};
-use fault_kit::*;
-use util::*;
 
 type R = Reactor<()>;
-
-fn new_server(r: &mut R) -> ServerSocketId {
-    ask(r, &mut (), |r, done| {
-        r.tcp_server().create(ServerProps::default(), done)
-    })
-    .expect("create")
-    .socket_id
-}
-
-fn new_tcp(r: &mut R) -> TcpSocketId {
-    ask(r, &mut (), |r, done| {
-        r.tcp().create(TcpProps::default(), done)
-    })
-    .expect("create")
-    .socket_id
-}
 
 /// Every tcpServer call taking an id answers `id` with "Socket not found" and no code.
 #[track_caller]
@@ -84,8 +65,12 @@ fn unknown_stale_and_cross_namespace_ids_get_socket_not_found_and_open_no_fd() {
     let _serial = serial();
     let mut r: R = Reactor::new().unwrap();
     // Servers 1..=3 (3 closed again), tcp sockets 1..=6 (6 closed again).
-    let servers: Vec<_> = (0..3).map(|_| new_server(&mut r)).collect();
-    let tcps: Vec<_> = (0..6).map(|_| new_tcp(&mut r)).collect();
+    let servers: Vec<_> = (0..3)
+        .map(|_| create_server(&mut r, &mut (), ServerProps::default()))
+        .collect();
+    let tcps: Vec<_> = (0..6)
+        .map(|_| create(&mut r, &mut (), TcpProps::default()))
+        .collect();
     assert_eq!(servers.last().unwrap().raw(), 3);
     assert_eq!(tcps.last().unwrap().raw(), 6);
     let stale_server = servers[2];
@@ -108,10 +93,10 @@ fn unknown_stale_and_cross_namespace_ids_get_socket_not_found_and_open_no_fd() {
     // Cross-namespace: tcp id 5 is live but no server 5 exists, and vice versa (§4: each
     // namespace only looks in its own table).
     assert_server_calls_not_found(&mut r, ServerSocketId::from_raw(tcps[4].raw()));
-    let not_a_tcp = new_server(&mut r); // server 4; tcp 4 is live, so use server 7 below
+    let not_a_tcp = create_server(&mut r, &mut (), ServerProps::default()); // server 4; tcp 4 is live, so use server 7 below
     assert_eq!(not_a_tcp.raw(), 4);
     for _ in 0..3 {
-        new_server(&mut r);
+        create_server(&mut r, &mut (), ServerProps::default());
     }
     // Server 7 is live, tcp 7 was never issued.
     assert_tcp_calls_not_found(&mut r, TcpSocketId::from_raw(7));
@@ -132,7 +117,7 @@ fn unknown_stale_and_cross_namespace_ids_get_socket_not_found_and_open_no_fd() {
 fn malformed_listen_addresses_fail_with_minus_4_and_open_no_fd() {
     let _serial = serial();
     let mut r: R = Reactor::new().unwrap();
-    let id = new_server(&mut r);
+    let id = create_server(&mut r, &mut (), ServerProps::default());
     let huge_digits = "1".repeat(1 << 20);
     let huge_dots = "1.".repeat(1 << 19);
     let huge_colons = ":".repeat(1 << 20);
@@ -205,7 +190,7 @@ fn malformed_listen_addresses_fail_with_minus_4_and_open_no_fd() {
 fn listen_ports_and_backlogs_at_and_beyond_their_limits() {
     let _serial = serial();
     let mut r: R = Reactor::new().unwrap();
-    let id = new_server(&mut r);
+    let id = create_server(&mut r, &mut (), ServerProps::default());
     let before = fds_by_kind();
     // D3: a port outside 0..=65535 is -4, never truncated (65536 would otherwise be 0).
     for port in [i32::MIN, -1, 65536, 70000, i32::MAX] {
@@ -254,7 +239,7 @@ fn listen_ports_and_backlogs_at_and_beyond_their_limits() {
 fn connect_ports_beyond_limits_fail_with_minus_4_and_open_no_fd() {
     let _serial = serial();
     let mut r: R = Reactor::new().unwrap();
-    let id = new_tcp(&mut r);
+    let id = create(&mut r, &mut (), TcpProps::default());
     let before = fds_by_kind();
     // D3 for connect: checked before any resolution or socket.
     for port in [i32::MIN, -1, 65536, i32::MAX] {
@@ -274,7 +259,7 @@ fn connect_ports_beyond_limits_fail_with_minus_4_and_open_no_fd() {
 fn calls_on_unconnected_sockets_answer_like_chrome() {
     let _serial = serial();
     let mut r: R = Reactor::new().unwrap();
-    let id = new_tcp(&mut r);
+    let id = create(&mut r, &mut (), TcpProps::default());
     let before = fds_by_kind();
     // Reference §3.8: not connected → -15; §3.4/3.5: no connection → -2 "net::ERR_FAILED".
     let sent = ask(&mut r, &mut (), |r, d| r.tcp().send(id, b"x".to_vec(), d));
@@ -301,13 +286,10 @@ fn calls_on_unconnected_sockets_answer_like_chrome() {
 #[test]
 fn keep_alive_delays_the_os_refuses_fail_with_minus_2_on_a_connected_socket() {
     let _serial = serial();
-    let mut r: Reactor<Rec> = Reactor::new().unwrap();
-    let mut rec = Rec::default();
-    record_events(&mut r);
-    let (_server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
+    let (mut r, mut rec, _server, addr) = serving(Rec::default());
     let _client = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-    let client = TcpSocketId::from_raw(rec.accepted[0].1);
+    let client = rec.accepted[0].1;
     // TCP_KEEPIDLE accepts 1..=32767 seconds: negative and huge delays are EINVAL → -2.
     for delay in [-1, i32::MIN, i32::MAX] {
         let res = ask(&mut r, &mut rec, |r, d| {
@@ -339,19 +321,14 @@ fn huge_and_non_ascii_names_round_trip_through_get_info() {
     let odd = "héllo wörld ✓ 🦀 \u{0} \u{202e}rtl \u{feff}";
     let before = fds_by_kind();
     for name in [huge.as_str(), odd] {
-        let server = ask(&mut r, &mut (), |r, d| {
-            r.tcp_server().create(ServerProps::new().name(name), d)
-        })
-        .unwrap()
-        .socket_id;
+        let server = create_server(&mut r, &mut (), ServerProps::new().name(name));
         let info = ask(&mut r, &mut (), |r, d| r.tcp_server().get_info(server, d)).unwrap();
         assert_eq!(info.name.as_deref(), Some(name));
-        let tcp = ask(&mut r, &mut (), |r, d| {
-            r.tcp()
-                .create(TcpProps::new().name(name).buffer_size(i32::MIN), d)
-        })
-        .unwrap()
-        .socket_id;
+        let tcp = create(
+            &mut r,
+            &mut (),
+            TcpProps::new().name(name).buffer_size(i32::MIN),
+        );
         let info = ask(&mut r, &mut (), |r, d| r.tcp().get_info(tcp, d)).unwrap();
         assert_eq!(info.name.as_deref(), Some(name));
         assert_eq!(
@@ -382,13 +359,10 @@ fn huge_and_non_ascii_names_round_trip_through_get_info() {
 #[test]
 fn huge_buffer_size_reads_are_capped_and_deliver_every_byte() {
     let _serial = serial();
-    let mut r: Reactor<Rec> = Reactor::new().unwrap();
-    let mut rec = Rec::default();
-    record_events(&mut r);
-    let (_server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
+    let (mut r, mut rec, _server, addr) = serving(Rec::default());
     let mut client = connect(addr);
     turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-    let id = TcpSocketId::from_raw(rec.accepted[0].1);
+    let id = rec.accepted[0].1;
     // bufferSize i32::MAX must not make the reactor allocate 2 GiB per read.
     ask(&mut r, &mut rec, |r, d| {
         r.tcp().update(id, TcpProps::new().buffer_size(i32::MAX), d)
@@ -405,10 +379,10 @@ fn huge_buffer_size_reads_are_capped_and_deliver_every_byte() {
         })
     };
     turn_until(&mut r, &mut rec, |rec| {
-        rec.received.get(&id.raw()).map_or(0, Vec::len) == data.len()
+        rec.received.get(&id).map_or(0, Vec::len) == data.len()
     });
     drop(writer.join().unwrap());
-    assert_eq!(rec.received[&id.raw()], data);
+    assert_eq!(rec.received[&id], data);
     let info = ask(&mut r, &mut rec, |r, d| r.tcp().get_info(id, d)).unwrap();
     assert_eq!(info.buffer_size, Some(i32::MAX));
 }

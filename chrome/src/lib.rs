@@ -1,0 +1,15 @@
+//! Real Chromium as the oracle for `chrome-sockets`.
+//!
+//! - [`Chrome`] starts a headless Chromium with a Chrome App (`app/`) and drives the app's
+//!   background page over the DevTools pipe; the app runs any `chrome.sockets.tcpServer` /
+//!   `chrome.sockets.tcp` call by name and logs every callback and event in dispatch order.
+//! - [`Call`] and [`Record`] are a vocabulary both backends speak: [`ChromeBackend`] (the
+//!   app) and [`LibraryBackend`] (a `chrome_sockets::Reactor`) run the same calls and return
+//!   the same records, with socket ids normalised to creation order ([`Sid`]).
+//! - [`Peer`] is the loopback client both sides are tested with.
+
+mod chrome;
+mod process;
+
+pub use chrome::{bench_app_dir, chromium_path, oracle_app_dir, Chrome, Error};
+pub use process::group_cpu_time;

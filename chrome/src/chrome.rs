@@ -34,6 +34,8 @@ pub enum Error {
     Protocol(String),
     /// The evaluated JavaScript threw.
     Js(String),
+    /// A scenario used a socket that has not appeared yet, or the like.
+    Scenario(String),
 }
 
 impl fmt::Display for Error {
@@ -46,6 +48,7 @@ impl fmt::Display for Error {
             Error::Timeout(what) => write!(f, "chromium: timed out: {what}"),
             Error::Protocol(what) => write!(f, "chromium devtools: {what}"),
             Error::Js(what) => write!(f, "chromium page threw: {what}"),
+            Error::Scenario(what) => write!(f, "scenario: {what}"),
         }
     }
 }

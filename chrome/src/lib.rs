@@ -8,8 +8,17 @@
 //!   the same records, with socket ids normalised to creation order ([`Sid`]).
 //! - [`Peer`] is the loopback client both sides are tested with.
 
-mod chrome;
-mod process;
+#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+mod backend;
+mod chrome;
+mod peer;
+mod process;
+pub mod scenario;
+mod vocab;
+
+pub use backend::{hex, Backend, ChromeBackend, LibraryBackend, Settle};
 pub use chrome::{bench_app_dir, chromium_path, oracle_app_dir, Chrome, Error};
+pub use peer::{keepalive_timer, Peer, PeerListener};
 pub use process::group_cpu_time;
+pub use vocab::{Call, Failure, Ids, Kind, Payload, Record, Sid};

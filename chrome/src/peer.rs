@@ -27,6 +27,42 @@ impl Peer {
         self.stream.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
+    /// A second handle on the same connection (for a writer thread).
+    pub fn try_clone(&self) -> io::Result<Peer> {
+        Ok(Peer {
+            stream: self.stream.try_clone()?,
+        })
+    }
+
+    /// Writes `chunk` every `every` until `stop` is set, from a new thread; write timeouts
+    /// (the other side not reading) are ignored, any other error ends the thread. Returns
+    /// the thread, which yields how many bytes it wrote.
+    pub fn flood(
+        &self,
+        chunk: Vec<u8>,
+        every: Duration,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> io::Result<std::thread::JoinHandle<usize>> {
+        let mut stream = self.stream.try_clone()?;
+        stream.set_write_timeout(Some(Duration::from_millis(50)))?;
+        Ok(std::thread::spawn(move || {
+            let mut written = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match stream.write(&chunk) {
+                    Ok(n) => written += n,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(_) => break,
+                }
+                std::thread::sleep(every);
+            }
+            written
+        }))
+    }
+
     /// Writes all of `data`.
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
         self.stream.write_all(data)

@@ -22,10 +22,8 @@ pub fn shared_chrome() -> Result<SharedChrome, Error> {
         Some(b) => b,
         None => ChromeBackend::launch()?,
     };
-    if let Err(e) = backend.reset() {
-        // A Chrome that cannot be reset is dropped (killed); the next user launches anew.
-        return Err(e);
-    }
+    // A Chrome that cannot be reset is dropped here (killed); the next user launches anew.
+    backend.reset()?;
     *guard = Some(backend);
     Ok(SharedChrome(guard))
 }

@@ -256,6 +256,17 @@ pub struct Failure {
     pub code: Option<i32>,
 }
 
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.code {
+            Some(code) => write!(f, "{} ({code})", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
 /// One entry of a backend's log, in dispatch order, with ids normalised to [`Sid::Nth`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {

@@ -7,10 +7,13 @@
 //!   app) and [`LibraryBackend`] (a `chrome_sockets::Reactor`) run the same calls and return
 //!   the same records, with socket ids normalised to creation order ([`Sid`]).
 //! - [`Peer`] is the loopback client both sides are tested with.
+//! - [`ChromeAcceptServer`] (`bench-app/`) and [`accept_close_load`] put Chrome in the
+//!   accept benchmark; [`Chrome::cpu_time`] sums CPU over all of Chromium's processes.
 
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 mod backend;
+mod bench;
 mod chrome;
 mod peer;
 mod process;
@@ -18,6 +21,7 @@ pub mod scenario;
 mod vocab;
 
 pub use backend::{hex, Backend, ChromeBackend, LibraryBackend, Settle};
+pub use bench::{accept_close_load, ChromeAcceptServer, LoadResult};
 pub use chrome::{bench_app_dir, chromium_path, oracle_app_dir, Chrome, Error};
 pub use peer::{keepalive_timer, Peer, PeerListener};
 pub use process::group_cpu_time;

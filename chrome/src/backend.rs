@@ -201,15 +201,9 @@ impl ChromeBackend {
                     None if first.as_i64() == Some(0) => Ok(Value::Null),
                     None => Ok(first),
                 };
-                let kind = if name.starts_with("tcpServer.") {
-                    Kind::Server
-                } else {
-                    Kind::Tcp
-                };
                 RawRecord::Reply {
                     call: call()?,
                     name,
-                    kind,
                     result,
                 }
             }
@@ -474,14 +468,12 @@ impl LibraryBackend {
         fn reply<T>(
             n: usize,
             name: &'static str,
-            kind: Kind,
             shape: impl Fn(T) -> Value + 'static,
         ) -> impl FnOnce(&mut Reactor<Log>, &mut Log, Result<T, LastError>) + 'static {
             move |_, log, result| {
                 log.records.push(RawRecord::Reply {
                     call: n,
                     name,
-                    kind,
                     result: result.map(shape).map_err(failure),
                 })
             }
@@ -498,7 +490,7 @@ impl LibraryBackend {
                 };
                 r.tcp_server().create(
                     props,
-                    reply(n, name, kind, |c: tcp_server::CreateInfo| {
+                    reply(n, name, |c: tcp_server::CreateInfo| {
                         json!({ "socketId": c.socket_id.raw() })
                     }),
                 )
@@ -512,11 +504,11 @@ impl LibraryBackend {
                     name: n2,
                     persistent,
                 };
-                r.tcp_server().update(sid, props, reply(n, name, kind, unit))
+                r.tcp_server().update(sid, props, reply(n, name, unit))
             }
             Call::ServerSetPaused { paused, .. } => {
                 r.tcp_server()
-                    .set_paused(sid, paused, reply(n, name, kind, unit))
+                    .set_paused(sid, paused, reply(n, name, unit))
             }
             Call::Listen {
                 address,
@@ -525,18 +517,15 @@ impl LibraryBackend {
                 ..
             } => r
                 .tcp_server()
-                .listen(sid, &address, port, backlog, reply(n, name, kind, unit)),
+                .listen(sid, &address, port, backlog, reply(n, name, unit)),
             Call::ServerDisconnect { .. } => {
-                r.tcp_server().disconnect(sid, reply(n, name, kind, unit))
+                r.tcp_server().disconnect(sid, reply(n, name, unit))
             }
-            Call::ServerClose { .. } => r.tcp_server().close(sid, reply(n, name, kind, unit)),
+            Call::ServerClose { .. } => r.tcp_server().close(sid, reply(n, name, unit)),
             Call::ServerGetInfo { .. } => r
                 .tcp_server()
-                .get_info(sid, reply(n, name, kind, |i| server_info(&i))),
-            Call::ServerGetSockets => r.tcp_server().get_sockets(reply(
-                n,
-                name,
-                kind,
+                .get_info(sid, reply(n, name, |i| server_info(&i))),
+            Call::ServerGetSockets => r.tcp_server().get_sockets(reply(n, name,
                 |v: Vec<tcp_server::SocketInfo>| v.iter().map(server_info).collect(),
             )),
             Call::TcpCreate {
@@ -551,7 +540,7 @@ impl LibraryBackend {
                 };
                 r.tcp().create(
                     props,
-                    reply(n, name, kind, |c: tcp::CreateInfo| {
+                    reply(n, name, |c: tcp::CreateInfo| {
                         json!({ "socketId": c.socket_id.raw() })
                     }),
                 )
@@ -567,35 +556,32 @@ impl LibraryBackend {
                     persistent,
                     buffer_size,
                 };
-                r.tcp().update(tid, props, reply(n, name, kind, unit))
+                r.tcp().update(tid, props, reply(n, name, unit))
             }
             Call::TcpSetPaused { paused, .. } => {
-                r.tcp().set_paused(tid, paused, reply(n, name, kind, unit))
+                r.tcp().set_paused(tid, paused, reply(n, name, unit))
             }
             Call::SetKeepAlive { enable, delay, .. } => {
                 r.tcp()
-                    .set_keep_alive(tid, enable, delay, reply(n, name, kind, unit))
+                    .set_keep_alive(tid, enable, delay, reply(n, name, unit))
             }
             Call::SetNoDelay { no_delay, .. } => {
-                r.tcp().set_no_delay(tid, no_delay, reply(n, name, kind, unit))
+                r.tcp().set_no_delay(tid, no_delay, reply(n, name, unit))
             }
             Call::Connect { address, port, .. } => {
-                r.tcp().connect(tid, &address, port, reply(n, name, kind, unit))
+                r.tcp().connect(tid, &address, port, reply(n, name, unit))
             }
-            Call::TcpDisconnect { .. } => r.tcp().disconnect(tid, reply(n, name, kind, unit)),
+            Call::TcpDisconnect { .. } => r.tcp().disconnect(tid, reply(n, name, unit)),
             Call::Send { data, .. } => r.tcp().send(
                 tid,
                 data.to_bytes(),
-                reply(n, name, kind, |s: tcp::SendInfo| {
+                reply(n, name, |s: tcp::SendInfo| {
                     json!({ "resultCode": s.result_code.code(), "bytesSent": s.bytes_sent })
                 }),
             ),
-            Call::TcpClose { .. } => r.tcp().close(tid, reply(n, name, kind, unit)),
-            Call::TcpGetInfo { .. } => r.tcp().get_info(tid, reply(n, name, kind, |i| tcp_info(&i))),
-            Call::TcpGetSockets => r.tcp().get_sockets(reply(
-                n,
-                name,
-                kind,
+            Call::TcpClose { .. } => r.tcp().close(tid, reply(n, name, unit)),
+            Call::TcpGetInfo { .. } => r.tcp().get_info(tid, reply(n, name, |i| tcp_info(&i))),
+            Call::TcpGetSockets => r.tcp().get_sockets(reply(n, name,
                 |v: Vec<tcp::SocketInfo>| v.iter().map(tcp_info).collect(),
             )),
         }

@@ -213,11 +213,7 @@ impl Call {
 
     /// The namespace whose ids this call's result carries.
     pub fn kind(&self) -> Kind {
-        if self.name().starts_with("tcpServer.") {
-            Kind::Server
-        } else {
-            Kind::Tcp
-        }
+        kind_of(self.name())
     }
 
     /// The socket the call is about, if any.
@@ -267,9 +263,10 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-/// One entry of a backend's log, in dispatch order, with ids normalised to [`Sid::Nth`].
+/// One entry of a backend's log, in dispatch order. Backends record raw ids (`I = i32`) and
+/// hand out records with ids normalised to [`Sid::Nth`] (the default `I`).
 #[derive(Clone, Debug, PartialEq)]
-pub enum Record {
+pub enum Record<I = Sid> {
     /// Call number `call` (counted from 0 per session, in issue order) was issued.
     Issued {
         /// The call's number.
@@ -290,69 +287,50 @@ pub enum Record {
     /// `tcpServer.onAccept`.
     Accept {
         /// The listening socket.
-        server: Sid,
+        server: I,
         /// The new tcp socket.
-        client: Sid,
+        client: I,
     },
     /// `tcpServer.onAcceptError`.
     AcceptError {
         /// The listening socket.
-        server: Sid,
+        server: I,
         /// `resultCode`.
         code: i32,
     },
     /// `tcp.onReceive`.
     Receive {
         /// The socket.
-        socket: Sid,
+        socket: I,
         /// `data`.
         data: Vec<u8>,
     },
     /// `tcp.onReceiveError`.
     ReceiveError {
         /// The socket.
-        socket: Sid,
+        socket: I,
         /// `resultCode`.
         code: i32,
     },
 }
 
-impl Record {
+impl<I> Record<I> {
     /// Whether this is an event (not a call's issue or reply).
     pub fn is_event(&self) -> bool {
         !matches!(self, Record::Issued { .. } | Record::Reply { .. })
     }
 }
 
-/// A log entry with raw ids, as a backend produced it (before [`Ids::normalise`]).
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum RawRecord {
-    Issued {
-        call: usize,
-        name: &'static str,
-    },
-    Reply {
-        call: usize,
-        name: &'static str,
-        kind: Kind,
-        result: Result<Value, Failure>,
-    },
-    Accept {
-        server: i32,
-        client: i32,
-    },
-    AcceptError {
-        server: i32,
-        code: i32,
-    },
-    Receive {
-        socket: i32,
-        data: Vec<u8>,
-    },
-    ReceiveError {
-        socket: i32,
-        code: i32,
-    },
+/// A log entry with raw ids, as a backend produced it (before [`Ids`] normalises it).
+pub(crate) type RawRecord = Record<i32>;
+
+/// The namespace of a call named like `"tcpServer.listen"`.
+pub(crate) fn kind_of(name: &str) -> Kind {
+    if name.starts_with("tcpServer.") {
+        Kind::Server
+    } else {
+        Kind::Tcp
+    }
 }
 
 /// The raw id ↔ creation-order index mapping of one session.
@@ -423,15 +401,10 @@ impl Ids {
     pub(crate) fn normalise(&mut self, raw: RawRecord) -> Record {
         match raw {
             RawRecord::Issued { call, name } => Record::Issued { call, name },
-            RawRecord::Reply {
+            RawRecord::Reply { call, name, result } => Record::Reply {
                 call,
                 name,
-                kind,
-                result,
-            } => Record::Reply {
-                call,
-                name,
-                result: result.map(|v| self.normalise_value(kind, v)),
+                result: result.map(|v| self.normalise_value(kind_of(name), v)),
             },
             RawRecord::Accept { server, client } => Record::Accept {
                 server: self.nth(Kind::Server, server),

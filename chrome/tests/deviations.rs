@@ -57,6 +57,16 @@ fn accepted_connection(b: &mut dyn Backend) -> R<(Sid, Peer, u16)> {
     Ok((client, peer, port))
 }
 
+/// [`accepted_connection`], unpaused (reading) and settled.
+fn reading_connection(b: &mut dyn Backend) -> R<(Sid, Peer, u16)> {
+    let (client, peer, port) = accepted_connection(b)?;
+    b.run(vec![Call::TcpSetPaused {
+        socket: client,
+        paused: false,
+    }])?;
+    Ok((client, peer, port))
+}
+
 /// D1: `setPaused(false)` on a listening server. Chrome 156 keeps one accept in flight
 /// through a pause: a connection made while paused is still accepted (that is D8), and after
 /// that `setPaused(false)` never accepts again (only disconnect + listen does). The library
@@ -480,11 +490,7 @@ fn d5_connect_overtaken_by_close_answers_socket_not_found_like_chrome() {
 #[test]
 fn d6_close_emits_no_event_for_the_dead_id() {
     let (chrome, library) = both(|b| {
-        let (client, _peer, _) = accepted_connection(b)?;
-        b.run(vec![Call::TcpSetPaused {
-            socket: client,
-            paused: false,
-        }])?;
+        let (client, _peer, _) = reading_connection(b)?;
         let closed = b.run(vec![Call::TcpClose { socket: client }])?;
         Ok(closed)
     });
@@ -518,11 +524,7 @@ fn d6_close_emits_no_event_for_the_dead_id() {
 #[test]
 fn d7_reset_is_reported_as_reset() {
     let (chrome, library) = both(|b| {
-        let (reader, peer, port) = accepted_connection(b)?;
-        b.run(vec![Call::TcpSetPaused {
-            socket: reader,
-            paused: false,
-        }])?;
+        let (_, peer, port) = reading_connection(b)?;
         peer.reset()?;
         let read_error = b.settle()?.iter().find_map(|r| match r {
             Record::ReceiveError { code, .. } => Some(*code),

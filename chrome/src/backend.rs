@@ -454,15 +454,19 @@ impl LibraryBackend {
         })
     }
 
-    fn issue(&mut self, call: Call) -> Result<usize, Error> {
+    /// The raw id `call` is about (0 if none), or the error for a socket not seen yet.
+    fn raw_target(&self, call: &Call) -> Result<i32, Error> {
+        let kind = call.kind();
+        match call.target() {
+            Some(sid) => self.ids.raw(kind, sid).ok_or_else(|| unknown(kind, sid)),
+            None => Ok(0),
+        }
+    }
+
+    fn issue(&mut self, call: Call, id: i32) -> usize {
         let n = self.next_call;
         self.next_call += 1;
         let name = call.name();
-        let kind = call.kind();
-        let id = match call.target() {
-            Some(sid) => self.ids.raw(kind, sid).ok_or_else(|| unknown(kind, sid))?,
-            None => 0,
-        };
         self.log.records.push(RawRecord::Issued { call: n, name });
         // Every callback turns its result into Chrome's JSON shape and logs it.
         fn reply<T>(
@@ -585,7 +589,7 @@ impl LibraryBackend {
                 |v: Vec<tcp::SocketInfo>| v.iter().map(tcp_info).collect(),
             )),
         }
-        Ok(n)
+        n
     }
 }
 
@@ -595,7 +599,16 @@ impl Backend for LibraryBackend {
     }
 
     fn call(&mut self, calls: Vec<Call>) -> Result<Vec<usize>, Error> {
-        calls.into_iter().map(|c| self.issue(c)).collect()
+        // Like Chrome's batch: a call naming an unknown socket issues none of them.
+        let ids = calls
+            .iter()
+            .map(|c| self.raw_target(c))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(calls
+            .into_iter()
+            .zip(ids)
+            .map(|(c, id)| self.issue(c, id))
+            .collect())
     }
 
     fn run_for(&mut self, duration: Duration) -> Result<(), Error> {
@@ -638,5 +651,80 @@ impl Backend for LibraryBackend {
         self.ids = Ids::default();
         self.next_call = 0;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips_and_rejects_garbage() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(unhex(&hex(&bytes)), Some(bytes));
+        assert_eq!(unhex("0"), None);
+        assert_eq!(unhex("zz"), None);
+    }
+
+    #[test]
+    fn chrome_replies_decode_to_records() {
+        let entry = json!({
+            "k": "reply", "tag": 3, "name": "tcpServer.listen",
+            "args": [-147], "lastError": "net::ERR_ADDRESS_IN_USE",
+        });
+        assert_eq!(
+            ChromeBackend::decode(&entry).unwrap(),
+            RawRecord::Reply {
+                call: 3,
+                name: "tcpServer.listen",
+                result: Err(Failure {
+                    message: "net::ERR_ADDRESS_IN_USE".into(),
+                    code: Some(-147),
+                }),
+            }
+        );
+        let ok = json!({ "k": "reply", "tag": 1, "name": "tcp.connect", "args": [0], "lastError": null });
+        assert!(matches!(
+            ChromeBackend::decode(&ok).unwrap(),
+            RawRecord::Reply {
+                result: Ok(Value::Null),
+                ..
+            }
+        ));
+        let bad = json!({ "k": "reply", "tag": 1, "name": "tcp.nonsense", "args": [] });
+        assert!(ChromeBackend::decode(&bad).is_err());
+    }
+
+    #[test]
+    fn library_backend_records_like_chrome_without_chrome() {
+        let mut b = LibraryBackend::new().unwrap();
+        // A socket can be named only once its creation was seen.
+        assert!(matches!(
+            b.call(vec![Call::TcpGetInfo {
+                socket: Sid::Nth(0)
+            }]),
+            Err(Error::Scenario(_))
+        ));
+        b.run(vec![Call::server_create()]).unwrap();
+        let records = b
+            .run(vec![Call::listen(Sid::Nth(0), "127.0.0.1", 70000)])
+            .unwrap();
+        assert_eq!(
+            records,
+            [
+                Record::Issued {
+                    call: 1,
+                    name: "tcpServer.listen"
+                },
+                Record::Reply {
+                    call: 1,
+                    name: "tcpServer.listen",
+                    result: Err(Failure {
+                        message: "net::ERR_INVALID_ARGUMENT".into(),
+                        code: Some(-4),
+                    }),
+                },
+            ]
+        );
     }
 }

@@ -425,3 +425,50 @@ impl Ids {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_map_by_first_appearance_per_kind() {
+        let mut ids = Ids::default();
+        assert_eq!(ids.nth(Kind::Tcp, 7), Sid::Nth(0));
+        assert_eq!(ids.nth(Kind::Server, 7), Sid::Nth(0));
+        assert_eq!(ids.nth(Kind::Tcp, 3), Sid::Nth(1));
+        assert_eq!(ids.nth(Kind::Tcp, 7), Sid::Nth(0));
+        assert_eq!(ids.raw(Kind::Tcp, Sid::Nth(1)), Some(3));
+        assert_eq!(ids.raw(Kind::Tcp, Sid::Nth(2)), None);
+        assert_eq!(ids.raw(Kind::Server, Sid::Raw(-5)), Some(-5));
+    }
+
+    #[test]
+    fn replies_get_creation_order_ids_and_sorted_lists() {
+        let mut ids = Ids::default();
+        ids.nth(Kind::Tcp, 9);
+        let raw = RawRecord::Reply {
+            call: 4,
+            name: "tcp.getSockets",
+            result: Ok(json!([{ "socketId": 12 }, { "socketId": 9 }])),
+        };
+        assert_eq!(
+            ids.normalise(raw),
+            Record::Reply {
+                call: 4,
+                name: "tcp.getSockets",
+                result: Ok(json!([{ "socketId": 0 }, { "socketId": 1 }])),
+            }
+        );
+        let accept = RawRecord::Accept {
+            server: 40,
+            client: 12,
+        };
+        assert_eq!(
+            ids.normalise(accept),
+            Record::Accept {
+                server: Sid::Nth(0),
+                client: Sid::Nth(1),
+            }
+        );
+    }
+}

@@ -1,8 +1,9 @@
 //! [`Reactor`]: the single-threaded event loop that owns every socket, its builder, and its
 //! turn.
 //!
-//! The reactor's fields are private to this module: the views (`tcp_server`, `tcp`) reach
-//! sockets through the accessors below, and socket entries get only what they need for one
+//! The reactor's fields are private to this module: the views (`tcp_server`, `tcp`, whose
+//! files also hold [`Reactor::tcp_server`] and [`Reactor::tcp`]) reach sockets through the
+//! accessors below, and socket entries get only what they need for one
 //! change ([`Io`]: the registry, the queue, the write quota).
 
 /// Lends an entry what it needs for one change ([`Io`]), borrowing only the fields named,
@@ -37,10 +38,9 @@ use crate::ids::{Table, WAKER_TOKEN};
 use crate::listeners::EventListeners;
 use crate::permission::SocketsManifest;
 use crate::queue::{Callback, Io, Queue, Reply};
+use crate::tcp::connect::{Resolver, Target};
 use crate::tcp::entry::TcpEntry;
-use crate::tcp::{Resolver, Target, Tcp};
 use crate::tcp_server::entry::ServerEntry;
-use crate::tcp_server::TcpServer;
 use crate::timer::{TimerId, Timers};
 use crate::waker::Waker;
 
@@ -143,16 +143,6 @@ impl<S: 'static> Reactor<S> {
     /// type spelled out, as in `Reactor::<()>::builder()`; [`ReactorBuilder::new`] does not.)
     pub fn builder() -> ReactorBuilder {
         ReactorBuilder::default()
-    }
-
-    /// `chrome.sockets.tcpServer`: server sockets.
-    pub fn tcp_server(&mut self) -> TcpServer<'_, S> {
-        TcpServer::new(self)
-    }
-
-    /// `chrome.sockets.tcp`: accepted and connected sockets.
-    pub fn tcp(&mut self) -> Tcp<'_, S> {
-        Tcp::new(self)
     }
 
     /// Makes [`run`](Reactor::run) return after the turn in progress (or before its next one).

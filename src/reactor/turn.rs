@@ -18,7 +18,9 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::{AcceptedSockets, Reactor, TurnReport};
+use super::builder::AcceptedSockets;
+use super::report::TurnReport;
+use super::Reactor;
 use crate::ids::{self, Source};
 use crate::info::{AcceptErrorInfo, AcceptInfo, ReceiveErrorInfo, ReceiveInfo};
 use crate::listeners::dispatch;

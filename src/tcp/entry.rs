@@ -16,11 +16,10 @@ use mio::net::TcpStream;
 use mio::Interest;
 
 use super::dict::{SocketInfo, SocketProperties};
-use super::send::PendingSend;
 use crate::address::format_ip;
 use crate::error::{LastError, Result};
 use crate::ids::{self, Identified, TcpSocketId};
-use crate::info::ReceiveErrorInfo;
+use crate::info::{ReceiveErrorInfo, SendInfo};
 use crate::net_error::NetError;
 use crate::queue::{Io, Reply, Task};
 use crate::sys;
@@ -46,6 +45,13 @@ pub(crate) struct TcpEntry<R, S> {
     pub(super) sends: VecDeque<PendingSend<R, S>>,
     /// The callback of a connect in progress (`conn` is resolving or connecting).
     pub(super) connect: Option<Reply<R, S, Result<()>>>,
+}
+
+/// One `send` waiting to be written (the send path is in `send.rs`).
+pub(super) struct PendingSend<R, S> {
+    pub(super) data: Vec<u8>,
+    pub(super) written: usize,
+    pub(super) callback: Reply<R, S, Result<SendInfo>>,
 }
 
 /// Where a tcp socket's connection stands.

@@ -18,7 +18,7 @@
 //! `read.rs` (reads in `buffer_size` chunks), `send.rs` (the FIFO of sends and the write
 //! quota), `connect.rs` (connect, with host-name resolution on a helper thread).
 
-mod connect;
+pub(crate) mod connect;
 mod dict;
 pub(crate) mod entry;
 pub(crate) mod read;
@@ -26,6 +26,5 @@ mod send;
 mod view;
 
 pub use crate::info::{ReceiveErrorInfo, ReceiveInfo, SendInfo};
-pub(crate) use connect::{Resolver, Target};
 pub use dict::{CreateInfo, SocketInfo, SocketProperties};
 pub use view::Tcp;

@@ -4,7 +4,7 @@
 use std::io;
 use std::os::fd::AsFd;
 
-use super::entry::{Conn, TcpEntry};
+use super::entry::{Conn, PendingSend, TcpEntry};
 use crate::error::{LastError, Result};
 use crate::info::SendInfo;
 use crate::net_error::NetError;
@@ -13,13 +13,6 @@ use crate::sys;
 
 /// Chrome's per-app write quota: bytes handed to `send` and not yet written.
 pub(crate) const WRITE_QUOTA: usize = 200 * 1024 * 1024;
-
-/// One `send` waiting to be written.
-pub(crate) struct PendingSend<R, S> {
-    data: Vec<u8>,
-    written: usize,
-    callback: Reply<R, S, Result<SendInfo>>,
-}
 
 impl<R: 'static, S: 'static> PendingSend<R, S> {
     /// Answers the send with `code` and takes its unwritten bytes off the quota.

@@ -25,11 +25,14 @@ pub struct Tcp<'r, S: 'static> {
     r: &'r mut Reactor<S>,
 }
 
-impl<'r, S: 'static> Tcp<'r, S> {
-    pub(crate) fn new(r: &'r mut Reactor<S>) -> Self {
-        Tcp { r }
+impl<S: 'static> Reactor<S> {
+    /// `chrome.sockets.tcp`: accepted and connected sockets.
+    pub fn tcp(&mut self) -> Tcp<'_, S> {
+        Tcp { r: self }
     }
+}
 
+impl<'r, S: 'static> Tcp<'r, S> {
     /// Creates an unconnected socket (no fd until `connect`).
     pub fn create<F>(&mut self, properties: SocketProperties, callback: F)
     where

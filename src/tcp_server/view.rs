@@ -22,11 +22,14 @@ pub struct TcpServer<'r, S: 'static> {
     r: &'r mut Reactor<S>,
 }
 
-impl<'r, S: 'static> TcpServer<'r, S> {
-    pub(crate) fn new(r: &'r mut Reactor<S>) -> Self {
-        TcpServer { r }
+impl<S: 'static> Reactor<S> {
+    /// `chrome.sockets.tcpServer`: server sockets.
+    pub fn tcp_server(&mut self) -> TcpServer<'_, S> {
+        TcpServer { r: self }
     }
+}
 
+impl<'r, S: 'static> TcpServer<'r, S> {
     /// Creates a server socket (no fd is opened until `listen`).
     pub fn create<F>(&mut self, properties: SocketProperties, callback: F)
     where

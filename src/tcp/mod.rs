@@ -14,13 +14,14 @@
 //! (The D numbers are the deviations from Chrome listed in [`deviations`](crate::deviations).)
 //!
 //! Inside: `dict.rs` holds the dictionaries, `view.rs` the public [`Tcp`] methods,
-//! `entry.rs` one socket's state and registration, and the paths it owns each have a file:
+//! `options.rs` the socket options, `entry.rs` one socket's state and registration, and the paths it owns each have a file:
 //! `read.rs` (reads in `buffer_size` chunks), `send.rs` (the FIFO of sends and the write
 //! quota), `connect.rs` (connect, with host-name resolution on a helper thread).
 
 pub(crate) mod connect;
 mod dict;
 pub(crate) mod entry;
+mod options;
 pub(crate) mod read;
 mod send;
 mod view;

@@ -13,7 +13,6 @@ use crate::ids::TcpSocketId;
 use crate::info::{ReceiveErrorInfo, ReceiveInfo, SendInfo};
 use crate::net_error::NetError;
 use crate::reactor::Reactor;
-use crate::sys;
 
 /// `chrome.sockets.tcp`, borrowed from a [`Reactor`] by [`Reactor::tcp`].
 ///
@@ -22,7 +21,7 @@ use crate::sys;
 #[must_use]
 #[derive(Debug)]
 pub struct Tcp<'r, S: 'static> {
-    r: &'r mut Reactor<S>,
+    pub(super) r: &'r mut Reactor<S>,
 }
 
 impl<S: 'static> Reactor<S> {
@@ -34,6 +33,18 @@ impl<S: 'static> Reactor<S> {
 
 impl<'r, S: 'static> Tcp<'r, S> {
     /// Creates an unconnected socket (no fd until `connect`).
+    ///
+    /// ```
+    /// # use chrome_sockets::{tcp::SocketProperties, Reactor, TcpSocketId};
+    /// let mut r: Reactor<Option<TcpSocketId>> = Reactor::new()?;
+    /// r.tcp().create(SocketProperties::new().name("client"), |_, id, created| {
+    ///     *id = Some(created.unwrap().socket_id);
+    /// });
+    /// let mut id = None;
+    /// r.turn(Some(std::time::Duration::ZERO), &mut id)?; // the callback runs in a turn
+    /// assert!(id.is_some());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn create<F>(&mut self, properties: SocketProperties, callback: F)
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<CreateInfo>) + 'static,
@@ -48,6 +59,25 @@ impl<'r, S: 'static> Tcp<'r, S> {
     }
 
     /// Sets the properties that are `Some`; a new `buffer_size` applies from the next read.
+    ///
+    /// ```
+    /// # use chrome_sockets::{tcp::SocketProperties, Reactor};
+    /// let mut r: Reactor<Option<i32>> = Reactor::new()?;
+    /// r.tcp().create(SocketProperties::new(), |r, _, created| {
+    ///     let id = created.unwrap().socket_id;
+    ///     let props = SocketProperties::new().buffer_size(8192);
+    ///     r.tcp().update(id, props, |_, _, result| result.unwrap());
+    ///     r.tcp().get_info(id, |r, size, info| {
+    ///         *size = info.unwrap().buffer_size;
+    ///         r.stop();
+    ///     });
+    /// });
+    /// # r.set_timeout(std::time::Duration::from_secs(10), |r, _| r.stop()); // bounds `run`
+    /// let mut size = None;
+    /// r.run(&mut size)?;
+    /// assert_eq!(size, Some(8192));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn update<F>(&mut self, socket_id: TcpSocketId, properties: SocketProperties, callback: F)
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
@@ -65,6 +95,35 @@ impl<'r, S: 'static> Tcp<'r, S> {
 
     /// Pauses or resumes reading. Resuming a connected socket delivers what the peer sent
     /// meanwhile; pausing stops `on_receive` for it at once (D8).
+    ///
+    /// ```
+    /// # use chrome_sockets::{tcp::SocketProperties, Reactor};
+    /// # let server = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = i32::from(server.local_addr()?.port());
+    /// # std::thread::spawn(move || {
+    /// #     let (mut peer, _) = server.accept().unwrap();
+    /// #     std::io::Write::write_all(&mut peer, b"hi").unwrap();
+    /// # });
+    /// let mut r: Reactor<Vec<u8>> = Reactor::new()?;
+    /// r.tcp().on_receive().add_listener(|r, got, info| {
+    ///     got.extend_from_slice(&info.data);
+    ///     r.stop();
+    /// });
+    /// r.tcp().create(SocketProperties::new(), move |r, _, created| {
+    ///     let id = created.unwrap().socket_id;
+    ///     r.tcp().set_paused(id, true, |_, _, result| result.unwrap());
+    ///     r.tcp().connect(id, "127.0.0.1", port, move |r, _, result| {
+    ///         result.unwrap();
+    ///         // Whatever the peer sent meanwhile waits in the kernel until now.
+    ///         r.tcp().set_paused(id, false, |_, _, result| result.unwrap());
+    ///     });
+    /// });
+    /// # r.set_timeout(std::time::Duration::from_secs(10), |r, _| r.stop()); // bounds `run`
+    /// let mut got = Vec::new();
+    /// r.run(&mut got)?;
+    /// assert_eq!(got, b"hi");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_paused<F>(&mut self, socket_id: TcpSocketId, paused: bool, callback: F)
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
@@ -85,44 +144,6 @@ impl<'r, S: 'static> Tcp<'r, S> {
         }
     }
 
-    /// `SO_KEEPALIVE = enable`; with `enable` and a non-zero `delay` (seconds) also
-    /// `TCP_KEEPIDLE = TCP_KEEPINTVL = delay`. Errors: unknown id -2 "Socket not found"; not
-    /// connected or a refused option (e.g. negative delay) -2 "net::ERR_FAILED".
-    pub fn set_keep_alive<F>(
-        &mut self,
-        socket_id: TcpSocketId,
-        enable: bool,
-        delay: i32,
-        callback: F,
-    ) where
-        F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
-    {
-        let result = self.with_stream(socket_id, |stream| {
-            sys::set_keep_alive(std::os::fd::AsFd::as_fd(stream), enable, delay)
-        });
-        self.r.reply_unit(callback, result);
-    }
-
-    /// `TCP_NODELAY = no_delay`. Errors as for [`set_keep_alive`](Tcp::set_keep_alive).
-    pub fn set_no_delay<F>(&mut self, socket_id: TcpSocketId, no_delay: bool, callback: F)
-    where
-        F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
-    {
-        let result = self.with_stream(socket_id, |stream| stream.set_nodelay(no_delay));
-        self.r.reply_unit(callback, result);
-    }
-
-    fn with_stream(
-        &mut self,
-        socket_id: TcpSocketId,
-        f: impl FnOnce(&mio::net::TcpStream) -> std::io::Result<()>,
-    ) -> Result<()> {
-        match self.r.tcps().by_id(socket_id.raw()) {
-            Some(entry) => entry.with_stream(f),
-            None => Err(LastError::socket_not_found_with(NetError::FAILED)),
-        }
-    }
-
     /// Connects to `peer_address` (an IP literal, or a host name resolved off the loop
     /// thread) and `peer_port`. The callback comes when the handshake completes or fails;
     /// then, unless paused, reading starts.
@@ -132,6 +153,29 @@ impl<'r, S: 'static> Tcp<'r, S> {
     /// outside 0..=65535 -4 (D3); already connected (accepted sockets too) -23; a connect in
     /// progress -104; resolution failed -105; the connect failed: its code (-102 refused,
     /// -118 timed out, ...); closed or disconnected before it finished -3 (D5).
+    ///
+    /// ```
+    /// # use chrome_sockets::{tcp::SocketProperties, Reactor};
+    /// # let server = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = i32::from(server.local_addr()?.port());
+    /// let mut r: Reactor<Option<Option<u16>>> = Reactor::new()?;
+    /// r.tcp().create(SocketProperties::new(), move |r, _, created| {
+    ///     let id = created.unwrap().socket_id;
+    ///     r.tcp().connect(id, "127.0.0.1", port, move |r, _, result| {
+    ///         result.unwrap();
+    ///         r.tcp().get_info(id, |r, peer, info| {
+    ///             *peer = Some(info.unwrap().peer_port);
+    ///             r.stop();
+    ///         });
+    ///     });
+    /// });
+    /// # r.set_timeout(std::time::Duration::from_secs(10), |r, _| r.stop()); // bounds `run`
+    /// let mut peer = None;
+    /// r.run(&mut peer)?;
+    /// assert_eq!(peer, Some(Some(port as u16)));
+    /// # drop(server);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect<F>(
         &mut self,
         socket_id: TcpSocketId,
@@ -176,6 +220,30 @@ impl<'r, S: 'static> Tcp<'r, S> {
     /// Closes the connection; the id stays valid and may `connect` again. In-flight sends
     /// fail with -15 and a connect in progress with -3; a socket that was reading gets
     /// `on_receive_error` -100 after this callback and is left paused.
+    ///
+    /// ```
+    /// # use chrome_sockets::{tcp::SocketProperties, Reactor};
+    /// # let server = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = i32::from(server.local_addr()?.port());
+    /// let mut r: Reactor<Option<bool>> = Reactor::new()?;
+    /// r.tcp().create(SocketProperties::new(), move |r, _, created| {
+    ///     let id = created.unwrap().socket_id;
+    ///     r.tcp().connect(id, "127.0.0.1", port, move |r, _, result| {
+    ///         result.unwrap();
+    ///         r.tcp().disconnect(id, |_, _, result| result.unwrap());
+    ///         r.tcp().get_info(id, |r, connected, info| {
+    ///             *connected = Some(info.unwrap().connected); // the id is still valid
+    ///             r.stop();
+    ///         });
+    ///     });
+    /// });
+    /// # r.set_timeout(std::time::Duration::from_secs(10), |r, _| r.stop()); // bounds `run`
+    /// let mut connected = None;
+    /// r.run(&mut connected)?;
+    /// assert_eq!(connected, Some(false));
+    /// # drop(server);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn disconnect<F>(&mut self, socket_id: TcpSocketId, callback: F)
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
@@ -198,6 +266,32 @@ impl<'r, S: 'static> Tcp<'r, S> {
     /// more than 200 MiB pending across the reactor "Exceeded write quota." (checked first);
     /// unknown id "Socket not found"; not connected -15; a failed write its code (-101 for a
     /// reset peer), after which the socket is disconnected.
+    ///
+    /// ```
+    /// # use chrome_sockets::{tcp::SocketProperties, Reactor};
+    /// # let server = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = i32::from(server.local_addr()?.port());
+    /// let mut r: Reactor<Option<usize>> = Reactor::new()?;
+    /// r.tcp().create(SocketProperties::new(), move |r, _, created| {
+    ///     let id = created.unwrap().socket_id;
+    ///     r.tcp().connect(id, "127.0.0.1", port, move |r, _, result| {
+    ///         result.unwrap();
+    ///         r.tcp().send(id, "hello", |r, sent, result| {
+    ///             *sent = Some(result.unwrap().bytes_sent);
+    ///             r.stop();
+    ///         });
+    ///     });
+    /// });
+    /// # r.set_timeout(std::time::Duration::from_secs(10), |r, _| r.stop()); // bounds `run`
+    /// let mut sent = None;
+    /// r.run(&mut sent)?;
+    /// assert_eq!(sent, Some(5));
+    /// let (mut peer, _) = server.accept()?;
+    /// let mut buf = [0; 5];
+    /// std::io::Read::read_exact(&mut peer, &mut buf)?;
+    /// assert_eq!(&buf, b"hello");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn send<F>(&mut self, socket_id: TcpSocketId, data: impl Into<Vec<u8>>, callback: F)
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<SendInfo>) + 'static,
@@ -219,6 +313,24 @@ impl<'r, S: 'static> Tcp<'r, S> {
 
     /// Disconnects and destroys the socket; the id is invalid at once and no event for it
     /// follows (D6). In-flight sends fail with -15, a connect in progress with -3.
+    ///
+    /// ```
+    /// # use chrome_sockets::{tcp::SocketProperties, Reactor};
+    /// let mut r: Reactor<Option<String>> = Reactor::new()?;
+    /// r.tcp().create(SocketProperties::new(), |r, _, created| {
+    ///     let id = created.unwrap().socket_id;
+    ///     r.tcp().close(id, |_, _, result| result.unwrap());
+    ///     r.tcp().get_info(id, |r, msg, info| {
+    ///         *msg = Some(info.unwrap_err().message().to_owned());
+    ///         r.stop();
+    ///     });
+    /// });
+    /// # r.set_timeout(std::time::Duration::from_secs(10), |r, _| r.stop()); // bounds `run`
+    /// let mut msg = None;
+    /// r.run(&mut msg)?;
+    /// assert_eq!(msg.as_deref(), Some("Socket not found"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn close<F>(&mut self, socket_id: TcpSocketId, callback: F)
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
@@ -228,6 +340,25 @@ impl<'r, S: 'static> Tcp<'r, S> {
     }
 
     /// The socket's state as of this call.
+    ///
+    /// ```
+    /// # use chrome_sockets::{tcp::{SocketInfo, SocketProperties}, Reactor};
+    /// let mut r: Reactor<Option<SocketInfo>> = Reactor::new()?;
+    /// r.tcp().create(SocketProperties::new().name("db"), |r, _, created| {
+    ///     let id = created.unwrap().socket_id;
+    ///     r.tcp().get_info(id, |r, info, result| {
+    ///         *info = Some(result.unwrap());
+    ///         r.stop();
+    ///     });
+    /// });
+    /// # r.set_timeout(std::time::Duration::from_secs(10), |r, _| r.stop()); // bounds `run`
+    /// let mut info = None;
+    /// r.run(&mut info)?;
+    /// let info = info.unwrap();
+    /// assert_eq!(info.name.as_deref(), Some("db"));
+    /// assert!(!info.connected && !info.paused && info.peer_port.is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn get_info<F>(&mut self, socket_id: TcpSocketId, callback: F)
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<SocketInfo>) + 'static,
@@ -238,6 +369,23 @@ impl<'r, S: 'static> Tcp<'r, S> {
     }
 
     /// Every live tcp socket (created and accepted), in id order.
+    ///
+    /// ```
+    /// # use chrome_sockets::{tcp::SocketProperties, Reactor};
+    /// let mut r: Reactor<Vec<String>> = Reactor::new()?;
+    /// r.tcp().create(SocketProperties::new().name("a"), |_, _, _| {});
+    /// r.tcp().create(SocketProperties::new().name("b"), |r, _, _| {
+    ///     r.tcp().get_sockets(|r, names, infos| {
+    ///         *names = infos.unwrap().into_iter().filter_map(|i| i.name).collect();
+    ///         r.stop();
+    ///     });
+    /// });
+    /// # r.set_timeout(std::time::Duration::from_secs(10), |r, _| r.stop()); // bounds `run`
+    /// let mut names = Vec::new();
+    /// r.run(&mut names)?;
+    /// assert_eq!(names, ["a", "b"]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn get_sockets<F>(&mut self, callback: F)
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<Vec<SocketInfo>>) + 'static,
@@ -247,11 +395,58 @@ impl<'r, S: 'static> Tcp<'r, S> {
     }
 
     /// `onReceive`.
+    ///
+    /// ```
+    /// # use chrome_sockets::{tcp::SocketProperties, Reactor};
+    /// # let server = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = i32::from(server.local_addr()?.port());
+    /// # std::thread::spawn(move || {
+    /// #     let (mut peer, _) = server.accept().unwrap();
+    /// #     std::io::Write::write_all(&mut peer, b"ping").unwrap();
+    /// # });
+    /// let mut r: Reactor<Vec<u8>> = Reactor::new()?;
+    /// r.tcp().on_receive().add_listener(|r, got, info| {
+    ///     got.extend_from_slice(&info.data);
+    ///     if got.len() == 4 {
+    ///         r.stop();
+    ///     }
+    /// });
+    /// r.tcp().create(SocketProperties::new(), move |r, _, created| {
+    ///     let id = created.unwrap().socket_id;
+    ///     r.tcp().connect(id, "127.0.0.1", port, |_, _, result| result.unwrap());
+    /// });
+    /// # r.set_timeout(std::time::Duration::from_secs(10), |r, _| r.stop()); // bounds `run`
+    /// let mut got = Vec::new();
+    /// r.run(&mut got)?;
+    /// assert_eq!(got, b"ping");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn on_receive(&mut self) -> Event<'_, S, ReceiveInfo> {
         Event::new(&mut self.r.listeners().on_receive)
     }
 
     /// `onReceiveError`.
+    ///
+    /// ```
+    /// # use chrome_sockets::{tcp::SocketProperties, Reactor};
+    /// # let server = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = i32::from(server.local_addr()?.port());
+    /// # std::thread::spawn(move || drop(server.accept().unwrap())); // the peer hangs up
+    /// let mut r: Reactor<Option<i32>> = Reactor::new()?;
+    /// r.tcp().on_receive_error().add_listener(|r, code, info| {
+    ///     *code = Some(info.result_code.code());
+    ///     r.stop();
+    /// });
+    /// r.tcp().create(SocketProperties::new(), move |r, _, created| {
+    ///     let id = created.unwrap().socket_id;
+    ///     r.tcp().connect(id, "127.0.0.1", port, |_, _, result| result.unwrap());
+    /// });
+    /// # r.set_timeout(std::time::Duration::from_secs(10), |r, _| r.stop()); // bounds `run`
+    /// let mut code = None;
+    /// r.run(&mut code)?;
+    /// assert_eq!(code, Some(-100)); // net::ERR_CONNECTION_CLOSED
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn on_receive_error(&mut self) -> Event<'_, S, ReceiveErrorInfo> {
         Event::new(&mut self.r.listeners().on_receive_error)
     }

@@ -219,6 +219,11 @@ impl<E: Identified> Table<E> {
         self.ids.keys()
     }
 
+    /// Slab keys of the live entries `keep` picks, in id order (sorts: not for hot paths).
+    pub(crate) fn keys_where(&self, keep: impl Fn(&E) -> bool) -> Vec<usize> {
+        self.keys().filter(|&key| keep(&self.slab[key])).collect()
+    }
+
     /// The live entries, in id order (sorts: not for hot paths).
     pub(crate) fn iter(&self) -> impl Iterator<Item = &E> {
         self.keys().map(|key| &self.slab[key])

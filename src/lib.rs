@@ -83,6 +83,8 @@ compile_error!(
 // Listed in dependency order: no file imports one below it, except that the namespace views
 // (`tcp/view.rs`, `tcp_server/view.rs`) and `event.rs` use the reactor, which itself uses only
 // the namespaces' `entry` files. No two files import each other.
+#[macro_use]
+mod macros;
 mod address;
 mod error;
 mod event;

@@ -25,8 +25,9 @@ use crate::ids::{self, Source};
 use crate::info::{AcceptErrorInfo, AcceptInfo, ReceiveErrorInfo, ReceiveInfo};
 use crate::listeners::dispatch;
 use crate::queue::Task;
+use crate::tcp::entry::TcpEntry;
 use crate::tcp::read::{Read, READS_PER_STEP};
-use crate::tcp_server::entry::Accepted;
+use crate::tcp_server::entry::{Accepted, ServerEntry};
 
 /// An event on its way to its listeners.
 enum Emit {
@@ -123,21 +124,13 @@ impl<S: 'static> Reactor<S> {
     /// worst one would-block syscall each). The rest of the interrupted batch is still queued.
     fn recover_after_panic(&mut self) {
         log::warn!("a callback panicked during the last turn; re-arming accepts and reads");
-        let keys: Vec<usize> = self.servers.keys().collect();
-        for key in keys {
+        for key in self.servers.keys_where(ServerEntry::is_accepting) {
             let mut cx = lend!(self);
-            let entry = &mut self.servers[key];
-            if entry.is_accepting() {
-                entry.queue_accept(key, &mut cx);
-            }
+            self.servers[key].queue_accept(key, &mut cx);
         }
-        let keys: Vec<usize> = self.tcps.keys().collect();
-        for key in keys {
+        for key in self.tcps.keys_where(TcpEntry::needs_rearm) {
             let mut cx = lend!(self);
-            let entry = &mut self.tcps[key];
-            if entry.needs_rearm() {
-                entry.queue_read(key, &mut cx);
-            }
+            self.tcps[key].queue_read(key, &mut cx);
         }
     }
 

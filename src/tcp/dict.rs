@@ -13,7 +13,8 @@ use crate::ids::TcpSocketId;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SocketProperties {
-    /// Survive [`Reactor::suspend_app`](crate::Reactor::suspend_app) (default false).
+    /// Survive [`Reactor::suspend_app`](crate::Reactor::suspend_app) (default false, also
+    /// for accepted sockets).
     pub persistent: Option<bool>,
     /// An application-defined name (default empty).
     pub name: Option<String>,
@@ -23,27 +24,10 @@ pub struct SocketProperties {
 }
 
 impl SocketProperties {
-    /// No properties set.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets `name`.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Sets `persistent`.
-    pub fn persistent(mut self, persistent: bool) -> Self {
-        self.persistent = Some(persistent);
-        self
-    }
-
-    /// Sets `buffer_size`.
-    pub fn buffer_size(mut self, buffer_size: i32) -> Self {
-        self.buffer_size = Some(buffer_size);
-        self
+    property_setters! {
+        name(name: impl Into<String>) = name.into(),
+        persistent(persistent: bool) = persistent,
+        buffer_size(buffer_size: i32) = buffer_size,
     }
 }
 

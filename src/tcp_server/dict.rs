@@ -19,21 +19,9 @@ pub struct SocketProperties {
 }
 
 impl SocketProperties {
-    /// No properties set.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets `name`.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Sets `persistent`.
-    pub fn persistent(mut self, persistent: bool) -> Self {
-        self.persistent = Some(persistent);
-        self
+    property_setters! {
+        name(name: impl Into<String>) = name.into(),
+        persistent(persistent: bool) = persistent,
     }
 }
 

@@ -1,13 +1,15 @@
 //! IP address text, parsed and printed the way Chrome does it.
 //!
 //! * [`parse_ip_literal`] is `net::IPAddress::AssignFromIPLiteral`: the check `listen` applies to
-//!   its `address` argument (reference §1.4 item 3). IPv4 uses the lenient URL-host grammar of
+//!   its `address` argument (anything else fails with -4 `ERR_INVALID_ARGUMENT`). IPv4 uses the lenient URL-host grammar of
 //!   Chromium's `url/url_canon_ip.h` (`127.1`, `0x7f.0.0.1`, `2130706433`, `0177.0.0.1`, one
 //!   trailing dot); anything containing a `:` must be a bare IPv6 address (no brackets, no zone).
 //! * [`is_canon_ip_address`] is `url::CanonicalizeIPAddress(..).IsIPAddress()`, the test the
-//!   sockets permission matcher uses to refuse wildcarding part of an IP address (reference §6).
+//!   sockets permission matcher uses to refuse wildcarding part of an IP address (see the
+//!   `permission` module).
 //!   Unlike [`parse_ip_literal`] it wants IPv6 *with* brackets.
-//! * [`format_ip`] is `net::IPAddress::ToString` (reference §3.12).
+//! * [`format_ip`] is `net::IPAddress::ToString`: dotted quad for IPv4, RFC 5952 text for IPv6
+//!   (IPv4-mapped peers print as `::ffff:7f00:1`, as Chrome reports them).
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

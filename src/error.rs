@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::NetError;
+use crate::net_error::NetError;
 
 /// Chrome's `chrome.runtime.lastError` for a failed call.
 ///
@@ -63,6 +63,15 @@ impl LastError {
         LastError {
             message: Cow::Borrowed("Socket not found"),
             code: None,
+        }
+    }
+
+    /// `Ok(())` if the socket was found, else "Socket not found".
+    pub(crate) fn found(found: bool) -> Result<()> {
+        if found {
+            Ok(())
+        } else {
+            Err(LastError::socket_not_found())
         }
     }
 

@@ -6,7 +6,7 @@
 //! - **token**: the `mio::Token` a registered fd carries, packing kind, id and key.
 //!
 //! Ids come from one counter per kind, start at 1, only go up and are never reused while the
-//! reactor lives (Chrome, reference §4). Slab keys *are* reused, so every entry stores its id
+//! reactor lives (as in Chrome). Slab keys *are* reused, so every entry stores its id
 //! and every lookup through a token or a key compares it: a readiness event of a socket closed
 //! earlier in the same poll batch can never reach a newer socket that took over its slot.
 
@@ -15,6 +15,7 @@ use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use mio::Token;
+use slab::Slab;
 
 macro_rules! socket_id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -145,6 +146,109 @@ impl Hasher for IdHasher {
 
     fn write_i32(&mut self, n: i32) {
         self.0 = (n as u32 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// An entry of a [`Table`]: it knows its own id, so a lookup by slab key can check it.
+pub(crate) trait Identified {
+    /// Chrome's raw socket id of this entry.
+    fn id(&self) -> i32;
+}
+
+/// One kind's sockets: the entries in a slab plus the id → key table.
+///
+/// Invariant: an id is in `ids` exactly while its entry is in `slab` at the key it maps to,
+/// and that entry's [`Identified::id`] is the id. Lookups by key (from a token or a queued
+/// task) compare the id, so a reused slot never answers for an older socket.
+#[derive(Debug)]
+pub(crate) struct Table<E> {
+    ids: IdTable,
+    slab: Slab<E>,
+}
+
+impl<E: Identified> Table<E> {
+    pub(crate) fn new() -> Self {
+        Table {
+            ids: IdTable::new(),
+            slab: Slab::new(),
+        }
+    }
+
+    /// Issues the next id and stores `make(id)` under it. `None` (and nothing stored) once
+    /// the ids are exhausted or no token could carry the slab key.
+    pub(crate) fn insert(&mut self, make: impl FnOnce(i32) -> E) -> Option<(i32, usize)> {
+        let id = self.ids.allocate()?;
+        let slot = self.slab.vacant_entry();
+        let key = slot.key();
+        if key > MAX_KEY {
+            return None;
+        }
+        slot.insert(make(id));
+        self.ids.insert(id, key);
+        Some((id, key))
+    }
+
+    /// The slab key of a live id.
+    pub(crate) fn key(&self, id: i32) -> Option<usize> {
+        self.ids.get(id)
+    }
+
+    /// The entry at `key` if it is still the socket `id`.
+    pub(crate) fn get(&self, key: usize, id: i32) -> Option<&E> {
+        self.slab.get(key).filter(|e| e.id() == id)
+    }
+
+    /// The entry at `key` if it is still the socket `id`.
+    pub(crate) fn get_mut(&mut self, key: usize, id: i32) -> Option<&mut E> {
+        self.slab.get_mut(key).filter(|e| e.id() == id)
+    }
+
+    /// The entry of a live id.
+    pub(crate) fn by_id(&self, id: i32) -> Option<&E> {
+        self.key(id).map(|key| &self.slab[key])
+    }
+
+    /// Removes a live id and hands its entry back.
+    pub(crate) fn remove(&mut self, id: i32) -> Option<E> {
+        let key = self.ids.remove(id)?;
+        Some(self.slab.remove(key))
+    }
+
+    /// Slab keys of the live entries, in id order (sorts: not for hot paths).
+    pub(crate) fn keys(&self) -> impl Iterator<Item = usize> {
+        self.ids.keys()
+    }
+
+    /// Slab keys of the live entries `keep` picks, in id order (sorts: not for hot paths).
+    pub(crate) fn keys_where(&self, keep: impl Fn(&E) -> bool) -> Vec<usize> {
+        self.keys().filter(|&key| keep(&self.slab[key])).collect()
+    }
+
+    /// The live entries, in id order (sorts: not for hot paths).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &E> {
+        self.keys().map(|key| &self.slab[key])
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slab.is_empty()
+    }
+}
+
+impl<E> std::ops::Index<usize> for Table<E> {
+    type Output = E;
+
+    fn index(&self, key: usize) -> &E {
+        &self.slab[key]
+    }
+}
+
+impl<E> std::ops::IndexMut<usize> for Table<E> {
+    fn index_mut(&mut self, key: usize) -> &mut E {
+        &mut self.slab[key]
     }
 }
 

@@ -1,4 +1,4 @@
-//! Chrome net error codes and the POSIX `errno` → net error mapping (reference §7, DESIGN §6).
+//! Chrome net error codes and the POSIX `errno` → net error mapping.
 //!
 //! Chrome reports socket failures as negative "net error" codes from
 //! `net/base/net_error_list.h` (for example -147 `ERR_ADDRESS_IN_USE`), and sets
@@ -9,21 +9,43 @@
 //! The `errno` mapping follows Chromium's POSIX code:
 //!
 //! * [`NetError::from_errno`] is `net::MapSystemError` (`net/base/net_errors_posix.cc`), the
-//!   "generic" column of reference table 7.2;
+//!   "generic" mapping;
 //! * [`NetError::from_accept_errno`] is `MapAcceptError` (`net/socket/socket_posix.cc`), the
-//!   "accept" column: as generic, except that `ECONNABORTED` means "try again" (`IO_PENDING`);
-//! * [`NetError::from_connect_errno`] is `MapConnectError` (same file), the "connect" column:
+//!   "accept" mapping: as generic, except that `ECONNABORTED` means "try again" (`IO_PENDING`);
+//! * [`NetError::from_connect_errno`] is `MapConnectError` (same file), the "connect" mapping:
 //!   `EINPROGRESS` is `IO_PENDING`, `EACCES` is `NETWORK_ACCESS_DENIED`, `ETIMEDOUT` is
 //!   `CONNECTION_TIMED_OUT`, and whatever the generic mapping would call `FAILED` becomes the
 //!   more specific `CONNECTION_FAILED`.
 //!
-//! Besides the rows of table 7.2, `MapSystemError` also maps a few file-system errnos
+//! The socket errnos, by mapping (generic / accept / connect; one value where all agree):
+//!
+//! | errno | net error |
+//! |---|---|
+//! | `EAGAIN`, `EWOULDBLOCK` | -1 `IO_PENDING` |
+//! | `EINPROGRESS` | -2 `FAILED` / -2 / -1 `IO_PENDING` |
+//! | `EACCES` | -10 `ACCESS_DENIED` / -10 / -138 `NETWORK_ACCESS_DENIED` |
+//! | `EADDRINUSE` | -147 `ADDRESS_IN_USE` |
+//! | `EADDRNOTAVAIL` | -108 `ADDRESS_INVALID` |
+//! | `EMFILE`, `ENFILE` | -12 `INSUFFICIENT_RESOURCES` |
+//! | `ENOBUFS` | -176 `NO_BUFFER_SPACE` |
+//! | `ECONNABORTED` | -103 `CONNECTION_ABORTED` / -1 `IO_PENDING` / -103 |
+//! | `ECONNRESET`, `ENETRESET`, `EPIPE` | -101 `CONNECTION_RESET` |
+//! | `ETIMEDOUT` | -7 `TIMED_OUT` / -7 / -118 `CONNECTION_TIMED_OUT` |
+//! | `ECONNREFUSED` | -102 `CONNECTION_REFUSED` |
+//! | `EHOSTUNREACH`, `EHOSTDOWN`, `ENETUNREACH`, `EAFNOSUPPORT` | -109 `ADDRESS_UNREACHABLE` |
+//! | `ENETDOWN` | -106 `INTERNET_DISCONNECTED` |
+//! | `ENOTCONN` | -15 `SOCKET_NOT_CONNECTED` |
+//! | `EISCONN` | -23 `SOCKET_IS_CONNECTED` |
+//! | anything unlisted (`EINTR`, `EPROTO`, ...) | -2 `FAILED` / -2 / -104 `CONNECTION_FAILED` |
+//!
+//! Besides the socket errnos, `MapSystemError` also maps a few file-system errnos
 //! (`ENOENT`, `EEXIST`, `ENOSPC`, `EROFS`, ...); they are mapped here exactly as Chromium does,
 //! so every errno gets the code Chrome would report.
 //!
 //! The crate's accept *retry policy* is separate from the mapping: see
-//! `accept_errno_is_retryable` (DESIGN §3, a deliberate deviation from Chrome, which turns
-//! the per-connection network errors of `accept(2)` into `onAcceptError`).
+//! `accept_errno_is_retryable` (a deliberate deviation from Chrome, which turns the
+//! per-connection network errors of `accept(2)` into `onAcceptError`; see
+//! [`deviations`](crate::deviations)).
 
 use std::fmt;
 use std::io;
@@ -176,7 +198,7 @@ impl NetError {
         format!("net::{}", self.name())
     }
 
-    /// Maps an `errno` as Chromium's `net::MapSystemError` does (generic column of table 7.2).
+    /// Maps an `errno` as Chromium's `net::MapSystemError` does (the generic mapping).
     ///
     /// `0` is `OK`, `EAGAIN`/`EWOULDBLOCK` are [`IO_PENDING`](Self::IO_PENDING), and any errno
     /// Chromium does not list (`EINTR`, `EINPROGRESS`, `EPROTO`, `ENOTSOCK`, ...) is
@@ -228,7 +250,7 @@ impl NetError {
         }
     }
 
-    /// Maps an `accept(2)` errno as Chromium's `MapAcceptError` does (accept column of 7.2):
+    /// Maps an `accept(2)` errno as Chromium's `MapAcceptError` does (the accept mapping):
     /// `ECONNABORTED` (the client gave up before the accept) and `EAGAIN` are
     /// [`IO_PENDING`](Self::IO_PENDING), everything else as [`from_errno`](Self::from_errno).
     ///
@@ -241,7 +263,7 @@ impl NetError {
         }
     }
 
-    /// Maps a `connect(2)` errno as Chromium's `MapConnectError` does (connect column of 7.2):
+    /// Maps a `connect(2)` errno as Chromium's `MapConnectError` does (the connect mapping):
     /// `EINPROGRESS` is [`IO_PENDING`](Self::IO_PENDING), `EACCES` is
     /// [`NETWORK_ACCESS_DENIED`](Self::NETWORK_ACCESS_DENIED) (-138), `ETIMEDOUT` is
     /// [`CONNECTION_TIMED_OUT`](Self::CONNECTION_TIMED_OUT) (-118); otherwise as
@@ -330,7 +352,8 @@ const ENONET: Option<i32> = Some(libc::ENONET);
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 const ENONET: Option<i32> = None;
 
-/// The crate's accept retry policy (DESIGN §3; deviates from Chrome, reference 7.2 note (a)).
+/// The crate's accept retry policy (deviates from Chrome, which pauses the server on these;
+/// see [`deviations`](crate::deviations)).
 ///
 /// True for the errnos after which `accept(2)` tells callers to simply call it again:
 /// `EINTR`, `ECONNABORTED`, and the pending network errors of the new connection that Linux
@@ -359,7 +382,7 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    /// Every row of reference table 7.1: constant, code, `lastError` text.
+    /// Every code the crate names: constant, code, `lastError` text (`net_error_list.h`).
     const TABLE_7_1: &[(NetError, i32, &str)] = &[
         (NetError::OK, 0, "net::OK"),
         (NetError::IO_PENDING, -1, "net::ERR_IO_PENDING"),
@@ -440,7 +463,7 @@ mod tests {
         (NetError::MSG_TOO_BIG, -142, "net::ERR_MSG_TOO_BIG"),
         (NetError::ADDRESS_IN_USE, -147, "net::ERR_ADDRESS_IN_USE"),
         (NetError::NO_BUFFER_SPACE, -176, "net::ERR_NO_BUFFER_SPACE"),
-        // Chromium's extra file-system mappings (not in 7.1).
+        // Chromium's extra file-system mappings.
         (NetError::FILE_NOT_FOUND, -6, "net::ERR_FILE_NOT_FOUND"),
         (NetError::FILE_TOO_BIG, -8, "net::ERR_FILE_TOO_BIG"),
         (NetError::FILE_EXISTS, -16, "net::ERR_FILE_EXISTS"),
@@ -499,7 +522,7 @@ mod tests {
         }
     }
 
-    /// Reference table 7.2, errno by errno: (name, errno, generic, accept, connect).
+    /// The errno mapping, errno by errno: (name, errno, generic, accept, connect).
     /// Blank accept/connect cells fall back to the generic mapping, as in Chromium
     /// (`MapAcceptError`/`MapConnectError` call `MapSystemError`); "retried"/"never surfaces"
     /// cells (EINTR) hold what the mapping returns, the retry itself is tested below.
@@ -551,7 +574,7 @@ mod tests {
         ("EALREADY", libc::EALREADY, -2, -2, -104),
         ("negative", -1, -2, -2, -104),
         ("huge", 100_000, -2, -2, -104),
-        // Chromium's MapSystemError file-system rows (not listed in 7.2).
+        // Chromium's MapSystemError file-system rows.
         ("EISDIR", libc::EISDIR, -10, -10, -10),
         ("EROFS", libc::EROFS, -10, -10, -10),
         ("ETXTBSY", libc::ETXTBSY, -10, -10, -10),

@@ -1,5 +1,5 @@
 //! Chrome's `"sockets"` manifest permissions for `tcpServer.listen` and `tcp.connect`
-//! (reference §6; Chromium's `socket_permission_entry.cc`).
+//! (Chromium's `extensions/common/permissions/socket_permission_entry.cc`), summarised here.
 //!
 //! A pattern is `host:port`, split on every `:` (so an IPv6 host cannot be written; use `*`):
 //!
@@ -270,10 +270,10 @@ mod tests {
         Entry::parse(pattern).map(|e| (e.host, e.match_subdomains, e.port))
     }
 
-    /// The table in reference §6: columns `(127.0.0.1, 8080)`, `(0.0.0.0, 8080)`,
+    /// Chrome's matching table, checked cell by cell: columns `(127.0.0.1, 8080)`, `(0.0.0.0, 8080)`,
     /// `(127.0.0.1, 0)`, `(::1, 8080)`.
     #[test]
-    fn reference_table() {
+    fn chrome_matching_table() {
         let rows: &[(&[&str], [bool; 4])] = &[
             (&["", "*", "*:*", ":*"], [true, true, true, true]),
             (&["*:8080", ":8080"], [true, true, false, true]),

@@ -1,33 +1,36 @@
-//! The FIFO of work a turn runs: queued callbacks, events, and I/O steps.
+//! The FIFO of work a turn runs (queued callbacks, events, and I/O steps), and [`Io`], what
+//! the reactor lends a socket entry so it can change its registration and queue work.
 //!
 //! Two deques: `live` takes everything queued from now on; at the start of a turn's callback
 //! phase `live` becomes `batch` and a fresh `live` starts, so work queued while the batch runs
 //! waits for the next turn and nothing can starve I/O. If a callback panics, the rest of the
 //! interrupted batch stays in `batch` and runs first on the next turn: nothing is lost or run
 //! twice.
+//!
+//! `R` is the reactor type callbacks get as their first argument, a parameter so that this
+//! module (and the entries that queue work) need nothing from the reactor.
 
 use std::collections::VecDeque;
 use std::fmt;
 
-use crate::tcp::ReceiveErrorInfo;
-use crate::tcp_server::AcceptErrorInfo;
+use crate::error::Result;
+use crate::info::{AcceptErrorInfo, ReceiveErrorInfo};
 use crate::timer::TimerId;
-use crate::Reactor;
 
 /// A callback with its result already bound, ready to run.
-pub(crate) type Callback<S> = Box<dyn FnOnce(&mut Reactor<S>, &mut S)>;
+pub(crate) type Callback<R, S> = Box<dyn FnOnce(&mut R, &mut S)>;
 
-/// The callback of a call that answers with `Result<()>` (close, set_paused, ...), kept apart
-/// from its result: boxing the app's closure alone does not allocate when it captures nothing
-/// (`|_, _, _| {}`), so the close on the accept-and-close path queues without a `malloc`.
-pub(crate) type UnitCallback<S> = Box<dyn FnOnce(&mut Reactor<S>, &mut S, crate::Result<()>)>;
+/// A callback still waiting for its result of type `T`.
+pub(crate) type Reply<R, S, T> = Box<dyn FnOnce(&mut R, &mut S, T)>;
 
 /// One unit of queued work.
-pub(crate) enum Task<S> {
+pub(crate) enum Task<R, S> {
     /// An API callback.
-    Call(Callback<S>),
-    /// An API callback answering with `Result<()>`, and that result.
-    Done(UnitCallback<S>, crate::Result<()>),
+    Call(Callback<R, S>),
+    /// An API callback answering with `Result<()>`, and that result. Boxing the app's closure
+    /// alone does not allocate when it captures nothing (`|_, _, _| {}`), so the close on the
+    /// accept-and-close path queues without a `malloc`.
+    Done(Reply<R, S, Result<()>>, Result<()>),
     /// A due timer: its callback runs unless `clear_timeout` removed it before this task ran.
     Timer(TimerId),
     /// A listener has connections waiting: accept a batch and dispatch `on_accept` for each.
@@ -42,12 +45,12 @@ pub(crate) enum Task<S> {
     AcceptError(AcceptErrorInfo),
 }
 
-pub(crate) struct Queue<S> {
-    live: VecDeque<Task<S>>,
-    batch: VecDeque<Task<S>>,
+pub(crate) struct Queue<R, S> {
+    live: VecDeque<Task<R, S>>,
+    batch: VecDeque<Task<R, S>>,
 }
 
-impl<S> Queue<S> {
+impl<R, S> Queue<R, S> {
     pub(crate) fn new() -> Self {
         Queue {
             live: VecDeque::new(),
@@ -55,7 +58,7 @@ impl<S> Queue<S> {
         }
     }
 
-    pub(crate) fn push(&mut self, task: Task<S>) {
+    pub(crate) fn push(&mut self, task: Task<R, S>) {
         self.live.push_back(task);
     }
 
@@ -77,7 +80,7 @@ impl<S> Queue<S> {
         }
     }
 
-    pub(crate) fn pop_batch(&mut self) -> Option<Task<S>> {
+    pub(crate) fn pop_batch(&mut self) -> Option<Task<R, S>> {
         self.batch.pop_front()
     }
 
@@ -87,11 +90,42 @@ impl<S> Queue<S> {
     }
 }
 
-impl<S> fmt::Debug for Queue<S> {
+impl<R: 'static, S: 'static> Queue<R, S> {
+    /// Queues `callback(result)`.
+    pub(crate) fn reply<T: 'static>(
+        &mut self,
+        callback: impl FnOnce(&mut R, &mut S, T) + 'static,
+        result: T,
+    ) {
+        self.push(Task::Call(Box::new(move |r, s| callback(r, s, result))));
+    }
+
+    /// Queues `callback(result)` for a call answering with `Result<()>`: the same as
+    /// [`reply`](Self::reply) without the allocation of a closure binding the result.
+    pub(crate) fn reply_unit(
+        &mut self,
+        callback: impl FnOnce(&mut R, &mut S, Result<()>) + 'static,
+        result: Result<()>,
+    ) {
+        self.push(Task::Done(Box::new(callback), result));
+    }
+}
+
+impl<R, S> fmt::Debug for Queue<R, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Queue")
             .field("live", &self.live.len())
             .field("batch", &self.batch.len())
             .finish()
     }
+}
+
+/// What the reactor lends a socket entry for one state change: the poll's registry (to
+/// register or deregister its fd), the queue (to queue callbacks, events and I/O steps) and
+/// the write quota's counter.
+pub(crate) struct Io<'a, R, S> {
+    pub(crate) registry: &'a mio::Registry,
+    pub(crate) queue: &'a mut Queue<R, S>,
+    /// Bytes handed to `send` and not yet written, across all sockets (the write quota).
+    pub(crate) write_pending: &'a mut usize,
 }

@@ -7,12 +7,18 @@
 //! - [`set_keep_alive`]: `SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL` as Chrome sets them.
 //!
 //! Every fd is created with `SOCK_NONBLOCK | SOCK_CLOEXEC` and owned by an `OwnedFd` from the
-//! moment it exists, so every early return closes it.
+//! moment it exists, so every early return closes it. Functions that act on an fd they do
+//! not own take a `BorrowedFd<'_>`, std's I/O-safety convention: the caller's borrow keeps
+//! the fd open for the length of the call.
+//!
+//! Linux only: `SOCK_NONBLOCK`, `MSG_NOSIGNAL`, `TCP_KEEPIDLE` and the `sockaddr` layout
+//! used here are Linux's. The crate root compiles this module only on Linux and stops the
+//! build with one `compile_error!` elsewhere.
 
 use std::io;
 use std::mem;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// Runs a libc call and turns `-1` into the thread's `errno` as an `io::Error`.
 macro_rules! syscall {
@@ -55,7 +61,7 @@ pub(crate) fn bind_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpLis
     ))?;
     // SAFETY: `raw` was just returned by socket(2) and is owned by nothing else.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    set_int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    set_int_option(fd.as_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
     seam!(Bind);
     let (storage, len) = sockaddr(addr);
     // SAFETY: `storage` is a sockaddr_storage holding a sockaddr_in/in6 of length `len`.
@@ -101,19 +107,13 @@ pub(crate) fn connect(addr: SocketAddr) -> io::Result<mio::net::TcpStream> {
     mio::net::TcpStream::connect(addr)
 }
 
-/// Borrows the fd of `owner` (mio's `Poll` implements `AsRawFd` but not `AsFd`).
-pub(crate) fn borrow_fd<T: AsRawFd>(owner: &T) -> BorrowedFd<'_> {
-    // SAFETY: `owner` owns the fd and keeps it open for as long as the borrow lasts.
-    unsafe { BorrowedFd::borrow_raw(owner.as_raw_fd()) }
-}
-
 /// `send(2)` with `MSG_NOSIGNAL`: a write to a reset peer fails with `EPIPE` instead of
 /// killing the process.
-pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     seam!(Send);
     // SAFETY: `buf` is a live slice of `buf.len()` readable bytes.
     let n = syscall!(send(
-        fd,
+        fd.as_raw_fd(),
         buf.as_ptr() as *const libc::c_void,
         buf.len(),
         libc::MSG_NOSIGNAL
@@ -123,7 +123,7 @@ pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
 
 /// `SO_KEEPALIVE = enable`; when enabling with a non-zero `delay` (seconds), also
 /// `TCP_KEEPIDLE = TCP_KEEPINTVL = delay` (Chrome's `SetTCPKeepAlive`).
-pub(crate) fn set_keep_alive(fd: RawFd, enable: bool, delay: i32) -> io::Result<()> {
+pub(crate) fn set_keep_alive(fd: BorrowedFd<'_>, enable: bool, delay: i32) -> io::Result<()> {
     set_int_option(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, enable as i32)?;
     if enable && delay != 0 {
         set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, delay)?;
@@ -132,10 +132,10 @@ pub(crate) fn set_keep_alive(fd: RawFd, enable: bool, delay: i32) -> io::Result<
     Ok(())
 }
 
-fn set_int_option(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
+fn set_int_option(fd: BorrowedFd<'_>, level: i32, name: i32, value: i32) -> io::Result<()> {
     // SAFETY: the option value is a live i32 and its exact size is passed.
     syscall!(setsockopt(
-        fd,
+        fd.as_raw_fd(),
         level,
         name,
         &value as *const i32 as *const libc::c_void,
@@ -206,7 +206,7 @@ mod tests {
         assert_eq!(err.raw_os_error(), Some(libc::EADDRINUSE));
     }
 
-    fn unsafe_free_fcntl(fd: RawFd) -> i32 {
+    fn unsafe_free_fcntl(fd: std::os::fd::RawFd) -> i32 {
         syscall!(fcntl(fd, libc::F_GETFL)).unwrap()
     }
 }

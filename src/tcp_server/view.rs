@@ -1,93 +1,16 @@
-//! `chrome.sockets.tcpServer`: the [`TcpServer`] view and its dictionaries.
-//!
-//! Calls check in Chrome's order (id, then permission, then arguments), take effect at once,
-//! and queue their callback for a later turn. See the crate docs for the timing rules.
+//! The [`TcpServer`] view: `chrome.sockets.tcpServer`'s methods, borrowed from a reactor.
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::address::{format_ip, parse_ip_literal};
+use super::dict::{CreateInfo, SocketInfo, SocketProperties};
+use super::entry::ServerEntry;
+use crate::address::parse_ip_literal;
 use crate::error::{LastError, Result};
 use crate::event::Event;
-use crate::server_socket::ServerEntry;
-use crate::{NetError, Reactor, ServerSocketId, TcpSocketId};
-
-/// `SocketProperties` of `chrome.sockets.tcpServer`: fields left `None` are not changed
-/// (or take their default on `create`).
-///
-/// ```
-/// use chrome_sockets::tcp_server::SocketProperties;
-/// let props = SocketProperties::new().name("web").persistent(true);
-/// assert_eq!(props.name.as_deref(), Some("web"));
-/// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SocketProperties {
-    /// Survive [`Reactor::suspend_app`] (default false).
-    pub persistent: Option<bool>,
-    /// An application-defined name (default empty).
-    pub name: Option<String>,
-}
-
-impl SocketProperties {
-    /// No properties set.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets `name`.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Sets `persistent`.
-    pub fn persistent(mut self, persistent: bool) -> Self {
-        self.persistent = Some(persistent);
-        self
-    }
-}
-
-/// The result of [`TcpServer::create`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CreateInfo {
-    /// The new server socket's id.
-    pub socket_id: ServerSocketId,
-}
-
-/// `SocketInfo` of `chrome.sockets.tcpServer`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SocketInfo {
-    /// The socket's id.
-    pub socket_id: ServerSocketId,
-    /// The `persistent` property.
-    pub persistent: bool,
-    /// The `name` property; `None` while empty (Chrome omits it).
-    pub name: Option<String>,
-    /// Whether `on_accept` is held back (the kernel keeps queueing up to the backlog).
-    pub paused: bool,
-    /// The bound address while listening, in Chrome's text form.
-    pub local_address: Option<String>,
-    /// The bound port while listening (the real one when listening on port 0).
-    pub local_port: Option<u16>,
-}
-
-/// `onAccept`: a connection was accepted and became tcp socket `client_socket_id`, paused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AcceptInfo {
-    /// The server socket.
-    pub socket_id: ServerSocketId,
-    /// The new `chrome.sockets.tcp` socket; unpause it with
-    /// [`Tcp::set_paused`](crate::tcp::Tcp::set_paused) to receive data.
-    pub client_socket_id: TcpSocketId,
-}
-
-/// `onAcceptError`: accepting failed; the server is now paused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AcceptErrorInfo {
-    /// The server socket.
-    pub socket_id: ServerSocketId,
-    /// The net error, e.g. -12 `ERR_INSUFFICIENT_RESOURCES` when out of fds.
-    pub result_code: NetError,
-}
+use crate::ids::ServerSocketId;
+use crate::info::{AcceptErrorInfo, AcceptInfo};
+use crate::net_error::NetError;
+use crate::reactor::Reactor;
 
 /// `chrome.sockets.tcpServer`, borrowed from a [`Reactor`] by [`Reactor::tcp_server`].
 ///
@@ -99,30 +22,30 @@ pub struct TcpServer<'r, S: 'static> {
     r: &'r mut Reactor<S>,
 }
 
-impl<'r, S: 'static> TcpServer<'r, S> {
-    pub(crate) fn new(r: &'r mut Reactor<S>) -> Self {
-        TcpServer { r }
+impl<S: 'static> Reactor<S> {
+    /// `chrome.sockets.tcpServer`: server sockets.
+    pub fn tcp_server(&mut self) -> TcpServer<'_, S> {
+        TcpServer { r: self }
     }
+}
 
+impl<'r, S: 'static> TcpServer<'r, S> {
     /// Creates a server socket (no fd is opened until `listen`).
     pub fn create<F>(&mut self, properties: SocketProperties, callback: F)
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<CreateInfo>) + 'static,
     {
-        let Some(id) = self.r.server_ids.allocate() else {
-            return self.r.reply(callback, Err(LastError::ids_exhausted()));
+        let result = match self
+            .r
+            .servers()
+            .insert(|id| ServerEntry::new(id, properties))
+        {
+            Some((id, _)) => Ok(CreateInfo {
+                socket_id: ServerSocketId::from_raw(id),
+            }),
+            None => Err(LastError::ids_exhausted()),
         };
-        let entry = ServerEntry::new(
-            id,
-            properties.name.unwrap_or_default(),
-            properties.persistent.unwrap_or(false),
-        );
-        let key = self.r.servers.insert(entry);
-        self.r.server_ids.insert(id, key);
-        let info = CreateInfo {
-            socket_id: ServerSocketId::from_raw(id),
-        };
-        self.r.reply(callback, Ok(info));
+        self.r.reply(callback, result);
     }
 
     /// Sets the properties that are `Some`; the others keep their values.
@@ -134,15 +57,10 @@ impl<'r, S: 'static> TcpServer<'r, S> {
     ) where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
-        let result = match self.r.server_key(socket_id) {
+        let servers = self.r.servers();
+        let result = match servers.key(socket_id.raw()) {
             Some(key) => {
-                let entry = &mut self.r.servers[key];
-                if let Some(name) = properties.name {
-                    entry.name = name;
-                }
-                if let Some(persistent) = properties.persistent {
-                    entry.persistent = persistent;
-                }
+                servers[key].update(properties);
                 Ok(())
             }
             None => Err(LastError::socket_not_found()),
@@ -159,7 +77,7 @@ impl<'r, S: 'static> TcpServer<'r, S> {
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
-        let Some(key) = self.r.server_key(socket_id) else {
+        let Some(key) = self.r.servers().key(socket_id.raw()) else {
             return self
                 .r
                 .reply_unit(callback, Err(LastError::socket_not_found()));
@@ -167,7 +85,8 @@ impl<'r, S: 'static> TcpServer<'r, S> {
         // The callback is queued before the accept step a resume queues, so it runs before
         // the `on_accept` it enables (as in Chrome, which replies before the accept completes).
         self.r.reply_unit(callback, Ok(()));
-        if let Err(e) = self.r.set_server_paused(key, paused) {
+        let (entry, mut cx) = self.r.server_io(key);
+        if let Err(e) = entry.set_paused(key, paused, &mut cx) {
             log::warn!("set_paused({socket_id}, {paused}): {e}");
         }
     }
@@ -222,9 +141,10 @@ impl<'r, S: 'static> TcpServer<'r, S> {
     ) -> Result<()> {
         let key = self
             .r
-            .server_key(socket_id)
+            .servers()
+            .key(socket_id.raw())
             .ok_or_else(LastError::socket_not_found)?;
-        if let Some(manifest) = &self.r.manifest {
+        if let Some(manifest) = self.r.manifest() {
             if !manifest.allows_listen(address, port as u16) {
                 return Err(LastError::no_permission());
             }
@@ -237,11 +157,12 @@ impl<'r, S: 'static> TcpServer<'r, S> {
             Some(b) if b > 0 => b,
             Some(_) => return Err(invalid()),
         };
-        if self.r.servers[key].listening.is_some() {
+        let (entry, cx) = self.r.server_io(key);
+        if entry.is_listening() {
             return Err(LastError::net(NetError::SOCKET_IS_CONNECTED));
         }
-        self.r
-            .start_listening(key, SocketAddr::new(ip, port), backlog)
+        entry
+            .listen(key, SocketAddr::new(ip, port), backlog, cx.registry)
             .map_err(LastError::net)
     }
 
@@ -251,9 +172,10 @@ impl<'r, S: 'static> TcpServer<'r, S> {
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
-        let result = match self.r.server_key(socket_id) {
+        let result = match self.r.servers().key(socket_id.raw()) {
             Some(key) => {
-                self.r.stop_listening(key);
+                let (entry, cx) = self.r.server_io(key);
+                entry.stop_listening(cx.registry);
                 Ok(())
             }
             None => Err(LastError::socket_not_found()),
@@ -267,12 +189,8 @@ impl<'r, S: 'static> TcpServer<'r, S> {
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
-        let result = if self.r.close_server(socket_id.raw()) {
-            Ok(())
-        } else {
-            Err(LastError::socket_not_found())
-        };
-        self.r.reply_unit(callback, result);
+        let closed = self.r.close_server(socket_id.raw());
+        self.r.reply_unit(callback, LastError::found(closed));
     }
 
     /// The socket's state as of this call.
@@ -280,11 +198,13 @@ impl<'r, S: 'static> TcpServer<'r, S> {
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<SocketInfo>) + 'static,
     {
-        let result = match self.r.server_key(socket_id) {
-            Some(key) => Ok(info(&self.r.servers[key])),
-            None => Err(LastError::socket_not_found()),
-        };
-        self.r.reply(callback, result);
+        let info = self
+            .r
+            .servers()
+            .by_id(socket_id.raw())
+            .map(ServerEntry::info);
+        self.r
+            .reply(callback, info.ok_or_else(LastError::socket_not_found));
     }
 
     /// Every live server socket, in id order.
@@ -292,34 +212,17 @@ impl<'r, S: 'static> TcpServer<'r, S> {
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<Vec<SocketInfo>>) + 'static,
     {
-        let infos = self
-            .r
-            .server_ids
-            .keys()
-            .map(|key| info(&self.r.servers[key]))
-            .collect();
+        let infos = self.r.servers().iter().map(ServerEntry::info).collect();
         self.r.reply(callback, Ok(infos));
     }
 
     /// `onAccept`.
     pub fn on_accept(&mut self) -> Event<'_, S, AcceptInfo> {
-        self.r.accept_event()
+        Event::new(&mut self.r.listeners().on_accept)
     }
 
     /// `onAcceptError`.
     pub fn on_accept_error(&mut self) -> Event<'_, S, AcceptErrorInfo> {
-        self.r.accept_error_event()
-    }
-}
-
-fn info(entry: &ServerEntry) -> SocketInfo {
-    let local = entry.listening.as_ref().map(|l| l.local);
-    SocketInfo {
-        socket_id: ServerSocketId::from_raw(entry.id),
-        persistent: entry.persistent,
-        name: (!entry.name.is_empty()).then(|| entry.name.clone()),
-        paused: entry.paused,
-        local_address: local.map(|a| format_ip(a.ip())),
-        local_port: local.map(|a| a.port()),
+        Event::new(&mut self.r.listeners().on_accept_error)
     }
 }

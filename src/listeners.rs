@@ -1,0 +1,181 @@
+//! The listener registries behind every event, and how an event reaches its listeners.
+//!
+//! Dispatch rules (those of JavaScript event dispatch):
+//! - every listener registered when dispatch starts is called once, in registration order;
+//! - a listener added while an event is being dispatched first sees the next event;
+//! - a listener removed while an event is being dispatched is not called afterwards, even if
+//!   it had not been reached yet;
+//! - a listener that panics is removed (its closure may be half-way through a change, so it is
+//!   not called again); the other listeners still get the event, then the panic unwinds out
+//!   of the turn; the reactor itself stays consistent.
+//!
+//! `R` is the reactor type a listener gets as its first argument; it is a parameter so that
+//! this module needs nothing from the reactor. Only the turn's dispatcher calls [`dispatch`].
+
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::info::{AcceptErrorInfo, AcceptInfo, ReceiveErrorInfo, ReceiveInfo};
+
+/// Issues listener ids for every event of every reactor: a per-event counter would let
+/// `on_receive().remove_listener(id_from_on_accept)` remove an unrelated listener.
+static NEXT_LISTENER_ID: AtomicU64 = AtomicU64::new(0);
+
+type ListenerFn<R, S, A> = Box<dyn FnMut(&mut R, &mut S, &A)>;
+
+/// A listener's id and closure (`None` while it runs).
+type Slot<R, S, A> = (u64, Option<ListenerFn<R, S, A>>);
+
+/// The listeners of one event.
+///
+/// Invariant: `slots` is sorted by id (ids come from [`NEXT_LISTENER_ID`], which only grows,
+/// and are appended); `next` is above every id added so far. A slot's closure is `None` only
+/// while it runs (`running` names it) or after it panicked (then `running` still names it
+/// until the next dispatch removes the slot).
+pub(crate) struct Listeners<R, S, A> {
+    slots: Vec<Slot<R, S, A>>,
+    next: u64,
+    running: Option<u64>,
+}
+
+impl<R, S, A> Listeners<R, S, A> {
+    pub(crate) fn new() -> Self {
+        Listeners {
+            slots: Vec::new(),
+            next: 0,
+            running: None,
+        }
+    }
+
+    /// Registers `listener` under a fresh, process-unique id.
+    pub(crate) fn add(&mut self, listener: ListenerFn<R, S, A>) -> u64 {
+        let id = NEXT_LISTENER_ID.fetch_add(1, Ordering::Relaxed);
+        self.next = id + 1;
+        self.slots.push((id, Some(listener)));
+        id
+    }
+
+    /// Unregisters a listener; returns whether it was registered.
+    pub(crate) fn remove(&mut self, id: u64) -> bool {
+        match self.position(id) {
+            Some(i) => {
+                self.slots.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn contains(&self, id: u64) -> bool {
+        self.position(id).is_some()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.slots.clear();
+        self.running = None;
+    }
+
+    fn position(&self, id: u64) -> Option<usize> {
+        self.slots.binary_search_by_key(&id, |s| s.0).ok()
+    }
+
+    /// Drops the slot of a listener that panicked during the previous dispatch.
+    fn remove_panicked(&mut self) {
+        if let Some(id) = self.running.take() {
+            self.remove(id);
+        }
+    }
+}
+
+impl<R, S, A> fmt::Debug for Listeners<R, S, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listeners")
+            .field("count", &self.slots.len())
+            .finish()
+    }
+}
+
+/// The listener registries of the four events, one per event.
+pub(crate) struct EventListeners<R, S> {
+    pub(crate) on_accept: Listeners<R, S, AcceptInfo>,
+    pub(crate) on_accept_error: Listeners<R, S, AcceptErrorInfo>,
+    pub(crate) on_receive: Listeners<R, S, ReceiveInfo>,
+    pub(crate) on_receive_error: Listeners<R, S, ReceiveErrorInfo>,
+}
+
+impl<R, S> EventListeners<R, S> {
+    pub(crate) fn new() -> Self {
+        EventListeners {
+            on_accept: Listeners::new(),
+            on_accept_error: Listeners::new(),
+            on_receive: Listeners::new(),
+            on_receive_error: Listeners::new(),
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.on_accept.clear();
+        self.on_accept_error.clear();
+        self.on_receive.clear();
+        self.on_receive_error.clear();
+    }
+}
+
+/// Calls every listener of the registry `select` picks out of `r` with `arg`.
+///
+/// Each closure is taken out of its slot while it runs, so it can get `&mut R`; it is put back
+/// only if its slot still exists afterwards. No allocation: the walk is by id with a cursor,
+/// bounded by the id counter at the start (so listeners added meanwhile wait).
+pub(crate) fn dispatch<R, S, A>(
+    r: &mut R,
+    state: &mut S,
+    select: fn(&mut R) -> &mut Listeners<R, S, A>,
+    arg: &A,
+) {
+    let registry = select(r);
+    registry.remove_panicked();
+    let end = registry.next;
+    let mut cursor = 0;
+    let mut panicked = None;
+    loop {
+        let registry = select(r);
+        let i = registry.slots.partition_point(|s| s.0 < cursor);
+        let Some((id, slot)) = registry.slots.get_mut(i) else {
+            break;
+        };
+        let id = *id;
+        if id >= end {
+            break;
+        }
+        cursor = id + 1;
+        let Some(mut listener) = slot.take() else {
+            continue;
+        };
+        registry.running = Some(id);
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| listener(r, state, arg)));
+        let registry = select(r);
+        registry.running = None;
+        match outcome {
+            Ok(()) => {
+                if let Some(i) = registry.position(id) {
+                    registry.slots[i].1 = Some(listener);
+                }
+            }
+            Err(payload) => {
+                // Removed at once; the other listeners still get this event (as a throwing
+                // JavaScript listener does not keep the others from theirs), then the first
+                // panic goes on unwinding out of the turn.
+                registry.remove(id);
+                panicked.get_or_insert(payload);
+            }
+        }
+    }
+    if let Some(payload) = panicked {
+        panic::resume_unwind(payload);
+    }
+}

@@ -1,0 +1,372 @@
+//! [`Reactor`]: the single-threaded event loop that owns every socket, its builder, and its
+//! turn.
+//!
+//! The reactor's fields are private to this module: the views (`tcp_server`, `tcp`, whose
+//! files also hold [`Reactor::tcp_server`] and [`Reactor::tcp`]) reach sockets through the
+//! accessors below, and socket entries get only what they need for one
+//! change ([`Io`]: the registry, the queue, the write quota).
+
+/// Lends an entry what it needs for one change ([`Io`]), borrowing only the fields named,
+/// so the entry itself can be borrowed from its table at the same time.
+macro_rules! lend {
+    ($r:expr) => {
+        crate::queue::Io {
+            registry: $r.poll.registry(),
+            queue: &mut $r.queue,
+            write_pending: &mut $r.write_pending,
+        }
+    };
+}
+
+mod builder;
+mod report;
+mod turn;
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll};
+
+pub use builder::{AcceptedSockets, ReactorBuilder, DEFAULT_ACCEPT_BATCH};
+pub use report::TurnReport;
+
+use crate::error::Result;
+use crate::ids::{Table, WAKER_TOKEN};
+use crate::listeners::EventListeners;
+use crate::permission::SocketsManifest;
+use crate::queue::{Callback, Io, Queue, Reply};
+use crate::tcp::connect::{Resolver, Target};
+use crate::tcp::entry::TcpEntry;
+use crate::tcp_server::entry::ServerEntry;
+use crate::timer::{TimerId, Timers};
+use crate::waker::Waker;
+
+/// A tcp socket's entry in this reactor.
+type TcpSocket<S> = TcpEntry<Reactor<S>, S>;
+/// What this reactor lends an entry.
+type Lent<'a, S> = Io<'a, Reactor<S>, S>;
+
+impl ReactorBuilder {
+    /// Creates the reactor: an epoll instance and its waker (two fds).
+    pub fn build<S: 'static>(self) -> io::Result<Reactor<S>> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER_TOKEN)?);
+        Ok(Reactor {
+            poll,
+            events: Events::with_capacity(self.events_capacity),
+            servers: Table::new(),
+            tcps: Table::new(),
+            queue: Queue::new(),
+            timers: Timers::new(),
+            listeners: EventListeners::new(),
+            accept_batch: self.accept_batch,
+            accepted_sockets: self.accepted_sockets,
+            manifest: self.manifest,
+            write_pending: 0,
+            resolver: Resolver::new(waker.clone()),
+            waker,
+            stop_requested: false,
+            flags: report::TurnFlags::new(),
+        })
+    }
+}
+
+/// The event loop: owns the OS poll, every server and tcp socket, the queue of pending
+/// callbacks and events, timers and event listeners.
+///
+/// `S` is the application state that [`turn`](Reactor::turn) and [`run`](Reactor::run) lend
+/// to every callback and listener as their second argument (calloop's shared-data pattern);
+/// use `()` when there is none. The first argument is the reactor itself, so callbacks can
+/// make further calls.
+///
+/// # Callback timing
+/// A call validates and takes effect at once (a `get_info` right after `listen` sees the port),
+/// but its callback never runs inside the call: it is queued, and runs during a later
+/// [`turn`](Reactor::turn), in the order queued, exactly once. Work queued while a turn runs
+/// callbacks waits for the next turn.
+///
+/// ```
+/// use chrome_sockets::{tcp_server::SocketProperties, Reactor};
+///
+/// #[derive(Default)]
+/// struct App { port: Option<u16> }
+///
+/// let mut r: Reactor<App> = Reactor::new()?;
+/// let mut app = App::default();
+/// r.tcp_server().create(SocketProperties::default(), |r, _, created| {
+///     let id = created.unwrap().socket_id;
+///     r.tcp_server().listen(id, "127.0.0.1", 0, None, move |r, _, result| {
+///         result.unwrap();
+///         r.tcp_server().get_info(id, |_, app: &mut App, info| {
+///             app.port = info.unwrap().local_port;
+///         });
+///     });
+/// });
+/// while app.port.is_none() {
+///     r.turn(None, &mut app)?;
+/// }
+/// assert_ne!(app.port, Some(0));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Reactor<S = ()> {
+    poll: Poll,
+    events: Events,
+    /// Server entries; each stores its own id (checked on every token or key lookup).
+    servers: Table<ServerEntry>,
+    /// Tcp entries; each stores its own id.
+    tcps: Table<TcpSocket<S>>,
+    queue: Queue<Reactor<S>, S>,
+    timers: Timers<Callback<Reactor<S>, S>>,
+    listeners: EventListeners<Reactor<S>, S>,
+    accept_batch: usize,
+    accepted_sockets: AcceptedSockets,
+    manifest: Option<SocketsManifest>,
+    /// Bytes handed to `send` and not yet written, across all sockets (the write quota).
+    write_pending: usize,
+    /// Host-name resolutions finish on helper threads and come back through the waker.
+    resolver: Resolver,
+    waker: Arc<mio::Waker>,
+    stop_requested: bool,
+    flags: report::TurnFlags,
+}
+
+impl<S: 'static> Reactor<S> {
+    /// A reactor with default options. See [`Reactor::builder`] for the others.
+    pub fn new() -> io::Result<Self> {
+        ReactorBuilder::default().build()
+    }
+
+    /// A builder for a reactor with non-default options. (`Reactor::builder()` needs the state
+    /// type spelled out, as in `Reactor::<()>::builder()`; [`ReactorBuilder::new`] does not.)
+    pub fn builder() -> ReactorBuilder {
+        ReactorBuilder::default()
+    }
+
+    /// Makes [`run`](Reactor::run) return after the turn in progress (or before its next one).
+    pub fn stop(&mut self) {
+        self.stop_requested = true;
+    }
+
+    /// A handle that wakes a blocking [`turn`](Reactor::turn) from another thread.
+    pub fn waker(&self) -> Waker {
+        Waker::new(self.waker.clone())
+    }
+
+    /// How long a host loop may sleep before calling [`turn`](Reactor::turn): zero when work is
+    /// queued, else the time to the next timer, else `None` (only I/O, signalled by the poll fd,
+    /// can create work).
+    pub fn next_timeout(&mut self) -> Option<Duration> {
+        if !self.queue.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        self.timers
+            .next_deadline()
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Runs `callback` on the first turn at least `delay` from now. Due timers fire in
+    /// deadline order (equal deadlines in the order set); a timer set from a callback fires on
+    /// a later turn.
+    ///
+    /// ```
+    /// # use chrome_sockets::Reactor;
+    /// # use std::time::Duration;
+    /// let mut r: Reactor<u32> = Reactor::new()?;
+    /// let mut fired = 0;
+    /// r.set_timeout(Duration::from_millis(5), |_, fired: &mut u32| *fired += 1);
+    /// r.run(&mut fired)?;
+    /// assert_eq!(fired, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_timeout<F>(&mut self, delay: Duration, callback: F) -> TimerId
+    where
+        F: FnOnce(&mut Reactor<S>, &mut S) + 'static,
+    {
+        let now = Instant::now();
+        let deadline = now.checked_add(delay).unwrap_or_else(|| far_future(now));
+        self.timers.insert(deadline, Box::new(callback))
+    }
+
+    /// Cancels a timer. Returns whether it was still pending (false once it fired or was
+    /// cleared). A cleared timer never fires, even one already due whose callback an earlier
+    /// callback of the same turn clears.
+    ///
+    /// Timers live in a binary heap keyed by deadline: setting, clearing and firing cost
+    /// O(log n), so many pending timers do not slow a turn down.
+    pub fn clear_timeout(&mut self, id: TimerId) -> bool {
+        self.timers.remove(id)
+    }
+
+    /// The app's event page was suspended: closes every non-persistent server and tcp socket,
+    /// exactly as `close` would (their ports are free at once; callbacks already queued still
+    /// run). Persistent ones survive and `get_sockets` still lists them. Accepted sockets are
+    /// non-persistent unless `tcp().update(id, ..persistent(true)..)` made them persistent.
+    pub fn suspend_app(&mut self) {
+        self.close_all(|server| !server.is_persistent(), |tcp| !tcp.is_persistent());
+    }
+
+    /// The app was unloaded: closes every socket, persistent ones too, drops every pending
+    /// callback, timer and event listener. The reactor stays usable (ids keep counting up).
+    pub fn unload_app(&mut self) {
+        self.close_all(|_| true, |_| true);
+        self.queue.clear();
+        self.timers.clear();
+        self.listeners.clear();
+    }
+
+    /// Closes the servers and tcp sockets the predicates pick, in id order.
+    fn close_all(
+        &mut self,
+        server: impl Fn(&ServerEntry) -> bool,
+        tcp: impl Fn(&TcpSocket<S>) -> bool,
+    ) {
+        let ids: Vec<i32> = self
+            .servers
+            .iter()
+            .filter(|e| server(e))
+            .map(id_of)
+            .collect();
+        for id in ids {
+            self.close_server(id);
+        }
+        let ids: Vec<i32> = self.tcps.iter().filter(|e| tcp(e)).map(id_of).collect();
+        for id in ids {
+            self.close_tcp(id);
+        }
+    }
+
+    /// Whether nothing can happen any more: no socket, timer, queued work or resolution.
+    fn is_idle(&self) -> bool {
+        self.queue.is_empty()
+            && self.timers.len() == 0
+            && self.servers.is_empty()
+            && self.tcps.is_empty()
+            && !self.resolver.is_busy()
+    }
+
+    // ----- for the views --------------------------------------------------------------------
+
+    /// Queues `callback(result)` for a later turn.
+    pub(crate) fn reply<T: 'static>(
+        &mut self,
+        callback: impl FnOnce(&mut Reactor<S>, &mut S, T) + 'static,
+        result: T,
+    ) {
+        self.queue.reply(callback, result);
+    }
+
+    /// Queues `callback(result)` for a later turn, for calls answering with `Result<()>`: the
+    /// same as [`reply`](Self::reply) without the allocation of a closure binding the result.
+    pub(crate) fn reply_unit(
+        &mut self,
+        callback: impl FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
+        result: Result<()>,
+    ) {
+        self.queue.reply_unit(callback, result);
+    }
+
+    pub(crate) fn servers(&mut self) -> &mut Table<ServerEntry> {
+        &mut self.servers
+    }
+
+    pub(crate) fn tcps(&mut self) -> &mut Table<TcpSocket<S>> {
+        &mut self.tcps
+    }
+
+    /// The server at `key` (a live key from [`servers`](Self::servers)) and what it may use.
+    pub(crate) fn server_io(&mut self, key: usize) -> (&mut ServerEntry, Lent<'_, S>) {
+        let cx = lend!(self);
+        (&mut self.servers[key], cx)
+    }
+
+    /// The tcp socket at `key` (a live key from [`tcps`](Self::tcps)) and what it may use.
+    pub(crate) fn tcp_io(&mut self, key: usize) -> (&mut TcpSocket<S>, Lent<'_, S>) {
+        let cx = lend!(self);
+        (&mut self.tcps[key], cx)
+    }
+
+    pub(crate) fn manifest(&self) -> Option<&SocketsManifest> {
+        self.manifest.as_ref()
+    }
+
+    pub(crate) fn write_pending(&self) -> usize {
+        self.write_pending
+    }
+
+    pub(crate) fn listeners(&mut self) -> &mut EventListeners<Reactor<S>, S> {
+        &mut self.listeners
+    }
+
+    /// Starts a connect of the tcp socket at `key` (checked by the view).
+    pub(crate) fn connect(
+        &mut self,
+        key: usize,
+        target: Target<'_>,
+        callback: Reply<Reactor<S>, S, Result<()>>,
+    ) {
+        let mut cx = lend!(self);
+        self.tcps[key].connect(key, target, callback, &mut self.resolver, &mut cx);
+    }
+
+    /// `close` of a server: stops listening and removes the id at once; queued accepts find
+    /// it gone. Returns whether the id was live.
+    pub(crate) fn close_server(&mut self, id: i32) -> bool {
+        let Some(mut entry) = self.servers.remove(id) else {
+            return false;
+        };
+        entry.stop_listening(self.poll.registry());
+        true
+    }
+
+    /// `close` of a tcp socket: removes the id at once and drops the connection; no event
+    /// follows (D6). Returns whether the id was live.
+    pub(crate) fn close_tcp(&mut self, id: i32) -> bool {
+        let Some(mut entry) = self.tcps.remove(id) else {
+            return false;
+        };
+        let mut cx = lend!(self);
+        entry.drop_connection(&mut cx);
+        true
+    }
+}
+
+fn id_of<E: crate::ids::Identified>(entry: &E) -> i32 {
+    entry.id()
+}
+
+fn far_future(now: Instant) -> Instant {
+    // About 30 years: later than any timer anyone waits for, and safe to add to.
+    now + Duration::from_secs(30 * 365 * 24 * 3600)
+}
+
+/// The poll fd: readable when a turn has I/O to handle. A host loop watches it (with its own
+/// poll/epoll/GUI loop) and calls `turn(Some(Duration::ZERO), ..)` when it is readable or
+/// [`next_timeout`](Reactor::next_timeout) expires.
+impl<S> AsRawFd for Reactor<S> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.poll.as_raw_fd()
+    }
+}
+
+/// The poll fd; see the `AsRawFd` impl.
+impl<S> AsFd for Reactor<S> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // mio's `Registry` is the poll's own handle to the same epoll fd.
+        self.poll.registry().as_fd()
+    }
+}
+
+impl<S> fmt::Debug for Reactor<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reactor")
+            .field("servers", &self.servers.len())
+            .field("tcp_sockets", &self.tcps.len())
+            .field("queued", &self.queue.len())
+            .field("timers", &self.timers.len())
+            .field("write_pending", &self.write_pending)
+            .finish()
+    }
+}

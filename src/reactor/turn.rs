@@ -1,0 +1,272 @@
+//! One turn of the reactor, and `run`: the only reader of `mio::Events` and the only place
+//! that calls application code.
+//!
+//! A turn:
+//! 1. polls the OS, with the timeout forced to zero while anything is queued;
+//! 2. turns each readiness event into queued work right away: an accept step for a listener
+//!    or a read step for a socket (each queued at most once), while finishing a connect and
+//!    writing pending sends happen inline, since they call no application code; the waker's
+//!    event collects finished host-name resolutions;
+//! 3. queues the due timers, in deadline order (a timer cleared before its task runs, even by
+//!    an earlier callback of the same turn, never fires);
+//! 4. runs everything queued so far, in order ([`Reactor::run_task`]): callbacks, timers,
+//!    events, and the accept and read steps. A step accepts or reads one connection or chunk
+//!    at a time and hands each outcome to [`Reactor::emit`] before the next, re-checking that
+//!    the socket is still live and unpaused, so a `set_paused(true)` or `close` made by a
+//!    listener stops the batch at once (D8): nothing already polled leaks through.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use super::builder::AcceptedSockets;
+use super::report::TurnReport;
+use super::Reactor;
+use crate::ids::{self, Source};
+use crate::info::{AcceptErrorInfo, AcceptInfo, ReceiveErrorInfo, ReceiveInfo};
+use crate::listeners::dispatch;
+use crate::queue::Task;
+use crate::tcp::entry::TcpEntry;
+use crate::tcp::read::{Read, READS_PER_STEP};
+use crate::tcp_server::entry::{Accepted, ServerEntry};
+
+/// An event on its way to its listeners.
+enum Emit {
+    Accept(AcceptInfo),
+    AcceptError(AcceptErrorInfo),
+    Receive(ReceiveInfo),
+    ReceiveError(ReceiveErrorInfo),
+}
+
+impl<S: 'static> Reactor<S> {
+    /// Runs one turn: waits up to `timeout` for I/O (`None`: until something happens; forced to
+    /// zero while work is queued; shortened to the next timer), then runs what is ready,
+    /// lending `state` to every callback and listener.
+    ///
+    /// A turn with `Some(Duration::ZERO)` never blocks, for host loops (see
+    /// [`AsRawFd`](std::os::fd::AsRawFd)).
+    ///
+    /// # Errors
+    /// The OS poll's error (`EINTR` is treated as a turn with no events), or
+    /// `ErrorKind::WouldBlock` when called from inside one of this reactor's callbacks (a turn
+    /// is not re-entrant; queue the work instead).
+    ///
+    /// # Panics
+    /// A panic in a callback or listener unwinds out of `turn`, and the reactor stays
+    /// consistent: the panicking callback is consumed, a panicking listener is removed (the
+    /// event's other listeners still get it before the panic goes on), the rest of the
+    /// interrupted batch runs on the next turn, and accepts and reads are re-armed so no
+    /// connection or byte waits for a new readiness edge.
+    pub fn turn(&mut self, timeout: Option<Duration>, state: &mut S) -> io::Result<TurnReport> {
+        let Some(_guard) = self.flags.enter() else {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "Reactor::turn called from inside a callback of the same reactor",
+            ));
+        };
+        if self.flags.take_panicked() {
+            self.recover_after_panic();
+        }
+
+        let mut report = TurnReport::default();
+        let timeout = self.poll_timeout(timeout);
+        let mut events = std::mem::replace(&mut self.events, mio::Events::with_capacity(0));
+        let polled = self.poll.poll(&mut events, timeout);
+        let result = match polled {
+            Ok(()) => {
+                for event in events.iter() {
+                    report.events += 1;
+                    self.readiness(event);
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(e) => Err(e),
+        };
+        self.events = events;
+        result?;
+
+        // No clock read when no timer is pending (the accept path's turns have none).
+        if self.timers.len() > 0 {
+            let now = Instant::now();
+            while let Some(id) = self.timers.pop_due(now) {
+                self.queue.push(Task::Timer(id));
+            }
+        }
+
+        self.queue.begin_batch();
+        while let Some(task) = self.queue.pop_batch() {
+            report.tasks += 1;
+            if self.run_task(task, state) {
+                report.timers += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Turns until [`stop`](Reactor::stop) is called or nothing can happen any more (no
+    /// sockets, timers, queued work or pending host-name resolutions).
+    pub fn run(&mut self, state: &mut S) -> io::Result<()> {
+        loop {
+            if self.stop_requested {
+                self.stop_requested = false;
+                return Ok(());
+            }
+            if self.is_idle() {
+                return Ok(());
+            }
+            self.turn(None, state)?;
+        }
+    }
+
+    /// A callback panicked out of the last turn, possibly in the middle of an accept or read
+    /// step. Readiness is edge-triggered, so a step cut short would wait for the next edge:
+    /// queue an accept for every active listener and a read for every reading socket (at
+    /// worst one would-block syscall each). The rest of the interrupted batch is still queued.
+    fn recover_after_panic(&mut self) {
+        log::warn!("a callback panicked during the last turn; re-arming accepts and reads");
+        for key in self.servers.keys_where(ServerEntry::is_accepting) {
+            let mut cx = lend!(self);
+            self.servers[key].queue_accept(key, &mut cx);
+        }
+        for key in self.tcps.keys_where(TcpEntry::needs_rearm) {
+            let mut cx = lend!(self);
+            self.tcps[key].queue_read(key, &mut cx);
+        }
+    }
+
+    fn poll_timeout(&mut self, timeout: Option<Duration>) -> Option<Duration> {
+        match self.next_timeout() {
+            Some(next) => Some(timeout.map_or(next, |t| t.min(next))),
+            None => timeout,
+        }
+    }
+
+    /// Turns one readiness event into queued work.
+    fn readiness(&mut self, event: &mio::event::Event) {
+        let mut cx = lend!(self);
+        match ids::decode(event.token()) {
+            Source::Waker => {
+                while let Some(res) = self.resolver.try_recv() {
+                    if let Some(key) = self.tcps.key(res.tcp_id) {
+                        self.tcps[key].resolved(key, res, &mut cx);
+                    }
+                }
+            }
+            Source::Server { id, key } => match self.servers.get_mut(key, id) {
+                Some(e) if e.is_accepting() => e.queue_accept(key, &mut cx),
+                _ => log::trace!("stale readiness event for server {id}"),
+            },
+            Source::Tcp { id, key } => match self.tcps.get_mut(key, id) {
+                Some(e) => e.ready(key, event, &mut cx),
+                None => log::trace!("stale readiness event for tcp socket {id}"),
+            },
+        }
+    }
+
+    /// Runs one queued task; returns whether it was a timer that fired. Together with
+    /// [`emit`](Self::emit), the only code that calls application callbacks and listeners.
+    fn run_task(&mut self, task: Task<Reactor<S>, S>, state: &mut S) -> bool {
+        match task {
+            Task::Call(callback) => callback(self, state),
+            Task::Done(callback, result) => callback(self, state, result),
+            Task::Timer(id) => {
+                // A timer cleared after it fell due (even by an earlier callback of this turn)
+                // has no callback any more: it never fires.
+                let Some(callback) = self.timers.take(id) else {
+                    return false;
+                };
+                callback(self, state);
+                return true;
+            }
+            Task::Accept { key, id } => self.accept_step(key, id, state),
+            Task::Read { key, id } => self.read_step(key, id, state),
+            Task::ReceiveError(info) => {
+                if self.tcps.key(info.socket_id.raw()).is_some() {
+                    self.emit(Emit::ReceiveError(info), state);
+                }
+            }
+            Task::AcceptError(info) => {
+                if self.servers.key(info.socket_id.raw()).is_some() {
+                    self.emit(Emit::AcceptError(info), state);
+                }
+            }
+        }
+        false
+    }
+
+    /// Calls the listeners of one event.
+    fn emit(&mut self, event: Emit, state: &mut S) {
+        match event {
+            Emit::Accept(info) => dispatch(self, state, |r| &mut r.listeners.on_accept, &info),
+            Emit::AcceptError(info) => {
+                dispatch(self, state, |r| &mut r.listeners.on_accept_error, &info)
+            }
+            Emit::Receive(info) => dispatch(self, state, |r| &mut r.listeners.on_receive, &info),
+            Emit::ReceiveError(info) => {
+                dispatch(self, state, |r| &mut r.listeners.on_receive_error, &info)
+            }
+        }
+    }
+
+    /// Accepts up to the batch limit from one listener, dispatching `on_accept` after each
+    /// connection; the entry re-checks liveness and `paused` before every accept. A full
+    /// batch queues another step for the next turn.
+    fn accept_step(&mut self, key: usize, id: i32, state: &mut S) {
+        match self.servers.get_mut(key, id) {
+            Some(e) => e.begin_accept_step(),
+            None => return,
+        }
+        let nodelay = self.accepted_sockets == AcceptedSockets::ChromeDefaults;
+        for _ in 0..self.accept_batch {
+            let mut cx = lend!(self);
+            let Some(server) = self.servers.get_mut(key, id) else {
+                return;
+            };
+            match server.accept_one(key, &mut self.tcps, nodelay, &mut cx) {
+                Accepted::Socket(info) => self.emit(Emit::Accept(info), state),
+                Accepted::Skipped => {}
+                Accepted::Done => return,
+                Accepted::Failed(info) => return self.emit(Emit::AcceptError(info), state),
+            }
+        }
+        // Batch used up with connections possibly still waiting: come back next turn.
+        let mut cx = lend!(self);
+        match self.servers.get_mut(key, id) {
+            Some(e) if e.is_accepting() => e.queue_accept(key, &mut cx),
+            _ => {}
+        }
+    }
+
+    /// Reads up to [`READS_PER_STEP`] chunks from one socket, dispatching `on_receive` after
+    /// each; the entry re-checks `paused` before every read, so a listener's pause or close
+    /// stops it.
+    fn read_step(&mut self, key: usize, id: i32, state: &mut S) {
+        match self.tcps.get_mut(key, id) {
+            Some(e) => e.begin_read_step(),
+            None => return,
+        }
+        for _ in 0..READS_PER_STEP {
+            let mut cx = lend!(self);
+            let Some(entry) = self.tcps.get_mut(key, id) else {
+                return;
+            };
+            match entry.read_one(&mut cx) {
+                Read::Data { info, more } => {
+                    self.emit(Emit::Receive(info), state);
+                    match self.tcps.get(key, id) {
+                        Some(e) if more || e.read_closed() => {}
+                        _ => return,
+                    }
+                }
+                Read::Lost(info) => return self.emit(Emit::ReceiveError(info), state),
+                Read::Again => {}
+                Read::Done => return,
+            }
+        }
+        let mut cx = lend!(self);
+        match self.tcps.get_mut(key, id) {
+            Some(e) if e.is_reading() => e.queue_read(key, &mut cx),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! One `chrome.sockets.tcp` socket: its state, its registration with the poll, readiness,
+//! and what a disconnect does to work in flight. The read, send and connect paths are
+//! `impl TcpEntry` blocks in their own files.
+//!
+//! Registration with the poll is lazy: an accepted socket is registered only once the app
+//! unpauses it or a send has to wait, so the accept path makes no `epoll_ctl` call. Once
+//! registered (read and write interest, edge-triggered) a socket stays registered until its
+//! fd is dropped; `paused` only decides whether a readable edge queues a read.
+
+use std::collections::VecDeque;
+use std::io;
+use std::mem;
+use std::net::SocketAddr;
+
+use mio::net::TcpStream;
+use mio::Interest;
+
+use super::dict::{SocketInfo, SocketProperties};
+use crate::address::format_ip;
+use crate::error::{LastError, Result};
+use crate::ids::{self, Identified, TcpSocketId};
+use crate::info::{ReceiveErrorInfo, SendInfo};
+use crate::net_error::NetError;
+use crate::queue::{Io, Reply, Task};
+use crate::sys;
+
+/// A tcp socket. Fields are private to the `tcp` module: the view and the reactor go
+/// through methods.
+pub(crate) struct TcpEntry<R, S> {
+    pub(super) id: i32,
+    name: String,
+    persistent: bool,
+    /// As the app set it; 0 = unset (reads use 4096).
+    pub(super) buffer_size: i32,
+    pub(super) paused: bool,
+    pub(super) conn: Conn,
+    /// The stream in `conn` is registered with the poll.
+    pub(super) registered: bool,
+    /// A `Task::Read` for this entry is queued (so at most one is).
+    pub(super) read_queued: bool,
+    /// The poll reported the peer's FIN (or a hang-up) on this connection: a short read no
+    /// longer means the socket is drained, since no new edge will announce the EOF.
+    pub(super) read_closed: bool,
+    /// Sends in issue order; only the front one is being written.
+    pub(super) sends: VecDeque<PendingSend<R, S>>,
+    /// The callback of a connect in progress (`conn` is resolving or connecting).
+    pub(super) connect: Option<Reply<R, S, Result<()>>>,
+}
+
+/// One `send` waiting to be written (the send path is in `send.rs`).
+pub(super) struct PendingSend<R, S> {
+    pub(super) data: Vec<u8>,
+    pub(super) written: usize,
+    pub(super) callback: Reply<R, S, Result<SendInfo>>,
+}
+
+/// Where a tcp socket's connection stands.
+#[derive(Debug)]
+pub(super) enum Conn {
+    /// No fd: created and never connected, or disconnected.
+    Idle,
+    /// A helper thread is resolving the host name; `seq` matches its resolution.
+    Resolving {
+        seq: u64,
+    },
+    /// Non-blocking connect in progress; `rest` are the addresses to try next.
+    Connecting {
+        stream: TcpStream,
+        rest: Vec<SocketAddr>,
+    },
+    Connected {
+        stream: TcpStream,
+        peer: SocketAddr,
+    },
+}
+
+impl<R, S> Identified for TcpEntry<R, S> {
+    fn id(&self) -> i32 {
+        self.id
+    }
+}
+
+impl<R: 'static, S: 'static> TcpEntry<R, S> {
+    /// An unconnected socket with the given properties.
+    pub(crate) fn created(id: i32, properties: SocketProperties) -> Self {
+        TcpEntry {
+            id,
+            name: properties.name.unwrap_or_default(),
+            persistent: properties.persistent.unwrap_or(false),
+            buffer_size: properties.buffer_size.unwrap_or(0),
+            paused: false,
+            conn: Conn::Idle,
+            registered: false,
+            read_queued: false,
+            read_closed: false,
+            sends: VecDeque::new(),
+            connect: None,
+        }
+    }
+
+    /// A freshly accepted connection: connected, paused (Chrome's accepted sockets start
+    /// paused until the app unpauses them), not registered.
+    pub(crate) fn accepted(id: i32, stream: TcpStream, peer: SocketAddr) -> Self {
+        let mut e = TcpEntry::created(id, SocketProperties::default());
+        e.paused = true;
+        e.conn = Conn::Connected { stream, peer };
+        e
+    }
+
+    pub(crate) fn is_persistent(&self) -> bool {
+        self.persistent
+    }
+
+    pub(crate) fn is_connected(&self) -> bool {
+        matches!(self.conn, Conn::Connected { .. })
+    }
+
+    /// Sets the properties that are `Some`; a new `buffer_size` applies from the next read.
+    pub(crate) fn update(&mut self, properties: SocketProperties) {
+        if let Some(name) = properties.name {
+            self.name = name;
+        }
+        if let Some(persistent) = properties.persistent {
+            self.persistent = persistent;
+        }
+        if let Some(buffer_size) = properties.buffer_size {
+            self.buffer_size = buffer_size;
+        }
+    }
+
+    /// `SocketInfo` as of now.
+    pub(crate) fn info(&self) -> SocketInfo {
+        let (local, peer) = match &self.conn {
+            Conn::Connected { stream, peer } => (stream.local_addr().ok(), Some(*peer)),
+            _ => (None, None),
+        };
+        SocketInfo {
+            socket_id: TcpSocketId::from_raw(self.id),
+            persistent: self.persistent,
+            name: (!self.name.is_empty()).then(|| self.name.clone()),
+            buffer_size: (self.buffer_size > 0).then_some(self.buffer_size),
+            paused: self.paused,
+            connected: self.is_connected(),
+            local_address: local.map(|a| format_ip(a.ip())),
+            local_port: local.map(|a| a.port()),
+            peer_address: peer.map(|a| format_ip(a.ip())),
+            peer_port: peer.map(|a| a.port()),
+        }
+    }
+
+    /// Runs `f` on the connected stream; -2 "net::ERR_FAILED" if not connected or `f` fails
+    /// (Chrome's answer for socket options).
+    pub(crate) fn with_stream(&self, f: impl FnOnce(&TcpStream) -> io::Result<()>) -> Result<()> {
+        match &self.conn {
+            Conn::Connected { stream, .. } => {
+                f(stream).map_err(|_| LastError::net(NetError::FAILED))
+            }
+            _ => Err(LastError::net(NetError::FAILED)),
+        }
+    }
+
+    /// Stores the flag; returns whether this resumed a paused socket (the caller answers the
+    /// call, then [`resume_reading`](Self::resume_reading)).
+    pub(crate) fn set_paused(&mut self, paused: bool) -> bool {
+        let resume = self.paused && !paused;
+        self.paused = paused;
+        resume
+    }
+
+    /// Unpausing a connected socket registers it and queues a read, so bytes the peer sent
+    /// while it was paused are delivered.
+    pub(crate) fn resume_reading(&mut self, key: usize, cx: &mut Io<'_, R, S>) {
+        if !self.is_connected() {
+            return;
+        }
+        match self.ensure_registered(key, cx) {
+            Ok(()) => self.queue_read(key, cx),
+            Err(e) => {
+                log::warn!("registering tcp socket {}: {e}", self.id);
+                self.drop_connection(cx);
+                self.lost_while_reading(NetError::from_io_error(&e), cx);
+            }
+        }
+    }
+
+    /// After a `disconnect` was answered: a socket that was reading and connected is paused
+    /// and gets `on_receive_error` -100.
+    pub(crate) fn report_disconnect(&mut self, was_connected: bool, cx: &mut Io<'_, R, S>) {
+        if was_connected && !self.paused {
+            self.lost_while_reading(NetError::CONNECTION_CLOSED, cx);
+        }
+    }
+
+    /// Pauses and queues `on_receive_error` with `code`.
+    pub(super) fn lost_while_reading(&mut self, code: NetError, cx: &mut Io<'_, R, S>) {
+        self.paused = true;
+        cx.queue.push(Task::ReceiveError(ReceiveErrorInfo {
+            socket_id: TcpSocketId::from_raw(self.id),
+            result_code: code,
+        }));
+    }
+
+    /// A readiness event for this socket: finish a connect, queue a read, flush sends.
+    pub(crate) fn ready(&mut self, key: usize, event: &mio::event::Event, cx: &mut Io<'_, R, S>) {
+        let failed = event.is_error();
+        match self.conn {
+            Conn::Connecting { .. } => {
+                self.finish_connect(key, cx);
+                // The event that completes a connect can also carry the peer's FIN.
+                if self.is_connected() && (event.is_read_closed() || failed) {
+                    self.read_closed = true;
+                }
+            }
+            Conn::Connected { .. } => {
+                if event.is_read_closed() || failed {
+                    // Remembered while paused too: the edge is not repeated on unpause.
+                    self.read_closed = true;
+                }
+                if !self.paused && (event.is_readable() || event.is_read_closed() || failed) {
+                    self.queue_read(key, cx);
+                }
+                if !self.sends.is_empty()
+                    && (event.is_writable() || event.is_write_closed() || failed)
+                {
+                    self.flush_sends(key, cx);
+                }
+            }
+            Conn::Idle | Conn::Resolving { .. } => {}
+        }
+    }
+
+    /// Registers the socket's stream (read + write interest) if it is not yet.
+    pub(super) fn ensure_registered(
+        &mut self,
+        key: usize,
+        cx: &mut Io<'_, R, S>,
+    ) -> io::Result<()> {
+        if self.registered {
+            return Ok(());
+        }
+        let token = ids::tcp_token(self.id, key);
+        let stream = match &mut self.conn {
+            Conn::Connecting { stream, .. } | Conn::Connected { stream, .. } => stream,
+            Conn::Idle | Conn::Resolving { .. } => return Ok(()),
+        };
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        sys::register(cx.registry, stream, token, interest)?;
+        self.registered = true;
+        Ok(())
+    }
+
+    /// Closes the fd and fails what was in flight: queued sends with -15 (D9), a connect in
+    /// progress with -3 (D5). Returns whether the socket was connected.
+    pub(crate) fn drop_connection(&mut self, cx: &mut Io<'_, R, S>) -> bool {
+        let conn = mem::replace(&mut self.conn, Conn::Idle);
+        let was_connected = matches!(conn, Conn::Connected { .. });
+        match conn {
+            Conn::Connecting { mut stream, .. } | Conn::Connected { mut stream, .. } => {
+                if self.registered {
+                    if let Err(e) = cx.registry.deregister(&mut stream) {
+                        log::debug!("deregistering tcp socket {}: {e}", self.id);
+                    }
+                }
+            }
+            Conn::Idle | Conn::Resolving { .. } => {}
+        }
+        self.registered = false;
+        self.read_closed = false;
+        for send in mem::take(&mut self.sends) {
+            send.fail(NetError::SOCKET_NOT_CONNECTED, cx);
+        }
+        if let Some(callback) = self.connect.take() {
+            cx.queue
+                .reply(callback, Err(LastError::net(NetError::ABORTED)));
+        }
+        was_connected
+    }
+}

@@ -275,7 +275,7 @@ fn listen_and_connect_out_of_fds_fail_with_minus_12_and_creating_sockets_costs_n
     let info = ask(&mut r, &mut (), |r, d| r.tcp().get_info(tcp, d)).unwrap();
     assert!(!info.connected);
 
-    // DESIGN §3/§4: create opens no fd, so it works with none left.
+    // design §3/§4: create opens no fd, so it works with none left.
     let mut made = Vec::new();
     for _ in 0..100 {
         let s = ask(&mut r, &mut (), |r, d| {

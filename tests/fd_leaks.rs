@@ -1,6 +1,6 @@
 //! Ensures fd accounting: an accept-close round trip, server create/listen/accept/close cycles
 //! and dropping a busy reactor return every fd kind to baseline, free the ports at once, and
-//! run no callback (DESIGN §5).
+//! run no callback (design §5).
 mod util;
 use util::*;
 

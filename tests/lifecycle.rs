@@ -325,7 +325,7 @@ fn closing_the_server_inside_on_accept_stops_accepting_and_resets_the_queue() {
     let mut clients: Vec<_> = (0..3).map(|i| token_client(addr, i)).collect();
     turn_until(&mut r, &mut rec, |rec| rec.received.len() == 1);
     idle_work(&mut r, &mut rec, 10);
-    // DESIGN §3: close removes the id at once; no on_accept for it afterwards.
+    // design §3: close removes the id at once; no on_accept for it afterwards.
     assert_eq!(rec.accepted.len(), 1);
     assert_eq!(delivered(&rec), vec![0]);
     // The two still queued in the kernel were reset because the app closed its server.
@@ -418,7 +418,7 @@ fn a_slab_slot_reused_inside_one_poll_batch_gets_no_stale_readiness() {
     idle_work(&mut r, &mut rec, 2); // both unpaused and registered
     let (ida, idb) = (rec.accepted[0].1, rec.accepted[1].1);
 
-    // Whichever of A and B is read first closes the other (DESIGN §2 ids: a stale
+    // Whichever of A and B is read first closes the other (design §2 ids: a stale
     // readiness event must never reach a socket that reused the slab slot).
     let closed: Rc<RefCell<Option<TcpSocketId>>> = Rc::new(RefCell::new(None));
     {
@@ -597,7 +597,7 @@ fn dropping_the_reactor_mid_flight_frees_every_fd_and_port_and_runs_no_callback(
         drop(target);
         (addr, peer_a, peer_b)
     };
-    // DESIGN §5: dropping the reactor closes every fd it owns and runs no callback.
+    // design §5: dropping the reactor closes every fd it owns and runs no callback.
     assert_eq!(*ran.borrow(), 0);
     drop(std::net::TcpListener::bind(addr).expect("port rebindable at once"));
     for peer in [&mut peer_a, &mut peer_b] {
@@ -662,7 +662,7 @@ fn a_panicking_listener_does_not_keep_the_other_listeners_from_the_event() {
         !r.tcp_server().on_accept().has_listener(panicky),
         "removed at once"
     );
-    // DESIGN §8 (no lost connection): every connection reaches the app exactly once.
+    // design §8 (no lost connection): every connection reaches the app exactly once.
     turn_until(&mut r, &mut rec, |rec| delivered(rec) == vec![0, 1, 2]);
     assert_eq!(rec.accepted.len(), 3);
     let all = ask(&mut r, &mut rec, |r, d| r.tcp().get_sockets(d)).unwrap();

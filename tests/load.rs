@@ -175,7 +175,7 @@ fn a_burst_of_2000_connects_leaves_other_listeners_and_connections_responsive() 
         r.turn(Some(Duration::from_millis(10)), &mut rec).unwrap();
     }
     assert!(pinger.join().unwrap() > 0);
-    // DESIGN §3 fairness: accept_batch (64) bounds each turn's accepts, so the echo
+    // design §3 fairness: accept_batch (64) bounds each turn's accepts, so the echo
     // and the other listener were served while the burst was being accepted (some but
     // not all of it taken).
     let served = served.borrow().clone();

@@ -1,4 +1,4 @@
-//! Sockets manifest (DESIGN §5, reference §6): every row of the reference's pattern table
+//! Sockets manifest (design §5, reference §6): every row of the reference's pattern table
 //! through real listen calls, connect patterns, Chrome's check order (id, permission, then
 //! arguments), no fd opened when denied, and allow-all without a manifest.
 //! Every test takes `serial()`: one of them counts fds, which the others' sockets would disturb.

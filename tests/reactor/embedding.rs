@@ -207,7 +207,7 @@ fn next_timeout_is_none_idle_zero_with_work_queued_and_the_delay_with_a_timer() 
 
 #[test]
 fn next_timeout_is_zero_while_a_listener_has_undrained_connections() {
-    // DESIGN §2: a listener with more connections than one accept batch keeps the next turn
+    // design §2: a listener with more connections than one accept batch keeps the next turn
     // from waiting; the poll fd alone would not say so (its edge was consumed).
     let mut r: Reactor<App> = ReactorBuilder::new().accept_batch(1).build().unwrap();
     r.tcp_server().on_accept().add_listener(|_, app, info| {

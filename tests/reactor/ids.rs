@@ -1,4 +1,4 @@
-//! Ensures socket ids (DESIGN §2 "Ids", reference §4): one counter per kind starting at 1,
+//! Ensures socket ids (design §2 "Ids", reference §4): one counter per kind starting at 1,
 //! never reused, and a stale readiness event never reaches a newer socket in a reused slot.
 use crate::util::*;
 
@@ -86,7 +86,7 @@ struct Swap {
 
 #[test]
 fn a_stale_readiness_event_never_reaches_a_newer_server_in_the_reused_slot() {
-    // DESIGN §2: server A is polled ready, then closed by a callback of the same turn that
+    // design §2: server A is polled ready, then closed by a callback of the same turn that
     // creates server B (which takes A's slab slot), listens and gets a client of its own,
     // all before A's accept step runs. That step must not touch B.
     let mut r: Reactor<Swap> = Reactor::new().unwrap();

@@ -1,4 +1,4 @@
-//! Ensures DESIGN §2 callback timing: callbacks never run inside the call, run in queue order,
+//! Ensures design §2 callback timing: callbacks never run inside the call, run in queue order,
 //! exactly once, work queued by a callback waits for the next turn, event ordering (reference
 //! §2.3) and the event-listener dispatch rules.
 use crate::util::*;

@@ -22,7 +22,7 @@ fn accept_errors_in_the_retry_set_are_skipped_silently() {
     let _fds = FdGuard::new();
     let _faults = Faults;
     let (mut r, mut rec, server, addr) = serving(Rec::reading());
-    // DESIGN §3: EPROTO, ECONNABORTED, EINTR and the per-connection network errors of
+    // design §3: EPROTO, ECONNABORTED, EINTR and the per-connection network errors of
     // accept(2) are retried, never an on_accept_error (unlike Chrome, reference §7.2 (a)).
     let retry = [
         libc::EPROTO,
@@ -135,7 +135,7 @@ fn failed_registration_when_resuming_a_server_pauses_it_with_one_accept_error() 
 
     // The resume cannot register the listener: the server must not claim to be
     // accepting while nothing would ever accept (a silent stall). It stays paused and
-    // says why once, like any accept error (DESIGN §3).
+    // says why once, like any accept error (design §3).
     fault_injection::inject(Syscall::Register, libc::ENOMEM, 1);
     ask(&mut r, &mut rec, |r, d| {
         r.tcp_server().set_paused(server, false, d)

@@ -16,7 +16,7 @@ use chrome_sockets::{Reactor, ReactorBuilder, ServerSocketId, SocketsManifest, T
 fn permission_is_checked_before_any_syscall_or_validation() {
     let _serial = serial();
     let _faults = Faults;
-    // DESIGN §5: a manifest with no patterns denies every listen and connect.
+    // design §5: a manifest with no patterns denies every listen and connect.
     let mut r: Reactor<()> = ReactorBuilder::new()
         .manifest(SocketsManifest::new())
         .build()

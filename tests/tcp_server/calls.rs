@@ -1,5 +1,5 @@
 //! Ensures every `chrome.sockets.tcpServer` method succeeds as Chrome's does and fails with
-//! Chrome's exact lastError message and net code (DESIGN §3, §6; reference §1, D3, D4, D10).
+//! Chrome's exact lastError message and net code (design §3, §6; reference §1, D3, D4, D10).
 use crate::util::*;
 
 use std::io::Read;

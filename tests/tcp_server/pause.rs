@@ -188,7 +188,7 @@ fn pause_and_resume_with_nothing_waiting_does_nothing_harmful() {
 #[test]
 fn accept_batch_of_2_takes_all_10_waiting_clients_over_several_turns() {
     let _serial = serial();
-    // DESIGN §3 fairness: a full batch is continued next turn without a new edge.
+    // design §3 fairness: a full batch is continued next turn without a new edge.
     let mut r: Reactor<App> = ReactorBuilder::new().accept_batch(2).build().unwrap();
     let mut app = App::default();
     r.tcp_server()

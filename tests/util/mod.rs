@@ -3,6 +3,9 @@
 //!
 //! Every loop here is bounded in time; a helper that runs out of time panics with the
 //! caller's location (`#[track_caller]`). Each test binary uses a part of the kit only.
+//!
+//! Test comments cite `docs/`: "design §N" is `docs/design.md`, "reference §N" (or a bare
+//! "§N") is `docs/chrome-reference.md`.
 #![allow(dead_code, unused_imports)]
 
 use std::net::SocketAddr;

@@ -60,9 +60,7 @@ fn write_to_broken_peers() {
     let (_server, addr) = listen_on_loopback(&mut r, &mut rec);
 
     // 1. An accepted socket whose peer resets.
-    let peer = connect(addr);
-    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-    let accepted = rec.accepted[0].1;
+    let (accepted, peer) = accept_one(&mut r, &mut rec, addr);
     set_reset_on_close(&peer);
     drop(peer);
     let results = send_until_failure(&mut r, &mut rec, accepted, 4);

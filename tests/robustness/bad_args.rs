@@ -287,9 +287,7 @@ fn calls_on_unconnected_sockets_answer_like_chrome() {
 fn keep_alive_delays_the_os_refuses_fail_with_minus_2_on_a_connected_socket() {
     let _serial = serial();
     let (mut r, mut rec, _server, addr) = serving(Rec::default());
-    let _client = connect(addr);
-    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-    let client = rec.accepted[0].1;
+    let (client, _client) = accept_one(&mut r, &mut rec, addr);
     // TCP_KEEPIDLE accepts 1..=32767 seconds: negative and huge delays are EINVAL → -2.
     for delay in [-1, i32::MIN, i32::MAX] {
         let res = ask(&mut r, &mut rec, |r, d| {
@@ -360,9 +358,7 @@ fn huge_and_non_ascii_names_round_trip_through_get_info() {
 fn huge_buffer_size_reads_are_capped_and_deliver_every_byte() {
     let _serial = serial();
     let (mut r, mut rec, _server, addr) = serving(Rec::default());
-    let mut client = connect(addr);
-    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-    let id = rec.accepted[0].1;
+    let (id, mut client) = accept_one(&mut r, &mut rec, addr);
     // bufferSize i32::MAX must not make the reactor allocate 2 GiB per read.
     ask(&mut r, &mut rec, |r, d| {
         r.tcp().update(id, TcpProps::new().buffer_size(i32::MAX), d)

@@ -98,9 +98,7 @@ fn failed_registration_of_an_unpaused_accepted_socket_disconnects_it_and_closes_
     let mut rec = Rec::default(); // accepted sockets stay paused
     record_events(&mut r);
     let (_server, addr) = listen_on_loopback(&mut r, &mut rec);
-    let mut client = connect(addr);
-    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-    let id = rec.accepted[0].1;
+    let (id, mut client) = accept_one(&mut r, &mut rec, addr);
     let sockets_before = fds_by_kind()["socket"];
 
     fault_injection::inject(Syscall::Register, libc::ENOMEM, 1);
@@ -274,9 +272,7 @@ fn send_errors_fail_that_send_with_its_code_and_queued_sends_with_minus_15() {
     let _fds = FdGuard::new();
     let _faults = Faults;
     let (mut r, mut rec, _server, addr) = serving(Rec::reading());
-    let mut client = connect(addr);
-    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-    let id = rec.accepted[0].1;
+    let (id, mut client) = accept_one(&mut r, &mut rec, addr);
     ask(&mut r, &mut rec, |r, d| r.tcp().set_paused(id, false, d)).unwrap();
 
     // A first send that cannot finish at once, then one queued behind it, then the fault.
@@ -346,9 +342,7 @@ fn failed_registration_when_a_send_must_wait_fails_that_send_and_closes_the_fd()
     let mut rec = Rec::default(); // accepted sockets stay paused: never registered
     record_events(&mut r);
     let (_server, addr) = listen_on_loopback(&mut r, &mut rec);
-    let mut client = connect(addr);
-    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-    let id = rec.accepted[0].1;
+    let (id, mut client) = accept_one(&mut r, &mut rec, addr);
     // The peer does not read, so the send would block and must register for
     // writability; that registration fails.
     fault_injection::inject(Syscall::Register, libc::ENOMEM, 1);

@@ -452,9 +452,7 @@ fn writes_to_a_paused_socket_cost_no_work_and_arrive_whole_after_unpause() {
     let _fds = FdGuard::new();
     // Accepted sockets stay paused.
     let (mut r, mut rec, _server, addr) = serving(Rec::default());
-    let mut client = connect(addr);
-    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-    let id = rec.accepted[0].1;
+    let (id, mut client) = accept_one(&mut r, &mut rec, addr);
     let data: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 253) as u8).collect();
     client.write_all(&data).unwrap();
     // Paused from birth (never registered): no readiness, no work.
@@ -572,9 +570,7 @@ fn backlog_overflow_while_paused_accounts_for_every_client() {
 fn reset_during_a_large_send_fails_the_send_without_panic_or_leak() {
     let _fds = FdGuard::new();
     let (mut r, mut rec, _server, addr) = serving(Rec::reading());
-    let mut client = connect(addr);
-    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-    let id = rec.accepted[0].1;
+    let (id, mut client) = accept_one(&mut r, &mut rec, addr);
     let result = std::rc::Rc::new(std::cell::RefCell::new(None));
     let later = std::rc::Rc::new(std::cell::RefCell::new(None));
     {
@@ -729,9 +725,7 @@ type SendLog = std::rc::Rc<std::cell::RefCell<Vec<(usize, Option<i32>)>>>;
 fn a_reset_with_ten_thousand_queued_sends_answers_each_exactly_once() {
     let _fds = FdGuard::new();
     let (mut r, mut rec, _server, addr) = serving(Rec::default());
-    let client = connect(addr);
-    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-    let id = rec.accepted[0].1;
+    let (id, client) = accept_one(&mut r, &mut rec, addr);
     // The peer never reads: the first sends fill the socket buffers, the rest queue.
     let results: SendLog = Default::default();
     for i in 0..10_000 {
@@ -791,9 +785,7 @@ fn pausing_on_every_chunk_loses_and_reorders_nothing_and_eof_comes_last() {
             r.tcp().set_paused(id, false, |_, _, _| {});
         });
     });
-    let mut client = connect(addr);
-    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 1);
-    let id = rec.accepted[0].1;
+    let (id, mut client) = accept_one(&mut r, &mut rec, addr);
     ask(&mut r, &mut rec, |r, d| {
         r.tcp().update(
             id,

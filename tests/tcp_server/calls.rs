@@ -105,20 +105,28 @@ fn update_sets_only_given_fields_and_empty_name_is_omitted_again() {
 fn every_method_on_an_unknown_id_fails_with_socket_not_found() {
     let (_serial, mut r, mut s) = setup();
     let nobody = ServerSocketId::from_raw(42);
-    let results: Vec<Slot<Result<(), LastError>>> = (0..4).map(|_| slot()).collect();
-    r.tcp_server()
-        .update(nobody, SocketProperties::new().name("x"), put(&results[0]));
-    r.tcp_server().set_paused(nobody, true, put(&results[1]));
-    r.tcp_server()
-        .listen(nobody, "127.0.0.1", 0, None, put(&results[2]));
-    r.tcp_server().disconnect(nobody, put(&results[3]));
+    let results = every_unit_call(&mut r, nobody, true);
     for result in &results {
         assert_last_error(&wait(&mut r, &mut s, result), "Socket not found", None);
     }
     assert_last_error(&info(&mut r, &mut s, nobody), "Socket not found", None);
-    let out = slot();
-    r.tcp_server().close(nobody, put(&out));
-    assert_last_error(&wait(&mut r, &mut s, &out), "Socket not found", None);
+}
+
+/// Issues update, set_paused(`paused`), listen, disconnect and close on `id`, in that order.
+fn every_unit_call<S: 'static>(
+    r: &mut Reactor<S>,
+    id: ServerSocketId,
+    paused: bool,
+) -> Vec<Slot<Result<(), LastError>>> {
+    let results: Vec<Slot<Result<(), LastError>>> = (0..5).map(|_| slot()).collect();
+    r.tcp_server()
+        .update(id, SocketProperties::new().name("x"), put(&results[0]));
+    r.tcp_server().set_paused(id, paused, put(&results[1]));
+    r.tcp_server()
+        .listen(id, "127.0.0.1", 0, None, put(&results[2]));
+    r.tcp_server().disconnect(id, put(&results[3]));
+    r.tcp_server().close(id, put(&results[4]));
+    results
 }
 
 #[test]
@@ -289,14 +297,7 @@ fn close_makes_every_method_fail_with_socket_not_found_and_a_second_close_fails(
     let out = slot();
     r.tcp_server().close(id, put(&out));
     // Reference §1.6: the id is gone as soon as close returns (port too).
-    let results: Vec<Slot<Result<(), LastError>>> = (0..5).map(|_| slot()).collect();
-    r.tcp_server()
-        .update(id, SocketProperties::new().name("x"), put(&results[0]));
-    r.tcp_server().set_paused(id, false, put(&results[1]));
-    r.tcp_server()
-        .listen(id, "127.0.0.1", 0, None, put(&results[2]));
-    r.tcp_server().disconnect(id, put(&results[3]));
-    r.tcp_server().close(id, put(&results[4]));
+    let results = every_unit_call(&mut r, id, false);
     let rebound = TcpListener::bind(addr).expect("port free after close");
     wait(&mut r, &mut s, &out).unwrap();
     for result in &results {

@@ -7,5 +7,6 @@ mod util;
 mod tcp {
     mod calls;
     mod data;
+    mod graceful;
     mod peer_errors;
 }

@@ -66,6 +66,7 @@ impl ReactorBuilder {
             accepted_sockets: self.accepted_sockets,
             manifest: self.manifest,
             write_pending: 0,
+            write_quota: self.write_quota,
             resolver: Resolver::new(waker.clone()),
             waker,
             stop_requested: false,
@@ -126,6 +127,8 @@ pub struct Reactor<S = ()> {
     manifest: Option<SocketsManifest>,
     /// Bytes handed to `send` and not yet written, across all sockets (the write quota).
     write_pending: usize,
+    /// The most `write_pending` may reach ([`ReactorBuilder::write_quota`]).
+    write_quota: usize,
     /// Host-name resolutions finish on helper threads and come back through the waker.
     resolver: Resolver,
     waker: Arc<mio::Waker>,
@@ -294,6 +297,10 @@ impl<S: 'static> Reactor<S> {
 
     pub(crate) fn write_pending(&self) -> usize {
         self.write_pending
+    }
+
+    pub(crate) fn write_quota(&self) -> usize {
+        self.write_quota
     }
 
     pub(crate) fn listeners(&mut self) -> &mut EventListeners<Reactor<S>, S> {

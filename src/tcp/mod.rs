@@ -21,6 +21,7 @@
 pub(crate) mod connect;
 mod dict;
 pub(crate) mod entry;
+mod finish;
 mod options;
 pub(crate) mod read;
 mod send;
@@ -28,4 +29,5 @@ mod view;
 
 pub use crate::info::{ReceiveErrorInfo, ReceiveInfo, SendInfo};
 pub use dict::{CreateInfo, SocketInfo, SocketProperties};
+pub use send::DEFAULT_WRITE_QUOTA;
 pub use view::Tcp;

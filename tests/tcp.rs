@@ -5,6 +5,7 @@ mod util;
 
 /// The areas, one file each in `tests/tcp/`.
 mod tcp {
+    mod adapter;
     mod calls;
     mod data;
     mod graceful;

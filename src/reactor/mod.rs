@@ -112,6 +112,17 @@ impl ReactorBuilder {
 /// assert_ne!(app.port, Some(0));
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// # Threads
+/// A `Reactor` is neither `Send` nor `Sync`: callbacks and listeners are plain boxed closures
+/// (they may hold `Rc`s and other single-threaded state, and run on the thread that turns
+/// the reactor), so the reactor stays on the thread that created it. Other threads reach it
+/// through [`Reactor::waker`] (`Send + Sync + Clone`) and their own channels.
+///
+/// ```compile_fail
+/// fn needs_send<T: Send>(_: T) {}
+/// needs_send(chrome_sockets::Reactor::<()>::new().unwrap()); // error: not `Send`
+/// ```
 pub struct Reactor<S = ()> {
     poll: Poll,
     events: Events,

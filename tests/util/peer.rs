@@ -125,29 +125,3 @@ pub fn set_reset_on_close(s: &TcpStream) {
         .set_linger(Some(Duration::ZERO))
         .expect("SO_LINGER 0");
 }
-
-/// A client of `addr` on its own thread: writes all of `data`, half-closes (FIN), waits
-/// `delay` before reading anything, then reads until EOF or an error. Returns what it read.
-/// The writer runs beside the reader, so a server that echoes while the client writes never
-/// deadlocks on full socket buffers.
-pub fn half_closing_client(
-    addr: SocketAddr,
-    data: Vec<u8>,
-    delay: Duration,
-) -> std::thread::JoinHandle<(Vec<u8>, Option<std::io::ErrorKind>)> {
-    std::thread::spawn(move || {
-        let mut stream = TcpStream::connect_timeout(&addr, PATIENCE).expect("connect");
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        let mut writer = stream.try_clone().expect("clone");
-        let sender = std::thread::spawn(move || {
-            writer.write_all(&data).expect("client write");
-            writer
-                .shutdown(std::net::Shutdown::Write)
-                .expect("half-close");
-        });
-        std::thread::sleep(delay);
-        let got = read_to_end_or_error(&mut stream);
-        sender.join().expect("writer thread");
-        got
-    })
-}

@@ -25,10 +25,13 @@ use crate::info::{AcceptErrorInfo, AcceptInfo, ReceiveErrorInfo, ReceiveInfo};
 /// `on_receive().remove_listener(id_from_on_accept)` remove an unrelated listener.
 static NEXT_LISTENER_ID: AtomicU64 = AtomicU64::new(0);
 
+type BorrowFn<R, S, A> = Box<dyn FnMut(&mut R, &mut S, &A)>;
+type OwnFn<R, S, A> = Box<dyn FnMut(&mut R, &mut S, A)>;
+
 /// A listener: borrowing (`addListener`) or owning (gets the event by value).
 pub(crate) enum ListenerFn<R, S, A> {
-    Borrow(Box<dyn FnMut(&mut R, &mut S, &A)>),
-    Own(Box<dyn FnMut(&mut R, &mut S, A)>),
+    Borrow(BorrowFn<R, S, A>),
+    Own(OwnFn<R, S, A>),
 }
 
 /// A listener's id and closure (`None` while it runs).

@@ -40,7 +40,6 @@ Prints `listening on <address>:<port>` first, and `accepted <N>` at the end.
 struct App {
     accepted: u64,
     max_connections: Option<u64>,
-    failed: bool,
 }
 
 fn main() -> ExitCode {
@@ -62,20 +61,14 @@ fn main() -> ExitCode {
     } else {
         AcceptedSockets::ChromeDefaults
     };
-    let mut r: Reactor<App> = match ReactorBuilder::new()
-        .accepted_sockets(accepted_sockets)
-        .build()
-    {
+    let builder = ReactorBuilder::new().accepted_sockets(accepted_sockets);
+    let mut r: Reactor<App> = match common::reactor("accept_close", builder) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("accept_close: creating the reactor: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let mut app = App {
         accepted: 0,
         max_connections,
-        failed: false,
     };
 
     r.tcp_server().on_accept().add_listener(|r, app, info| {
@@ -92,28 +85,14 @@ fn main() -> ExitCode {
             r.tcp_server().set_paused(id, false, |_, _, _| {});
         });
     });
-    common::stop_on_signals(&mut r, "accept_close");
-    // The clock starts once listening, so even `--seconds 0` prints the first line.
-    let ready = move |r: &mut Reactor<App>, app: &mut App, _| {
+    let ready = |r: &mut Reactor<App>, app: &mut App, _| {
         if app.max_connections == Some(0) {
             r.stop();
         }
-        if let Some(seconds) = seconds {
-            r.set_timeout(Duration::from_secs_f64(seconds), |r, _| r.stop());
-        }
     };
-    let failed = |r: &mut Reactor<App>, app: &mut App| {
-        app.failed = true;
-        r.stop();
-    };
-    common::listen(&mut r, "accept_close", address, port, ready, failed);
-
-    if let Err(e) = r.run(&mut app) {
-        eprintln!("accept_close: {e}");
-        return ExitCode::FAILURE;
-    }
-    if app.failed {
-        return ExitCode::FAILURE;
+    let listen_on = (address, port);
+    if let Err(code) = common::serve(&mut r, &mut app, "accept_close", listen_on, seconds, ready) {
+        return code;
     }
     println!("accepted {}", app.accepted);
     ExitCode::SUCCESS

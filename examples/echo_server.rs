@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chrome_sockets::tcp::SocketProperties as TcpProperties;
-use chrome_sockets::{Reactor, ServerSocketId, TcpSocketId};
+use chrome_sockets::{Reactor, ReactorBuilder, ServerSocketId, TcpSocketId};
 use common::Cli;
 
 const USAGE: &str = "\
@@ -51,7 +51,6 @@ struct App {
     accept_paused: bool,
     connections: u64,
     bytes: u64,
-    failed: bool,
 }
 
 /// Closes a connection and, if accepting stopped after an error, resumes it: an fd is free.
@@ -80,12 +79,9 @@ fn main() -> ExitCode {
             _ => cli.unknown(&flag),
         }
     }
-    let mut r: Reactor<App> = match Reactor::new() {
+    let mut r: Reactor<App> = match common::reactor("echo_server", ReactorBuilder::new()) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("echo_server: creating the reactor: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let mut app = App::default();
 
@@ -124,26 +120,10 @@ fn main() -> ExitCode {
             app.accept_paused = true;
             r.set_timeout(Duration::from_secs(1), resume_accepting);
         });
-    common::stop_on_signals(&mut r, "echo_server");
-    // The clock starts once listening, so even `--seconds 0` prints the first line.
-    let ready = move |r: &mut Reactor<App>, app: &mut App, id| {
-        app.server = Some(id);
-        if let Some(seconds) = seconds {
-            r.set_timeout(Duration::from_secs_f64(seconds), |r, _| r.stop());
-        }
-    };
-    let failed = |r: &mut Reactor<App>, app: &mut App| {
-        app.failed = true;
-        r.stop();
-    };
-    common::listen(&mut r, "echo_server", address, port, ready, failed);
-
-    if let Err(e) = r.run(&mut app) {
-        eprintln!("echo_server: {e}");
-        return ExitCode::FAILURE;
-    }
-    if app.failed {
-        return ExitCode::FAILURE;
+    let ready = |_: &mut Reactor<App>, app: &mut App, id| app.server = Some(id);
+    let listen_on = (address, port);
+    if let Err(code) = common::serve(&mut r, &mut app, "echo_server", listen_on, seconds, ready) {
+        return code;
     }
     println!("connections {} bytes {}", app.connections, app.bytes);
     ExitCode::SUCCESS

@@ -5,17 +5,19 @@
 //! Each example uses a part of it.
 #![allow(dead_code)]
 
+use std::cell::Cell;
 use std::ffi::OsString;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::process::exit;
+use std::process::{exit, ExitCode};
+use std::rc::Rc;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrome_sockets::tcp_server::SocketProperties;
-use chrome_sockets::{Reactor, ServerSocketId};
+use chrome_sockets::{Reactor, ReactorBuilder, ServerSocketId};
 
 /// The command line of one example, read flag by flag. Every error prints one line,
 /// `<example>: <what>`, on stderr and exits with status 2; `--help` (or `-h`) prints the
@@ -209,4 +211,49 @@ fn watch<S: 'static>(r: &mut Reactor<S>, flag: Arc<AtomicBool>) {
             watch(r, flag);
         }
     });
+}
+
+/// Builds the reactor; on failure prints `<example>: creating the reactor: <error>`.
+pub fn reactor<S: 'static>(name: &str, builder: ReactorBuilder) -> Result<Reactor<S>, ExitCode> {
+    builder.build().map_err(|e| {
+        eprintln!("{name}: creating the reactor: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+/// Runs an example server: listens (see [`listen`]), calls `ready` once listening, and turns
+/// the reactor until something calls `stop`, `seconds` pass (counted from the moment it
+/// listens, so even 0 prints the first line), or SIGINT/SIGTERM arrives. `Err` (exit status
+/// 1, the error already printed) when listening or the reactor failed; then the example
+/// prints no summary.
+pub fn serve<S: 'static>(
+    r: &mut Reactor<S>,
+    state: &mut S,
+    name: &'static str,
+    (address, port): (String, i32),
+    seconds: Option<f64>,
+    ready: impl FnOnce(&mut Reactor<S>, &mut S, ServerSocketId) + 'static,
+) -> Result<(), ExitCode> {
+    stop_on_signals(r, name);
+    let failed = Rc::new(Cell::new(false));
+    let failure = failed.clone();
+    let on_ready = move |r: &mut Reactor<S>, state: &mut S, id| {
+        if let Some(seconds) = seconds {
+            r.set_timeout(Duration::from_secs_f64(seconds), |r, _| r.stop());
+        }
+        ready(r, state, id);
+    };
+    let on_failure = move |r: &mut Reactor<S>, _: &mut S| {
+        failure.set(true);
+        r.stop();
+    };
+    listen(r, name, address, port, on_ready, on_failure);
+    if let Err(e) = r.run(state) {
+        eprintln!("{name}: {e}");
+        return Err(ExitCode::FAILURE);
+    }
+    if failed.get() {
+        return Err(ExitCode::FAILURE);
+    }
+    Ok(())
 }

@@ -82,15 +82,11 @@ impl<'r, S: 'static> Tcp<'r, S> {
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
-        let tcps = self.r.tcps();
-        let result = match tcps.key(socket_id.raw()) {
-            Some(key) => {
-                tcps[key].update(properties);
-                Ok(())
-            }
-            None => Err(LastError::socket_not_found()),
+        let Some((key, callback)) = self.found(socket_id, callback) else {
+            return;
         };
-        self.r.reply_unit(callback, result);
+        self.r.tcps()[key].update(properties);
+        self.r.reply_unit(callback, Ok(()));
     }
 
     /// Pauses or resumes reading. Resuming a connected socket delivers what the peer sent
@@ -128,13 +124,10 @@ impl<'r, S: 'static> Tcp<'r, S> {
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
-        let tcps = self.r.tcps();
-        let Some(key) = tcps.key(socket_id.raw()) else {
-            return self
-                .r
-                .reply_unit(callback, Err(LastError::socket_not_found()));
+        let Some((key, callback)) = self.found(socket_id, callback) else {
+            return;
         };
-        let resume = tcps[key].set_paused(paused);
+        let resume = self.r.tcps()[key].set_paused(paused);
         // The callback is queued before the read step a resume queues, so it runs before the
         // `on_receive` it enables (as in Chrome, which replies before the read completes).
         self.r.reply_unit(callback, Ok(()));
@@ -249,10 +242,8 @@ impl<'r, S: 'static> Tcp<'r, S> {
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
-        let Some(key) = self.r.tcps().key(socket_id.raw()) else {
-            return self
-                .r
-                .reply_unit(callback, Err(LastError::socket_not_found()));
+        let Some((key, callback)) = self.found(socket_id, callback) else {
+            return;
         };
         let (entry, mut cx) = self.r.tcp_io(key);
         let was_connected = entry.drop_connection(&mut cx);
@@ -404,17 +395,20 @@ impl<'r, S: 'static> Tcp<'r, S> {
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
-        let Some(key) = self.r.tcps().key(socket_id.raw()) else {
-            return self
+        let key = self.r.tcps().key(socket_id.raw());
+        match key.map(|key| (key, self.r.tcps()[key].can_send())) {
+            None => self
                 .r
-                .reply_unit(callback, Err(LastError::socket_not_found()));
-        };
-        let (entry, mut cx) = self.r.tcp_io(key);
-        if !entry.can_send() {
-            let e = LastError::net(NetError::SOCKET_NOT_CONNECTED);
-            return cx.queue.reply_unit(callback, Err(e));
+                .reply_unit(callback, Err(LastError::socket_not_found())),
+            Some((_, false)) => {
+                let e = LastError::net(NetError::SOCKET_NOT_CONNECTED);
+                self.r.reply_unit(callback, Err(e));
+            }
+            Some((key, true)) => {
+                let (entry, mut cx) = self.r.tcp_io(key);
+                entry.shutdown_send(Box::new(callback), &mut cx);
+            }
         }
-        entry.shutdown_send(Box::new(callback), &mut cx);
     }
 
     /// **Extension** (Chrome has none; Node's `end()`): closes the socket once every send
@@ -539,6 +533,22 @@ impl<'r, S: 'static> Tcp<'r, S> {
     {
         let infos = self.r.tcps().iter().map(TcpEntry::info).collect();
         self.r.reply(callback, Ok(infos));
+    }
+
+    /// The key of a live socket, with the callback handed back; for an unknown id, the
+    /// callback is answered "Socket not found" and `None` returned.
+    fn found<F>(&mut self, socket_id: TcpSocketId, callback: F) -> Option<(usize, F)>
+    where
+        F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
+    {
+        match self.r.tcps().key(socket_id.raw()) {
+            Some(key) => Some((key, callback)),
+            None => {
+                self.r
+                    .reply_unit(callback, Err(LastError::socket_not_found()));
+                None
+            }
+        }
     }
 
     /// `onReceive`.

@@ -5,83 +5,70 @@
 //!     [--seconds S] [--max-connections N] [--untouched]
 //! ```
 //!
-//! The first stdout line is `listening on <address>:<port>` (the real port when `--port 0`).
-//! It stops after `S` seconds or `N` connections (whichever comes first; without either it
-//! runs until killed) and then prints `accepted <N>`. `--untouched` leaves accepted sockets as
-//! `accept4(2)` returned them instead of setting Chrome's `TCP_NODELAY`. `--max-conns` is an
-//! alias of `--max-connections` (the accept-bench yardstick passes that name).
+//! The first stdout line is `listening on <address>:<port>` (the real port when `--port 0`,
+//! IPv6 addresses in brackets). It stops after `S` seconds, `N` connections, SIGINT or
+//! SIGTERM (whichever comes first; without `S` or `N` it runs until a signal) and then
+//! prints `accepted <N>`. `--untouched` leaves accepted sockets as `accept4(2)` returned them
+//! instead of setting Chrome's `TCP_NODELAY`. `--max-conns` is an alias of
+//! `--max-connections` (the accept-bench yardstick passes that name). `--help` prints the
+//! usage; a bad command line exits 2 with a one-line error; a failed listen exits 1 and
+//! prints no count.
 
-use std::fmt::Display;
-use std::io::Write;
+mod common;
+
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::time::Duration;
 
-use chrome_sockets::tcp_server::SocketProperties;
 use chrome_sockets::{AcceptedSockets, Reactor, ReactorBuilder};
+use common::Cli;
 
-struct Args {
-    address: String,
-    port: i32,
-    seconds: Option<f64>,
-    max_connections: Option<u64>,
-    untouched: bool,
-}
+const USAGE: &str = "\
+usage: accept_close [--address IP] [--port PORT] [--seconds S] [--max-connections N]
+                    [--untouched]
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        address: "127.0.0.1".into(),
-        port: 8080,
-        seconds: None,
-        max_connections: None,
-        untouched: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        match flag.as_str() {
-            "--untouched" => args.untouched = true,
-            "--address" => args.address = parse(&flag, it.next())?,
-            "--port" => args.port = parse(&flag, it.next())?,
-            "--seconds" => args.seconds = Some(parse(&flag, it.next())?),
-            "--max-connections" | "--max-conns" => {
-                args.max_connections = Some(parse(&flag, it.next())?)
-            }
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    Ok(args)
-}
-
-/// The value after `flag`, parsed.
-fn parse<T: FromStr<Err = E>, E: Display>(flag: &str, value: Option<String>) -> Result<T, String> {
-    let value = value.ok_or(format!("{flag} needs a value"))?;
-    value.parse().map_err(|e| format!("{flag}: {e}"))
-}
+Accepts every connection and closes it at once.
+  --address IP          address to listen on (default 127.0.0.1; :: for every IPv6 address)
+  --port PORT           port, 0 to 65535 (default 8080; 0 picks a free one)
+  --seconds S           stop after S seconds
+  --max-connections N   stop after N connections (alias: --max-conns)
+  --untouched           leave accepted sockets as accept4(2) returned them (no TCP_NODELAY)
+  --help                this text
+Prints `listening on <address>:<port>` first, and `accepted <N>` at the end.
+";
 
 /// The state every callback gets.
 struct App {
     accepted: u64,
     max_connections: Option<u64>,
-    failed: bool,
 }
 
 fn main() -> ExitCode {
-    let Ok(args) = parse_args().map_err(|e| eprintln!("accept_close: {e}")) else {
-        return ExitCode::from(2);
-    };
-    let accepted_sockets = if args.untouched {
+    let mut cli = Cli::new("accept_close", USAGE);
+    let (mut address, mut port, mut seconds) = ("127.0.0.1".to_owned(), 8080, None);
+    let (mut max_connections, mut untouched) = (None, false);
+    while let Some(flag) = cli.next_flag() {
+        match flag.as_str() {
+            "--address" => address = cli.address(&flag),
+            "--port" => port = cli.port(&flag),
+            "--seconds" => seconds = Some(cli.seconds(&flag)),
+            "--max-connections" | "--max-conns" => max_connections = Some(cli.count(&flag)),
+            "--untouched" => untouched = true,
+            _ => cli.unknown(&flag),
+        }
+    }
+    let accepted_sockets = if untouched {
         AcceptedSockets::Untouched
     } else {
         AcceptedSockets::ChromeDefaults
     };
-    let mut r: Reactor<App> = ReactorBuilder::new()
-        .accepted_sockets(accepted_sockets)
-        .build()
-        .expect("creating the reactor");
+    let builder = ReactorBuilder::new().accepted_sockets(accepted_sockets);
+    let mut r: Reactor<App> = match common::reactor("accept_close", builder) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     let mut app = App {
         accepted: 0,
-        max_connections: args.max_connections,
-        failed: false,
+        max_connections,
     };
 
     r.tcp_server().on_accept().add_listener(|r, app, info| {
@@ -98,41 +85,15 @@ fn main() -> ExitCode {
             r.tcp_server().set_paused(id, false, |_, _, _| {});
         });
     });
-    if let Some(seconds) = args.seconds {
-        r.set_timeout(Duration::from_secs_f64(seconds.max(0.0)), |r, _| r.stop());
-    }
-
-    let (address, port) = (args.address.clone(), args.port);
-    r.tcp_server()
-        .create(SocketProperties::default(), move |r, _, created| {
-            let id = created.expect("create cannot fail").socket_id;
-            r.tcp_server()
-                .listen(id, &address, port, None, move |r, app, result| {
-                    if let Err(e) = result {
-                        eprintln!("accept_close: listen failed: {e}");
-                        app.failed = true;
-                        r.stop();
-                        return;
-                    }
-                    r.tcp_server().get_info(id, |_, _, info| {
-                        let info = info.expect("the server exists");
-                        let address = info.local_address.unwrap_or_default();
-                        let port = info.local_port.unwrap_or_default();
-                        let mut out = std::io::stdout().lock();
-                        let _ = writeln!(out, "listening on {address}:{port}");
-                        let _ = out.flush();
-                    });
-                });
-        });
-
-    if let Err(e) = r.run(&mut app) {
-        eprintln!("accept_close: {e}");
-        return ExitCode::FAILURE;
+    let ready = |r: &mut Reactor<App>, app: &mut App, _| {
+        if app.max_connections == Some(0) {
+            r.stop();
+        }
+    };
+    let listen_on = (address, port);
+    if let Err(code) = common::serve(&mut r, &mut app, "accept_close", listen_on, seconds, ready) {
+        return code;
     }
     println!("accepted {}", app.accepted);
-    if app.failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    ExitCode::SUCCESS
 }

@@ -4,9 +4,11 @@
 //! cargo run --release --example echo_server -- [--address 127.0.0.1] [--port 8080] [--seconds S]
 //! ```
 //!
-//! The first stdout line is `listening on <address>:<port>` (the real port when `--port 0`).
-//! Without `--seconds` it runs until killed; with it, it stops after `S` seconds and prints
-//! `connections <N> bytes <B>`. Try it with `nc 127.0.0.1 8080`.
+//! The first stdout line is `listening on <address>:<port>` (the real port when `--port 0`,
+//! IPv6 addresses in brackets: `listening on [::]:8080`). Without `--seconds` it runs until
+//! SIGINT (Ctrl-C) or SIGTERM; after `S` seconds or a signal it prints
+//! `connections <N> bytes <B>` and exits 0. Try it with `nc 127.0.0.1 8080`. `--help` prints
+//! the usage; a bad command line exits 2 with a one-line error; a failed listen exits 1.
 //!
 //! Each connection reads one chunk, echoes it, and reads the next only once that send has
 //! completed (the socket is paused meanwhile). So memory stays bounded however slowly a peer
@@ -15,49 +17,29 @@
 //! resets it. After an `on_accept_error` (say, out of fds) the server is paused; it resumes
 //! when a connection closes, or after a second.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::fmt::Display;
-use std::io::Write;
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrome_sockets::tcp::SocketProperties as TcpProperties;
-use chrome_sockets::tcp_server::SocketProperties;
-use chrome_sockets::{Reactor, ServerSocketId, TcpSocketId};
+use chrome_sockets::{Reactor, ReactorBuilder, ServerSocketId, TcpSocketId};
+use common::Cli;
+
+const USAGE: &str = "\
+usage: echo_server [--address IP] [--port PORT] [--seconds S]
+
+Echoes every byte back on every connection.
+  --address IP   address to listen on (default 127.0.0.1; :: for every IPv6 address)
+  --port PORT    port, 0 to 65535 (default 8080; 0 picks a free one)
+  --seconds S    stop after S seconds (default: run until SIGINT/SIGTERM)
+  --help         this text
+Prints `listening on <address>:<port>` first, and `connections <N> bytes <B>` at the end.
+";
 
 /// Bytes one `on_receive` may carry.
 const CHUNK: i32 = 64 * 1024;
-
-struct Args {
-    address: String,
-    port: i32,
-    seconds: Option<f64>,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        address: "127.0.0.1".into(),
-        port: 8080,
-        seconds: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        match flag.as_str() {
-            "--address" => args.address = parse(&flag, it.next())?,
-            "--port" => args.port = parse(&flag, it.next())?,
-            "--seconds" => args.seconds = Some(parse(&flag, it.next())?),
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    Ok(args)
-}
-
-/// The value after `flag`, parsed.
-fn parse<T: FromStr<Err = E>, E: Display>(flag: &str, value: Option<String>) -> Result<T, String> {
-    let value = value.ok_or(format!("{flag} needs a value"))?;
-    value.parse().map_err(|e| format!("{flag}: {e}"))
-}
 
 /// The state every callback gets.
 #[derive(Default)]
@@ -69,7 +51,6 @@ struct App {
     accept_paused: bool,
     connections: u64,
     bytes: u64,
-    failed: bool,
 }
 
 /// Closes a connection and, if accepting stopped after an error, resumes it: an fd is free.
@@ -88,10 +69,20 @@ fn resume_accepting(r: &mut Reactor<App>, app: &mut App) {
 }
 
 fn main() -> ExitCode {
-    let Ok(args) = parse_args().map_err(|e| eprintln!("echo_server: {e}")) else {
-        return ExitCode::from(2);
+    let mut cli = Cli::new("echo_server", USAGE);
+    let (mut address, mut port, mut seconds) = ("127.0.0.1".to_owned(), 8080, None);
+    while let Some(flag) = cli.next_flag() {
+        match flag.as_str() {
+            "--address" => address = cli.address(&flag),
+            "--port" => port = cli.port(&flag),
+            "--seconds" => seconds = Some(cli.seconds(&flag)),
+            _ => cli.unknown(&flag),
+        }
+    }
+    let mut r: Reactor<App> = match common::reactor("echo_server", ReactorBuilder::new()) {
+        Ok(r) => r,
+        Err(code) => return code,
     };
-    let mut r: Reactor<App> = Reactor::new().expect("creating the reactor");
     let mut app = App::default();
 
     r.tcp_server().on_accept().add_listener(|r, app, info| {
@@ -129,40 +120,10 @@ fn main() -> ExitCode {
             app.accept_paused = true;
             r.set_timeout(Duration::from_secs(1), resume_accepting);
         });
-    if let Some(seconds) = args.seconds {
-        r.set_timeout(Duration::from_secs_f64(seconds.max(0.0)), |r, _| r.stop());
-    }
-
-    let (address, port) = (args.address.clone(), args.port);
-    r.tcp_server()
-        .create(SocketProperties::default(), move |r, _, created| {
-            let id = created.expect("create cannot fail").socket_id;
-            r.tcp_server()
-                .listen(id, &address, port, None, move |r, app, result| {
-                    if let Err(e) = result {
-                        eprintln!("echo_server: listen failed: {e}");
-                        app.failed = true;
-                        r.stop();
-                        return;
-                    }
-                    app.server = Some(id);
-                    r.tcp_server().get_info(id, |_, _, info| {
-                        let info = info.expect("the server exists");
-                        let address = info.local_address.unwrap_or_default();
-                        let port = info.local_port.unwrap_or_default();
-                        let mut out = std::io::stdout().lock();
-                        let _ = writeln!(out, "listening on {address}:{port}");
-                        let _ = out.flush();
-                    });
-                });
-        });
-
-    if let Err(e) = r.run(&mut app) {
-        eprintln!("echo_server: {e}");
-        return ExitCode::FAILURE;
-    }
-    if app.failed {
-        return ExitCode::FAILURE;
+    let ready = |_: &mut Reactor<App>, app: &mut App, id| app.server = Some(id);
+    let listen_on = (address, port);
+    if let Err(code) = common::serve(&mut r, &mut app, "echo_server", listen_on, seconds, ready) {
+        return code;
     }
     println!("connections {} bytes {}", app.connections, app.bytes);
     ExitCode::SUCCESS

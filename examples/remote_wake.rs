@@ -7,23 +7,31 @@
 //! The main thread's reactor has nothing to do: no sockets, no timers, so `turn(None, ..)`
 //! would block forever. A second thread sleeps `N` ms (default 200) and calls
 //! [`Waker::wake`](chrome_sockets::Waker::wake); the turn returns and the example prints how
-//! long it was blocked, then exits.
+//! long it was blocked, then exits. `--help` prints the usage; a bad command line exits 2.
+
+mod common;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use chrome_sockets::Reactor;
+use common::Cli;
+
+const USAGE: &str = "\
+usage: remote_wake [--delay-ms N]
+
+Blocks a turn with no timeout and wakes it from another thread after N ms (default 200).
+  --delay-ms N   how long the other thread sleeps before waking the reactor
+  --help         this text
+";
 
 fn main() -> ExitCode {
+    let mut cli = Cli::new("remote_wake", USAGE);
     let mut delay_ms: u64 = 200;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        match (flag.as_str(), args.next().map(|v| v.parse())) {
-            ("--delay-ms", Some(Ok(v))) => delay_ms = v,
-            _ => {
-                eprintln!("usage: remote_wake [--delay-ms N]");
-                return ExitCode::from(2);
-            }
+    while let Some(flag) = cli.next_flag() {
+        match flag.as_str() {
+            "--delay-ms" => delay_ms = cli.count(&flag),
+            _ => cli.unknown(&flag),
         }
     }
 

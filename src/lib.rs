@@ -107,6 +107,11 @@ mod waker;
 
 pub mod deviations;
 
+/// The README's Rust snippets, each a complete program, run as doctests by `cargo test`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use address::format_ip;
 pub use error::{LastError, Result};
 pub use event::{Event, ListenerId};

@@ -6,8 +6,11 @@
 //! - a listener removed while an event is being dispatched is not called afterwards, even if
 //!   it had not been reached yet;
 //! - a listener that panics is removed (its closure may be half-way through a change, so it is
-//!   not called again); the other listeners still get the event, then the panic unwinds out
-//!   of the turn; the reactor itself stays consistent.
+//!   not called again) and its id is kept for `Reactor::take_removed_listeners`; the other
+//!   listeners still get the event, then the panic unwinds out of the turn; the reactor
+//!   itself stays consistent;
+//! - an owning listener gets the event by value: moved to it when no listener is left to call
+//!   after it, a clone otherwise (so the other listeners see the event unchanged).
 //!
 //! `R` is the reactor type a listener gets as its first argument; it is a parameter so that
 //! this module needs nothing from the reactor. Only the turn's dispatcher calls [`dispatch`].
@@ -22,7 +25,14 @@ use crate::info::{AcceptErrorInfo, AcceptInfo, ReceiveErrorInfo, ReceiveInfo};
 /// `on_receive().remove_listener(id_from_on_accept)` remove an unrelated listener.
 static NEXT_LISTENER_ID: AtomicU64 = AtomicU64::new(0);
 
-type ListenerFn<R, S, A> = Box<dyn FnMut(&mut R, &mut S, &A)>;
+type BorrowFn<R, S, A> = Box<dyn FnMut(&mut R, &mut S, &A)>;
+type OwnFn<R, S, A> = Box<dyn FnMut(&mut R, &mut S, A)>;
+
+/// A listener: borrowing (`addListener`) or owning (gets the event by value).
+pub(crate) enum ListenerFn<R, S, A> {
+    Borrow(BorrowFn<R, S, A>),
+    Own(OwnFn<R, S, A>),
+}
 
 /// A listener's id and closure (`None` while it runs).
 type Slot<R, S, A> = (u64, Option<ListenerFn<R, S, A>>);
@@ -37,6 +47,8 @@ pub(crate) struct Listeners<R, S, A> {
     slots: Vec<Slot<R, S, A>>,
     next: u64,
     running: Option<u64>,
+    /// Listeners removed because they panicked, not yet taken by the application.
+    panicked: Vec<u64>,
 }
 
 impl<R, S, A> Listeners<R, S, A> {
@@ -45,6 +57,7 @@ impl<R, S, A> Listeners<R, S, A> {
             slots: Vec::new(),
             next: 0,
             running: None,
+            panicked: Vec::new(),
         }
     }
 
@@ -78,6 +91,13 @@ impl<R, S, A> Listeners<R, S, A> {
     pub(crate) fn clear(&mut self) {
         self.slots.clear();
         self.running = None;
+    }
+
+    /// Whether a listener registered before `end` comes after `id` (and would still be
+    /// called by the dispatch in progress).
+    fn any_after(&self, id: u64, end: u64) -> bool {
+        let i = self.slots.partition_point(|s| s.0 <= id);
+        self.slots.get(i).is_some_and(|s| s.0 < end)
     }
 
     fn position(&self, id: u64) -> Option<usize> {
@@ -124,9 +144,21 @@ impl<R, S> EventListeners<R, S> {
         self.on_receive.clear();
         self.on_receive_error.clear();
     }
+
+    /// The ids of the listeners removed because they panicked, of all four events, in the
+    /// order they were registered; each id is returned once.
+    pub(crate) fn take_panicked(&mut self) -> Vec<u64> {
+        let mut ids = std::mem::take(&mut self.on_accept.panicked);
+        ids.append(&mut self.on_accept_error.panicked);
+        ids.append(&mut self.on_receive.panicked);
+        ids.append(&mut self.on_receive_error.panicked);
+        ids.sort_unstable();
+        ids
+    }
 }
 
-/// Calls every listener of the registry `select` picks out of `r` with `arg`.
+/// Calls every listener of the registry `select` picks out of `r` with `arg` (an owning
+/// listener gets it by value: the last one to be called gets `arg` itself, others a clone).
 ///
 /// Each closure is taken out of its slot while it runs, so it can get `&mut R`; it is put back
 /// only if its slot still exists afterwards. No allocation: the walk is by id with a cursor,
@@ -135,8 +167,11 @@ pub(crate) fn dispatch<R, S, A>(
     r: &mut R,
     state: &mut S,
     select: fn(&mut R) -> &mut Listeners<R, S, A>,
-    arg: &A,
-) {
+    arg: A,
+) where
+    A: Clone,
+{
+    let mut arg = Some(arg);
     let registry = select(r);
     registry.remove_panicked();
     let end = registry.next;
@@ -157,7 +192,21 @@ pub(crate) fn dispatch<R, S, A>(
             continue;
         };
         registry.running = Some(id);
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| listener(r, state, arg)));
+        let owned = match &listener {
+            ListenerFn::Borrow(_) => None,
+            ListenerFn::Own(_) if registry.any_after(id, end) => arg.clone(),
+            ListenerFn::Own(_) => arg.take(),
+        };
+        let outcome = match (&mut listener, owned, &arg) {
+            (ListenerFn::Own(f), Some(owned), _) => {
+                panic::catch_unwind(AssertUnwindSafe(|| f(r, state, owned)))
+            }
+            (ListenerFn::Borrow(f), _, Some(arg)) => {
+                panic::catch_unwind(AssertUnwindSafe(|| f(r, state, arg)))
+            }
+            // The event was moved to an owning listener: nothing is left to call.
+            _ => Ok(()),
+        };
         let registry = select(r);
         registry.running = None;
         match outcome {
@@ -171,6 +220,7 @@ pub(crate) fn dispatch<R, S, A>(
                 // JavaScript listener does not keep the others from theirs), then the first
                 // panic goes on unwinding out of the turn.
                 registry.remove(id);
+                registry.panicked.push(id);
                 panicked.get_or_insert(payload);
             }
         }

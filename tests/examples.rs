@@ -157,3 +157,220 @@ fn remote_wake_ends_a_turn_blocked_without_timeout() {
     assert!(ok);
     assert!(out.contains("turn(None) returned after"), "{out}");
 }
+
+/// Runs an example to its end (killed after [`PATIENCE`]): (exit code, stdout, stderr).
+fn run_to_end(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut child = Command::new(example(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning the example");
+    let deadline = Instant::now() + PATIENCE;
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{name} {args:?} did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().expect("output");
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    (out.status.code(), text(out.stdout), text(out.stderr))
+}
+
+/// The examples with the shared command line (`examples/common/`).
+const WITH_CLI: [&str; 4] = ["accept_close", "echo_server", "replay", "remote_wake"];
+
+#[test]
+fn every_example_answers_help_with_its_usage() {
+    for name in WITH_CLI {
+        for flag in ["--help", "-h"] {
+            let (code, out, err) = run_to_end(name, &[flag]);
+            assert_eq!(code, Some(0), "{name} {flag}: {err}");
+            assert!(out.starts_with(&format!("usage: {name}")), "{name}: {out}");
+            assert!(out.contains("--help"), "{name}: {out}");
+        }
+    }
+}
+
+#[test]
+fn a_bad_flag_is_one_line_naming_it_and_exit_2() {
+    for name in WITH_CLI {
+        let (code, out, err) = run_to_end(name, &["--no-such-flag"]);
+        assert_eq!(code, Some(2), "{name}");
+        assert_eq!(out, "", "{name}");
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(err.starts_with(&format!("{name}: ")), "{name}: {err}");
+        assert!(err.contains("--no-such-flag"), "{name}: {err}");
+    }
+}
+
+#[test]
+fn bad_values_name_the_flag_and_the_value() {
+    let cases: [(&[&str], &str); 7] = [
+        (&["--port", "70000"], "--port 70000: not a port"),
+        (&["--port", "-1"], "--port -1: not a port"),
+        (
+            &["--address", "999.1.1.1"],
+            "--address 999.1.1.1: not an IP address",
+        ),
+        (
+            &["--address", "example.com"],
+            "--address example.com: a host name",
+        ),
+        (
+            &["--seconds", "soon"],
+            "--seconds soon: not a number of seconds",
+        ),
+        (
+            &["--seconds", "-1"],
+            "--seconds -1: not a number of seconds",
+        ),
+        (&["--port"], "--port needs a value"),
+    ];
+    for name in ["accept_close", "echo_server"] {
+        for (args, expected) in cases {
+            let (code, out, err) = run_to_end(name, args);
+            assert_eq!(code, Some(2), "{name} {args:?}: {err}");
+            assert_eq!(out, "", "{name} {args:?}");
+            assert!(err.contains(expected), "{name} {args:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{name} {args:?}: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_busy_port_names_the_address_and_nothing_is_counted() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    for name in ["accept_close", "echo_server"] {
+        let (code, out, err) = run_to_end(name, &["--port", &port, "--seconds", "5"]);
+        assert_eq!(code, Some(1), "{name}: {err}");
+        assert_eq!(
+            out, "",
+            "{name}: no `listening on`, no count after a failed listen"
+        );
+        let expected =
+            format!("{name}: listen on 127.0.0.1:{port} failed: net::ERR_ADDRESS_IN_USE");
+        assert_eq!(err.trim_end(), expected);
+    }
+}
+
+#[test]
+fn seconds_0_still_prints_the_first_line_and_the_summary() {
+    let (code, out, err) = run_to_end("accept_close", &["--port", "0", "--seconds", "0"]);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("listening on 127.0.0.1:"), "{out}");
+    assert_eq!(lines[1..], ["accepted 0"]);
+    let (code, out, err) = run_to_end("echo_server", &["--port", "0", "--seconds", "0"]);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("listening on 127.0.0.1:"), "{out}");
+    assert_eq!(lines[1..], ["connections 0 bytes 0"]);
+}
+
+#[test]
+fn ipv6_addresses_print_in_brackets() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    }
+    for address in ["::1", "[::1]"] {
+        let mut server = Running::start(
+            "echo_server",
+            &["--address", address, "--port", "0", "--seconds", "5"],
+        );
+        let line = server.line();
+        assert!(line.starts_with("listening on [::1]:"), "{line}");
+        let port: u16 = line.rsplit_once(':').unwrap().1.parse().unwrap();
+        let c = client(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)));
+        (&c).write_all(b"v6").unwrap();
+        let mut buf = [0u8; 2];
+        (&c).read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"v6");
+    }
+}
+
+#[test]
+fn sigint_and_sigterm_stop_with_the_summary_line() {
+    for signal in ["INT", "TERM"] {
+        for (name, summary) in [
+            ("accept_close", "accepted 1"),
+            ("echo_server", "connections 1 bytes 0"),
+        ] {
+            let mut server = Running::start(name, &["--port", "0"]);
+            let addr = server.listening();
+            let mut c = client(addr);
+            if name == "accept_close" {
+                let mut buf = [0u8; 1];
+                assert_eq!(c.read(&mut buf).expect("EOF"), 0);
+            } else {
+                // A round trip proves the connection was accepted before the signal.
+                c.write_all(b"").unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            let status = Command::new("kill")
+                .args([format!("-{signal}"), server.child.id().to_string()])
+                .status()
+                .expect("kill");
+            assert!(status.success());
+            let (ok, rest) = server.finish();
+            assert!(ok, "{name} SIG{signal}");
+            assert_eq!(rest.trim(), summary, "{name} SIG{signal}");
+        }
+    }
+}
+
+/// Sends `len` bytes, half-closes, starts reading `delay` later; returns what came back.
+fn half_closing_slow_client(addr: SocketAddr, len: usize, delay: Duration) -> (Vec<u8>, Vec<u8>) {
+    let data: Vec<u8> = (0..len).map(|i| (i * 13 % 251) as u8).collect();
+    let c = client(addr);
+    let writer = {
+        let c = c.try_clone().unwrap();
+        let data = data.clone();
+        std::thread::spawn(move || {
+            (&c).write_all(&data).unwrap();
+            c.shutdown(std::net::Shutdown::Write).unwrap();
+        })
+    };
+    std::thread::sleep(delay);
+    let mut got = Vec::new();
+    (&c).read_to_end(&mut got).expect("reading the echo");
+    writer.join().unwrap();
+    (data, got)
+}
+
+#[test]
+fn echo_server_gives_32_mib_back_to_a_half_closing_slow_reader() {
+    let mut server = Running::start("echo_server", &["--port", "0", "--seconds", "15"]);
+    let addr = server.listening();
+    let (data, got) = half_closing_slow_client(addr, 32 << 20, Duration::from_millis(500));
+    assert_eq!(got.len(), data.len());
+    assert!(got == data, "echo differs");
+    drop(server);
+}
+
+#[test]
+fn replay_refuses_a_missing_file_and_a_raw_input_with_a_clear_message() {
+    let (code, _, err) = run_to_end("replay", &["/no/such/sequence.txt"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.starts_with("replay: cannot read /no/such/sequence.txt"),
+        "{err}"
+    );
+    let raw = std::env::temp_dir().join(format!("replay-raw-{}.bin", std::process::id()));
+    std::fs::write(&raw, [0xff, 0xfe, 0x00, 0x80]).unwrap();
+    let raw_path = raw.to_str().unwrap();
+    let (code, _, err) = run_to_end("replay", &[raw_path]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("is not UTF-8 text; for a raw fuzz input use --from-bytes"),
+        "{err}"
+    );
+    let (code, _, err) = run_to_end("replay", &["--print", raw_path]);
+    std::fs::remove_file(&raw).unwrap();
+    assert_eq!(code, Some(0), "{err}");
+}

@@ -5,7 +5,9 @@ mod util;
 
 /// The areas, one file each in `tests/tcp/`.
 mod tcp {
+    mod adapter;
     mod calls;
     mod data;
+    mod graceful;
     mod peer_errors;
 }

@@ -2,6 +2,7 @@
 //! owns the reactor's fields.)
 
 use crate::permission::SocketsManifest;
+use crate::tcp::DEFAULT_WRITE_QUOTA;
 
 /// What the reactor does to each accepted connection before announcing it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -36,6 +37,7 @@ pub struct ReactorBuilder {
     pub(super) accepted_sockets: AcceptedSockets,
     pub(super) manifest: Option<SocketsManifest>,
     pub(super) events_capacity: usize,
+    pub(super) write_quota: usize,
 }
 
 impl ReactorBuilder {
@@ -84,6 +86,23 @@ impl ReactorBuilder {
         self
     }
 
+    /// The write quota: at most `bytes` handed to `send` and not yet written, across every
+    /// socket of the reactor; a `send` that would go over fails with "Exceeded write quota."
+    /// (default [`DEFAULT_WRITE_QUOTA`](crate::tcp::DEFAULT_WRITE_QUOTA), Chrome's 200 MiB).
+    ///
+    /// An extension: Chrome's quota is fixed.
+    ///
+    /// ```
+    /// use chrome_sockets::{Reactor, ReactorBuilder};
+    /// let r: Reactor = ReactorBuilder::new().write_quota(16 << 20).build()?; // 16 MiB
+    /// # drop(r);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn write_quota(mut self, bytes: usize) -> Self {
+        self.write_quota = bytes;
+        self
+    }
+
     /// How many readiness events one OS poll may return (default 1024).
     pub fn events_capacity(mut self, n: usize) -> Self {
         self.events_capacity = n.max(1);
@@ -98,6 +117,7 @@ impl Default for ReactorBuilder {
             accepted_sockets: AcceptedSockets::ChromeDefaults,
             manifest: None,
             events_capacity: 1024,
+            write_quota: DEFAULT_WRITE_QUOTA,
         }
     }
 }

@@ -66,6 +66,7 @@ impl ReactorBuilder {
             accepted_sockets: self.accepted_sockets,
             manifest: self.manifest,
             write_pending: 0,
+            write_quota: self.write_quota,
             resolver: Resolver::new(waker.clone()),
             waker,
             stop_requested: false,
@@ -111,6 +112,17 @@ impl ReactorBuilder {
 /// assert_ne!(app.port, Some(0));
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// # Threads
+/// A `Reactor` is neither `Send` nor `Sync`: callbacks and listeners are plain boxed closures
+/// (they may hold `Rc`s and other single-threaded state, and run on the thread that turns
+/// the reactor), so the reactor stays on the thread that created it. Other threads reach it
+/// through [`Reactor::waker`] (`Send + Sync + Clone`) and their own channels.
+///
+/// ```compile_fail
+/// fn needs_send<T: Send>(_: T) {}
+/// needs_send(chrome_sockets::Reactor::<()>::new().unwrap()); // error: not `Send`
+/// ```
 pub struct Reactor<S = ()> {
     poll: Poll,
     events: Events,
@@ -126,6 +138,8 @@ pub struct Reactor<S = ()> {
     manifest: Option<SocketsManifest>,
     /// Bytes handed to `send` and not yet written, across all sockets (the write quota).
     write_pending: usize,
+    /// The most `write_pending` may reach ([`ReactorBuilder::write_quota`]).
+    write_quota: usize,
     /// Host-name resolutions finish on helper threads and come back through the waker.
     resolver: Resolver,
     waker: Arc<mio::Waker>,
@@ -294,6 +308,10 @@ impl<S: 'static> Reactor<S> {
 
     pub(crate) fn write_pending(&self) -> usize {
         self.write_pending
+    }
+
+    pub(crate) fn write_quota(&self) -> usize {
+        self.write_quota
     }
 
     pub(crate) fn listeners(&mut self) -> &mut EventListeners<Reactor<S>, S> {

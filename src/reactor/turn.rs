@@ -197,13 +197,13 @@ impl<S: 'static> Reactor<S> {
     /// Calls the listeners of one event.
     fn emit(&mut self, event: Emit, state: &mut S) {
         match event {
-            Emit::Accept(info) => dispatch(self, state, |r| &mut r.listeners.on_accept, &info),
+            Emit::Accept(info) => dispatch(self, state, |r| &mut r.listeners.on_accept, info),
             Emit::AcceptError(info) => {
-                dispatch(self, state, |r| &mut r.listeners.on_accept_error, &info)
+                dispatch(self, state, |r| &mut r.listeners.on_accept_error, info)
             }
-            Emit::Receive(info) => dispatch(self, state, |r| &mut r.listeners.on_receive, &info),
+            Emit::Receive(info) => dispatch(self, state, |r| &mut r.listeners.on_receive, info),
             Emit::ReceiveError(info) => {
-                dispatch(self, state, |r| &mut r.listeners.on_receive_error, &info)
+                dispatch(self, state, |r| &mut r.listeners.on_receive_error, info)
             }
         }
     }

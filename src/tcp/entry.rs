@@ -45,6 +45,12 @@ pub(crate) struct TcpEntry<R, S> {
     pub(super) sends: VecDeque<PendingSend<R, S>>,
     /// The callback of a connect in progress (`conn` is resolving or connecting).
     pub(super) connect: Option<Reply<R, S, Result<()>>>,
+    /// Counts `connect` calls, so a connect timeout only ever aborts its own attempt.
+    pub(super) connect_attempt: u64,
+    /// `shutdown_send` was called on this connection: no more sends are taken.
+    pub(super) send_closed: bool,
+    /// The callback of a `shutdown_send` waiting for the queued sends to be written.
+    pub(super) shutdown: Option<Reply<R, S, Result<()>>>,
 }
 
 /// One `send` waiting to be written (the send path is in `send.rs`).
@@ -95,6 +101,9 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
             read_closed: false,
             sends: VecDeque::new(),
             connect: None,
+            connect_attempt: 0,
+            send_closed: false,
+            shutdown: None,
         }
     }
 
@@ -266,8 +275,13 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
         }
         self.registered = false;
         self.read_closed = false;
+        self.send_closed = false;
         for send in mem::take(&mut self.sends) {
             send.fail(NetError::SOCKET_NOT_CONNECTED, cx);
+        }
+        if let Some(callback) = self.shutdown.take() {
+            let e = LastError::net(NetError::SOCKET_NOT_CONNECTED);
+            cx.queue.reply_unit(callback, Err(e));
         }
         if let Some(callback) = self.connect.take() {
             cx.queue

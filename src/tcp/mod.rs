@@ -13,14 +13,23 @@
 //!
 //! (The D numbers are the deviations from Chrome listed in [`deviations`](crate::deviations).)
 //!
+//! **Extensions** (Chrome has none of these; nothing Chrome-compatible changes because of
+//! them): [`Tcp::end`] closes once the queued sends are written (Node's `end()`),
+//! [`Tcp::shutdown_send`] half-closes (sends the FIN after them), [`Tcp::connect_timeout`]
+//! gives up on a slow connect with -118, [`ReactorBuilder::write_quota`](crate::ReactorBuilder::write_quota)
+//! changes the 200 MiB write quota, and [`Event::add_owning_listener`](crate::Event::add_owning_listener)
+//! takes `on_receive` data without copying it.
+//!
 //! Inside: `dict.rs` holds the dictionaries, `view.rs` the public [`Tcp`] methods,
 //! `options.rs` the socket options, `entry.rs` one socket's state and registration, and the paths it owns each have a file:
 //! `read.rs` (reads in `buffer_size` chunks), `send.rs` (the FIFO of sends and the write
-//! quota), `connect.rs` (connect, with host-name resolution on a helper thread).
+//! quota), `connect.rs` (connect, with host-name resolution on a helper thread), `finish.rs`
+//! (the half-close behind `shutdown_send` and `end`, and the connect timeout).
 
 pub(crate) mod connect;
 mod dict;
 pub(crate) mod entry;
+mod finish;
 mod options;
 pub(crate) mod read;
 mod send;
@@ -28,4 +37,5 @@ mod view;
 
 pub use crate::info::{ReceiveErrorInfo, ReceiveInfo, SendInfo};
 pub use dict::{CreateInfo, SocketInfo, SocketProperties};
+pub use send::DEFAULT_WRITE_QUOTA;
 pub use view::Tcp;

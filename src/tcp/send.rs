@@ -11,8 +11,9 @@ use crate::net_error::NetError;
 use crate::queue::{Io, Reply};
 use crate::sys;
 
-/// Chrome's per-app write quota: bytes handed to `send` and not yet written.
-pub(crate) const WRITE_QUOTA: usize = 200 * 1024 * 1024;
+/// Chrome's per-app write quota: bytes handed to `send` and not yet written (the default of
+/// [`ReactorBuilder::write_quota`](crate::ReactorBuilder::write_quota)).
+pub const DEFAULT_WRITE_QUOTA: usize = 200 * 1024 * 1024;
 
 impl<R: 'static, S: 'static> PendingSend<R, S> {
     /// Answers the send with `code` and takes its unwritten bytes off the quota.
@@ -50,6 +51,8 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
                 return;
             };
             let Some(front) = self.sends.front_mut() else {
+                // Everything is written: a `shutdown_send` waiting for that happens now.
+                self.finish_shutdown(cx);
                 return;
             };
             if front.written == front.data.len() {

@@ -1,11 +1,11 @@
 //! The [`Tcp`] view: `chrome.sockets.tcp`'s methods, borrowed from a reactor.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use super::connect::Target;
 use super::dict::{CreateInfo, SocketInfo, SocketProperties};
 use super::entry::TcpEntry;
-use super::send::WRITE_QUOTA;
 use crate::address::parse_ip_literal;
 use crate::error::{LastError, Result};
 use crate::event::Event;
@@ -82,15 +82,11 @@ impl<'r, S: 'static> Tcp<'r, S> {
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
-        let tcps = self.r.tcps();
-        let result = match tcps.key(socket_id.raw()) {
-            Some(key) => {
-                tcps[key].update(properties);
-                Ok(())
-            }
-            None => Err(LastError::socket_not_found()),
+        let Some((key, callback)) = self.found(socket_id, callback) else {
+            return;
         };
-        self.r.reply_unit(callback, result);
+        self.r.tcps()[key].update(properties);
+        self.r.reply_unit(callback, Ok(()));
     }
 
     /// Pauses or resumes reading. Resuming a connected socket delivers what the peer sent
@@ -128,13 +124,10 @@ impl<'r, S: 'static> Tcp<'r, S> {
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
-        let tcps = self.r.tcps();
-        let Some(key) = tcps.key(socket_id.raw()) else {
-            return self
-                .r
-                .reply_unit(callback, Err(LastError::socket_not_found()));
+        let Some((key, callback)) = self.found(socket_id, callback) else {
+            return;
         };
-        let resume = tcps[key].set_paused(paused);
+        let resume = self.r.tcps()[key].set_paused(paused);
         // The callback is queued before the read step a resume queues, so it runs before the
         // `on_receive` it enables (as in Chrome, which replies before the read completes).
         self.r.reply_unit(callback, Ok(()));
@@ -189,6 +182,7 @@ impl<'r, S: 'static> Tcp<'r, S> {
             Ok(key) => key,
             Err(e) => return self.r.reply(callback, Err(e)),
         };
+        self.r.tcps()[key].next_connect_attempt();
         let port = peer_port as u16;
         let target = match parse_ip_literal(peer_address) {
             Some(ip) => Target::Addr(SocketAddr::new(ip, port)),
@@ -248,10 +242,8 @@ impl<'r, S: 'static> Tcp<'r, S> {
     where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
-        let Some(key) = self.r.tcps().key(socket_id.raw()) else {
-            return self
-                .r
-                .reply_unit(callback, Err(LastError::socket_not_found()));
+        let Some((key, callback)) = self.found(socket_id, callback) else {
+            return;
         };
         let (entry, mut cx) = self.r.tcp_io(key);
         let was_connected = entry.drop_connection(&mut cx);
@@ -263,9 +255,11 @@ impl<'r, S: 'static> Tcp<'r, S> {
     /// issue order), with `bytes_sent` = `data.len()`.
     ///
     /// # Errors
-    /// more than 200 MiB pending across the reactor "Exceeded write quota." (checked first);
-    /// unknown id "Socket not found"; not connected -15; a failed write its code (-101 for a
-    /// reset peer), after which the socket is disconnected.
+    /// more than the write quota (200 MiB unless
+    /// [`ReactorBuilder::write_quota`](crate::ReactorBuilder::write_quota) says otherwise)
+    /// pending across the reactor "Exceeded write quota." (checked first); unknown id "Socket
+    /// not found"; not connected, or after [`shutdown_send`](Self::shutdown_send) -15; a
+    /// failed write its code (-101 for a reset peer), after which the socket is disconnected.
     ///
     /// ```
     /// # use chrome_sockets::{tcp::SocketProperties, Reactor};
@@ -297,18 +291,165 @@ impl<'r, S: 'static> Tcp<'r, S> {
         F: FnOnce(&mut Reactor<S>, &mut S, Result<SendInfo>) + 'static,
     {
         let data = data.into();
-        if self.r.write_pending().saturating_add(data.len()) > WRITE_QUOTA {
+        if self.r.write_pending().saturating_add(data.len()) > self.r.write_quota() {
             return self.r.reply(callback, Err(LastError::write_quota()));
         }
         let Some(key) = self.r.tcps().key(socket_id.raw()) else {
             return self.r.reply(callback, Err(LastError::socket_not_found()));
         };
         let (entry, mut cx) = self.r.tcp_io(key);
-        if !entry.is_connected() {
+        if !entry.can_send() {
             let e = LastError::net(NetError::SOCKET_NOT_CONNECTED);
             return cx.queue.reply(callback, Err(e));
         }
         entry.send(key, data, Box::new(callback), &mut cx);
+    }
+
+    /// **Extension** (Chrome has none): [`connect`](Self::connect) that gives up after
+    /// `timeout`. If the connect (name resolution included) has not completed by then, its fd
+    /// is closed and the callback gets -118 `net::ERR_CONNECTION_TIMED_OUT`; the socket is
+    /// left unconnected and may `connect` again. Otherwise exactly as `connect`.
+    ///
+    /// ```
+    /// # use chrome_sockets::{tcp::SocketProperties, Reactor};
+    /// # use std::time::Duration;
+    /// # let server = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = i32::from(server.local_addr()?.port());
+    /// let mut r: Reactor<Option<bool>> = Reactor::new()?;
+    /// r.tcp().create(SocketProperties::new(), move |r, _, created| {
+    ///     let id = created.unwrap().socket_id;
+    ///     let timeout = Duration::from_secs(5);
+    ///     r.tcp().connect_timeout(id, "127.0.0.1", port, timeout, |r, ok, result| {
+    ///         *ok = Some(result.is_ok());
+    ///         r.stop();
+    ///     });
+    /// });
+    /// let mut ok = None;
+    /// r.run(&mut ok)?; // the timer is cleared when the connect completes: `run` returns
+    /// assert_eq!(ok, Some(true));
+    /// # drop(server);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn connect_timeout<F>(
+        &mut self,
+        socket_id: TcpSocketId,
+        peer_address: &str,
+        peer_port: i32,
+        timeout: Duration,
+        callback: F,
+    ) where
+        F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
+    {
+        // The attempt `connect` is about to start; if it refuses, no attempt carries this
+        // number before the callback clears the timer.
+        let attempt = match self.r.tcps().key(socket_id.raw()) {
+            Some(key) => self.r.tcps()[key].upcoming_connect_attempt(),
+            None => 0,
+        };
+        let timer = self.r.set_timeout(timeout, move |r, _| {
+            if let Some(key) = r.tcps().key(socket_id.raw()) {
+                let (entry, mut cx) = r.tcp_io(key);
+                entry.connect_timed_out(attempt, &mut cx);
+            }
+        });
+        self.connect(socket_id, peer_address, peer_port, move |r, s, result| {
+            r.clear_timeout(timer);
+            callback(r, s, result);
+        });
+    }
+
+    /// **Extension** (Chrome has none; tokio's `shutdown`, the half-close of Node's `end()`):
+    /// sends the FIN once every send queued so far is written. The callback comes after the
+    /// FIN was handed to the kernel; the peer then reads EOF after the last byte. Reading goes
+    /// on (the peer may still send); later sends fail with -15.
+    ///
+    /// # Errors
+    /// unknown id "Socket not found"; not connected, or called twice -15; a queued send that
+    /// failed, or a `disconnect`/`close` before the sends were written, -15 (the sends carry
+    /// their own errors).
+    ///
+    /// ```
+    /// # use chrome_sockets::{tcp::SocketProperties, Reactor};
+    /// # let server = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = i32::from(server.local_addr()?.port());
+    /// let mut r: Reactor = Reactor::new()?;
+    /// r.tcp().create(SocketProperties::new(), move |r, _, created| {
+    ///     let id = created.unwrap().socket_id;
+    ///     r.tcp().connect(id, "127.0.0.1", port, move |r, _, result| {
+    ///         result.unwrap();
+    ///         r.tcp().send(id, "request", |_, _, sent| assert!(sent.is_ok()));
+    ///         r.tcp().shutdown_send(id, |r, _, result| {
+    ///             result.unwrap();
+    ///             r.stop();
+    ///         });
+    ///     });
+    /// });
+    /// r.run(&mut ())?;
+    /// let (mut peer, _) = server.accept()?;
+    /// let mut got = String::new();
+    /// std::io::Read::read_to_string(&mut peer, &mut got)?; // ends at the FIN
+    /// assert_eq!(got, "request");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn shutdown_send<F>(&mut self, socket_id: TcpSocketId, callback: F)
+    where
+        F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
+    {
+        let key = self.r.tcps().key(socket_id.raw());
+        match key.map(|key| (key, self.r.tcps()[key].can_send())) {
+            None => self
+                .r
+                .reply_unit(callback, Err(LastError::socket_not_found())),
+            Some((_, false)) => {
+                let e = LastError::net(NetError::SOCKET_NOT_CONNECTED);
+                self.r.reply_unit(callback, Err(e));
+            }
+            Some((key, true)) => {
+                let (entry, mut cx) = self.r.tcp_io(key);
+                entry.shutdown_send(Box::new(callback), &mut cx);
+            }
+        }
+    }
+
+    /// **Extension** (Chrome has none; Node's `end()`): closes the socket once every send
+    /// queued so far is written, so nothing sent is lost. It is
+    /// [`shutdown_send`](Self::shutdown_send) (the FIN goes out after the last byte) followed,
+    /// when that completes or fails, by [`close`](Self::close); the callback gets
+    /// `shutdown_send`'s result, and the id is invalid from then on. Until then the socket
+    /// stays open and readable. (Bytes the peer sends that were never read make the kernel
+    /// answer the close with a reset, as with any close.)
+    ///
+    /// ```
+    /// # use chrome_sockets::{tcp::SocketProperties, Reactor};
+    /// # let server = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = i32::from(server.local_addr()?.port());
+    /// let peer = std::thread::spawn(move || {
+    ///     let (mut peer, _) = server.accept().unwrap();
+    ///     let mut got = Vec::new();
+    ///     std::io::Read::read_to_end(&mut peer, &mut got).unwrap(); // ends at the FIN
+    ///     got.len()
+    /// });
+    /// let mut r: Reactor = Reactor::new()?;
+    /// r.tcp().create(SocketProperties::new(), move |r, _, created| {
+    ///     let id = created.unwrap().socket_id;
+    ///     r.tcp().connect(id, "127.0.0.1", port, move |r, _, result| {
+    ///         result.unwrap();
+    ///         r.tcp().send(id, vec![7; 8 << 20], |_, _, _| {}); // 8 MiB
+    ///         r.tcp().end(id, |_, _, result| result.unwrap());
+    ///     });
+    /// });
+    /// r.run(&mut ())?; // returns once the socket is closed
+    /// assert_eq!(peer.join().unwrap(), 8 << 20);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn end<F>(&mut self, socket_id: TcpSocketId, callback: F)
+    where
+        F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
+    {
+        self.shutdown_send(socket_id, move |r, s, result| {
+            r.close_tcp(socket_id.raw());
+            callback(r, s, result);
+        });
     }
 
     /// Disconnects and destroys the socket; the id is invalid at once and no event for it
@@ -392,6 +533,22 @@ impl<'r, S: 'static> Tcp<'r, S> {
     {
         let infos = self.r.tcps().iter().map(TcpEntry::info).collect();
         self.r.reply(callback, Ok(infos));
+    }
+
+    /// The key of a live socket, with the callback handed back; for an unknown id, the
+    /// callback is answered "Socket not found" and `None` returned.
+    fn found<F>(&mut self, socket_id: TcpSocketId, callback: F) -> Option<(usize, F)>
+    where
+        F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
+    {
+        match self.r.tcps().key(socket_id.raw()) {
+            Some(key) => Some((key, callback)),
+            None => {
+                self.r
+                    .reply_unit(callback, Err(LastError::socket_not_found()));
+                None
+            }
+        }
     }
 
     /// `onReceive`.

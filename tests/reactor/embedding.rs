@@ -242,3 +242,38 @@ fn host_loop_with_next_timeout_fires_a_timer_without_blocking_turns() {
     assert_eq!(fired, 1);
     assert_eq!(r.next_timeout(), None);
 }
+
+#[test]
+fn next_timeout_is_zero_while_the_poll_left_readiness_behind_a_full_events_buffer() {
+    // An edge-triggered host (tokio's AsyncFd, an outer mio Poll) is told about the poll fd
+    // once; if one poll returns a full events buffer, the readiness it left behind raises no
+    // new edge, so next_timeout must ask for the next turn itself.
+    let mut r: Reactor<App> = ReactorBuilder::new().events_capacity(1).build().unwrap();
+    r.tcp_server().on_accept().add_listener(|_, app, info| {
+        app.accepted.push(info.client_socket_id);
+    });
+    let mut app = App::default();
+    let (_a, addr_a) = listen_on_loopback(&mut r, &mut app);
+    let (_b, addr_b) = listen_on_loopback(&mut r, &mut app);
+    let _clients = [connect(addr_a), connect(addr_b)];
+    // connect() returned: both handshakes are done and both listeners are ready.
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(readable(&[&r], PATIENCE), vec![true]);
+
+    let report = r.turn(Some(Duration::ZERO), &mut app).unwrap();
+    assert_eq!(report.events, 1, "one event per poll");
+    assert_eq!(app.accepted.len(), 1);
+    assert_eq!(
+        r.next_timeout(),
+        Some(Duration::ZERO),
+        "the other listener's readiness waits in the poll"
+    );
+    r.turn(Some(Duration::ZERO), &mut app).unwrap();
+    assert_eq!(app.accepted.len(), 2, "the follow-up turn found it");
+    // That poll filled the buffer too, so one more turn may be asked for; it finds nothing.
+    if r.next_timeout() == Some(Duration::ZERO) {
+        let report = r.turn(Some(Duration::ZERO), &mut app).unwrap();
+        assert!(report.is_empty());
+    }
+    assert_eq!(r.next_timeout(), None, "nothing left behind");
+}

@@ -84,17 +84,7 @@ impl Data {
 }
 
 fn main() -> ExitCode {
-    let args = match shared::parse_args("embed_calloop", "a calloop EventLoop") {
-        Ok(args) => args,
-        Err(code) => return code,
-    };
-    match serve(args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("embed_calloop: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    shared::main("embed_calloop", "a calloop EventLoop", serve)
 }
 
 fn serve(args: shared::Args) -> Result<ExitCode, Box<dyn std::error::Error>> {

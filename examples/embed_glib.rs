@@ -85,17 +85,7 @@ fn schedule(data: &Shared) {
 }
 
 fn main() -> ExitCode {
-    let args = match shared::parse_args("embed_glib", "GLib's main context") {
-        Ok(args) => args,
-        Err(code) => return code,
-    };
-    match serve(args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("embed_glib: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    shared::main("embed_glib", "GLib's main context", serve)
 }
 
 fn serve(args: shared::Args) -> io::Result<ExitCode> {

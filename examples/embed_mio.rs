@@ -102,17 +102,7 @@ impl Host {
 }
 
 fn main() -> ExitCode {
-    let args = match shared::parse_args("embed_mio", "an outer edge-triggered mio::Poll") {
-        Ok(args) => args,
-        Err(code) => return code,
-    };
-    match serve(args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("embed_mio: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    shared::main("embed_mio", "an outer edge-triggered mio::Poll", serve)
 }
 
 fn serve(args: shared::Args) -> io::Result<ExitCode> {

@@ -32,20 +32,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{self, UnboundedSender};
 
 fn main() -> ExitCode {
-    let args = match shared::parse_args("embed_tokio", "a current-thread tokio runtime") {
-        Ok(args) => args,
-        Err(code) => return code,
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build();
-    match runtime.and_then(|rt| rt.block_on(serve(args))) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("embed_tokio: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    shared::main("embed_tokio", "a current-thread tokio runtime", |args| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(serve(args))
+    })
 }
 
 async fn serve(args: shared::Args) -> io::Result<ExitCode> {
@@ -116,7 +108,10 @@ async fn host_conn(stream: TcpStream, lines: UnboundedSender<String>) {
     let (rx, mut tx) = stream.into_split();
     let mut rx = BufReader::new(rx).lines();
     while let Ok(Some(line)) = rx.next_line().await {
-        if tx.write_all(format!("ok {line}\n").as_bytes()).await.is_err()
+        if tx
+            .write_all(format!("ok {line}\n").as_bytes())
+            .await
+            .is_err()
             || lines.send(line).is_err()
         {
             return;

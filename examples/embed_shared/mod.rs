@@ -100,6 +100,22 @@ pub fn parse_args(name: &str, host: &str) -> Result<Args, ExitCode> {
     Ok(Args { mode, limit })
 }
 
+/// The examples' `main`: parses the flags, runs `serve` and reports its error.
+pub fn main<E: std::fmt::Display>(
+    name: &str,
+    host: &str,
+    serve: impl FnOnce(Args) -> Result<ExitCode, E>,
+) -> ExitCode {
+    let args = match parse_args(name, host) {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    serve(args).unwrap_or_else(|e| {
+        eprintln!("{name}: {e}");
+        ExitCode::FAILURE
+    })
+}
+
 /// How a thread reaches the host's own event source: sends it one line.
 pub type Link = Box<dyn FnMut(&str) -> io::Result<()> + Send>;
 
@@ -189,17 +205,19 @@ pub fn start(mode: Mode, link: Link) -> io::Result<(Reactor<App>, App)> {
         started: Instant::now(),
     };
     let burst = matches!(mode, Mode::Burst(_));
-    r.tcp_server().on_accept().add_listener(move |r, app, info| {
-        app.accepted += 1;
-        if burst {
-            // Closing registers nothing, so it makes no readiness edge of its own.
-            r.tcp().close(info.client_socket_id, |_, _, _| {});
-        } else {
-            // Accepted sockets start paused: unpause to receive.
-            r.tcp()
-                .set_paused(info.client_socket_id, false, |_, _, _| {});
-        }
-    });
+    r.tcp_server()
+        .on_accept()
+        .add_listener(move |r, app, info| {
+            app.accepted += 1;
+            if burst {
+                // Closing registers nothing, so it makes no readiness edge of its own.
+                r.tcp().close(info.client_socket_id, |_, _, _| {});
+            } else {
+                // Accepted sockets start paused: unpause to receive.
+                r.tcp()
+                    .set_paused(info.client_socket_id, false, |_, _, _| {});
+            }
+        });
     r.tcp().on_receive().add_listener(|r, app, info| {
         app.echoed += info.data.len();
         r.tcp()

@@ -11,7 +11,8 @@
 //! edge-triggered: `AsyncFd` reports the fd again only after new readiness arrives, never for
 //! readiness a turn already took. So when `next_timeout()` is zero (a turn left work queued: a
 //! listener with more connections than one accept batch, callbacks queued by callbacks) the
-//! task turns again without waiting.
+//! task turns again without waiting for the fd (after `yield_now`, so the runtime's other
+//! tasks still get their turn).
 //!
 //! The host's own `TcpListener` (spawned tasks) answers every line with `ok <line>` and hands
 //! it to the reactor task through a channel. The host prints its listener's address
@@ -79,6 +80,10 @@ async fn serve(args: shared::Args) -> io::Result<ExitCode> {
                 if let Some(line) = line {
                     app.host_line(reactor.get_mut(), &line);
                 }
+            } else {
+                // A follow-up turn: let the runtime's other tasks run first, so a reactor
+                // that stays busy cannot starve them.
+                tokio::task::yield_now().await;
             }
             app.turn(reactor.get_mut())?;
         }

@@ -33,6 +33,9 @@ pub const CLIENTS: usize = 50;
 pub const ECHO_DONE: &str = "echo-done";
 /// The line the host's own source gets once a burst is queued in the kernel.
 pub const BURST_READY: &str = "burst-ready";
+/// The echo server's listen backlog: the most connections a burst can queue (the kernel's
+/// `net.core.somaxconn` may lower it).
+const BACKLOG: usize = 4096;
 /// How long `--self-test` and `--burst` may take before they fail.
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -64,7 +67,8 @@ pub fn parse_args(name: &str, host: &str) -> Result<Args, ExitCode> {
          --seconds S   serve for S seconds (default 10; the limit of a test mode, default 20)\n  \
          --self-test   echo with {CLIENTS} clients, a timer, the host's own source and a\n                \
          cross-thread wake, then exit 0\n  \
-         --burst N     accept N connections that arrive at once ({ACCEPT_BATCH} per turn), then exit 0\n  \
+         --burst N     accept N connections (at most {BACKLOG}) that arrive at once,\n                \
+         {ACCEPT_BATCH} per turn, then exit 0\n  \
          --help        this text"
     );
     let mut mode = Mode::Serve;
@@ -82,8 +86,8 @@ pub fn parse_args(name: &str, host: &str) -> Result<Args, ExitCode> {
             }
             "--self-test" => mode = Mode::SelfTest,
             "--burst" => match it.next().map(|v| v.parse::<usize>()) {
-                Some(Ok(n)) if n > 0 => mode = Mode::Burst(n),
-                _ => return Err(bad("--burst needs a count above 0".into())),
+                Some(Ok(n)) if (1..=BACKLOG).contains(&n) => mode = Mode::Burst(n),
+                _ => return Err(bad(format!("--burst needs a count from 1 to {BACKLOG}"))),
             },
             "--seconds" => match it.next().map(|v| v.parse::<f64>()) {
                 Some(Ok(s)) if s.is_finite() && s >= 0.0 => seconds = Some(s),
@@ -229,8 +233,12 @@ pub fn start(mode: Mode, link: Link) -> io::Result<(Reactor<App>, App)> {
     r.tcp_server()
         .create(SocketProperties::default(), move |r, _, created| {
             let id = created.expect("create cannot fail").socket_id;
-            r.tcp_server()
-                .listen(id, "127.0.0.1", 0, Some(4096), move |r, app, result| {
+            r.tcp_server().listen(
+                id,
+                "127.0.0.1",
+                0,
+                Some(BACKLOG as i32),
+                move |r, app, result| {
                     if let Err(e) = result {
                         eprintln!("listen failed: {e}");
                         std::process::exit(1);
@@ -246,7 +254,8 @@ pub fn start(mode: Mode, link: Link) -> io::Result<(Reactor<App>, App)> {
                         app.port = Some(port);
                         app.start_driver(r.waker());
                     });
-                });
+                },
+            );
         });
     if !burst {
         r.set_timeout(Duration::from_millis(20), |_, app: &mut App| {

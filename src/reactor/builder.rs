@@ -103,7 +103,9 @@ impl ReactorBuilder {
         self
     }
 
-    /// How many readiness events one OS poll may return (default 1024).
+    /// How many readiness events one OS poll may return (default 1024). Readiness beyond a
+    /// full buffer waits in the OS poll for the next turn, which
+    /// [`Reactor::next_timeout`](crate::Reactor::next_timeout) then asks for (zero).
     pub fn events_capacity(mut self, n: usize) -> Self {
         self.events_capacity = n.max(1);
         self

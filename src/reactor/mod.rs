@@ -170,10 +170,21 @@ impl<S: 'static> Reactor<S> {
     }
 
     /// How long a host loop may sleep before calling [`turn`](Reactor::turn): zero when work is
-    /// queued, else the time to the next timer, else `None` (only I/O, signalled by the poll fd,
-    /// can create work).
+    /// queued or the last poll may have left readiness behind, else the time to the next timer,
+    /// else `None` (only I/O, signalled by the poll fd, can create work).
+    ///
+    /// # The one rule of embedding
+    /// After anything that calls into the reactor (a turn, or a call made outside a turn),
+    /// read `next_timeout` again and wake up by then even if the poll fd stays quiet. A turn
+    /// can leave work the fd will not report again: a listener with more connections than one
+    /// accept batch, callbacks queued by callbacks, or readiness beyond a full events buffer
+    /// ([`ReactorBuilder::events_capacity`]). An edge-triggered host (tokio's `AsyncFd`, an
+    /// outer `mio::Poll`) gets no new edge for any of these, and a level-triggered one (GLib,
+    /// calloop's `Mode::Level`) sees the fd quiet for the first two; `Some(Duration::ZERO)`
+    /// is how the reactor asks for that next turn. The README's "Embedding" section shows the
+    /// rule in each host.
     pub fn next_timeout(&mut self) -> Option<Duration> {
-        if !self.queue.is_empty() {
+        if !self.queue.is_empty() || self.poll_left_readiness() {
             return Some(Duration::ZERO);
         }
         self.timers
@@ -202,6 +213,14 @@ impl<S: 'static> Reactor<S> {
         let now = Instant::now();
         let deadline = now.checked_add(delay).unwrap_or_else(|| far_future(now));
         self.timers.insert(deadline, Box::new(callback))
+    }
+
+    /// Whether the last poll filled its events buffer: readiness may still wait in the OS
+    /// poll, and the poll fd raises no new edge for it. (At worst one turn finds nothing.)
+    fn poll_left_readiness(&self) -> bool {
+        let capacity = self.events.capacity();
+        // `count` is the number of events the last poll returned, without iterating.
+        capacity > 0 && self.events.iter().count() >= capacity
     }
 
     /// Cancels a timer. Returns whether it was still pending (false once it fired or was

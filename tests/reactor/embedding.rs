@@ -37,7 +37,12 @@ struct App {
 }
 
 fn accepting_reactor() -> Reactor<App> {
-    let mut r: Reactor<App> = Reactor::new().unwrap();
+    accepting_reactor_from(ReactorBuilder::new())
+}
+
+/// A reactor built by `builder` that records every accepted socket.
+fn accepting_reactor_from(builder: ReactorBuilder) -> Reactor<App> {
+    let mut r: Reactor<App> = builder.build().unwrap();
     r.tcp_server().on_accept().add_listener(|_, app, info| {
         app.accepted.push(info.client_socket_id);
     });
@@ -209,10 +214,7 @@ fn next_timeout_is_none_idle_zero_with_work_queued_and_the_delay_with_a_timer() 
 fn next_timeout_is_zero_while_a_listener_has_undrained_connections() {
     // design §2: a listener with more connections than one accept batch keeps the next turn
     // from waiting; the poll fd alone would not say so (its edge was consumed).
-    let mut r: Reactor<App> = ReactorBuilder::new().accept_batch(1).build().unwrap();
-    r.tcp_server().on_accept().add_listener(|_, app, info| {
-        app.accepted.push(info.client_socket_id);
-    });
+    let mut r = accepting_reactor_from(ReactorBuilder::new().accept_batch(1));
     let mut app = App::default();
     let (_server, addr) = listen_on_loopback(&mut r, &mut app);
     let _clients: Vec<_> = (0..3).map(|_| connect(addr)).collect();
@@ -241,4 +243,36 @@ fn host_loop_with_next_timeout_fires_a_timer_without_blocking_turns() {
     }
     assert_eq!(fired, 1);
     assert_eq!(r.next_timeout(), None);
+}
+
+#[test]
+fn next_timeout_is_zero_while_the_poll_left_readiness_behind_a_full_events_buffer() {
+    // An edge-triggered host (tokio's AsyncFd, an outer mio Poll) is told about the poll fd
+    // once; if one poll returns a full events buffer, the readiness it left behind raises no
+    // new edge, so next_timeout must ask for the next turn itself.
+    let mut r = accepting_reactor_from(ReactorBuilder::new().events_capacity(1));
+    let mut app = App::default();
+    let (_a, addr_a) = listen_on_loopback(&mut r, &mut app);
+    let (_b, addr_b) = listen_on_loopback(&mut r, &mut app);
+    let _clients = [connect(addr_a), connect(addr_b)];
+    // connect() returned: both handshakes are done and both listeners are ready.
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(readable(&[&r], PATIENCE), vec![true]);
+
+    let report = r.turn(Some(Duration::ZERO), &mut app).unwrap();
+    assert_eq!(report.events, 1, "one event per poll");
+    assert_eq!(app.accepted.len(), 1);
+    assert_eq!(
+        r.next_timeout(),
+        Some(Duration::ZERO),
+        "the other listener's readiness waits in the poll"
+    );
+    r.turn(Some(Duration::ZERO), &mut app).unwrap();
+    assert_eq!(app.accepted.len(), 2, "the follow-up turn found it");
+    // That poll filled the buffer too, so one more turn may be asked for; it finds nothing.
+    if r.next_timeout() == Some(Duration::ZERO) {
+        let report = r.turn(Some(Duration::ZERO), &mut app).unwrap();
+        assert!(report.is_empty());
+    }
+    assert_eq!(r.next_timeout(), None, "nothing left behind");
 }

@@ -9,11 +9,17 @@
 //!    event collects finished host-name resolutions;
 //! 3. queues the due timers, in deadline order (a timer cleared before its task runs, even by
 //!    an earlier callback of the same turn, never fires);
-//! 4. runs everything queued so far, in order ([`Reactor::run_task`]): callbacks, timers,
-//!    events, and the accept and read steps. A step accepts or reads one connection or chunk
-//!    at a time and hands each outcome to [`Reactor::emit`] before the next, re-checking that
-//!    the socket is still live and unpaused, so a `set_paused(true)` or `close` made by a
-//!    listener stops the batch at once (D8): nothing already polled leaks through.
+//! 4. runs queued work in FIFO order ([`Reactor::run_task`]): callbacks, timers, events, and
+//!    the accept and read steps, until the queue is empty or the turn's budget (64 tasks by
+//!    default, [`ReactorBuilder::turn_budget`](crate::ReactorBuilder::turn_budget)) is spent.
+//!    Work queued by a callback joins the back of the queue and may run in the same turn, so
+//!    an accept-and-close needs no second poll for the `close` callback; the budget keeps a
+//!    chain of callbacks from holding off the poll for more than one budget. A step accepts or
+//!    reads one connection or chunk at a time and hands each outcome to [`Reactor::emit`]
+//!    before the next, re-checking that the socket is still live and unpaused, so a
+//!    `set_paused(true)` or `close` made by a listener stops the batch at once (D8): nothing
+//!    already polled leaks through. A step that used up its batch continues on the next
+//!    turn, after a poll (deferred, see [`Queue::deferring`](crate::queue::Queue::deferring)).
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -24,7 +30,7 @@ use super::Reactor;
 use crate::ids::{self, Source};
 use crate::info::{AcceptErrorInfo, AcceptInfo, ReceiveErrorInfo, ReceiveInfo};
 use crate::listeners::dispatch;
-use crate::queue::Task;
+use crate::queue::{Io, Task};
 use crate::tcp::entry::TcpEntry;
 use crate::tcp::read::{Read, READS_PER_STEP};
 use crate::tcp_server::entry::{Accepted, ServerEntry};
@@ -39,8 +45,13 @@ enum Emit {
 
 impl<S: 'static> Reactor<S> {
     /// Runs one turn: waits up to `timeout` for I/O (`None`: until something happens; forced to
-    /// zero while work is queued; shortened to the next timer), then runs what is ready,
-    /// lending `state` to every callback and listener.
+    /// zero while work is queued; shortened to the next timer), then runs queued work in FIFO
+    /// order, lending `state` to every callback and listener, until the queue is empty or the
+    /// turn's budget of tasks is spent
+    /// ([`ReactorBuilder::turn_budget`](crate::ReactorBuilder::turn_budget), default 64).
+    /// Work queued by a callback may run in the same turn, after everything queued before
+    /// it; what the budget leaves over runs first on the next turn, and until then
+    /// [`next_timeout`](Reactor::next_timeout) is zero. The report says how much ran.
     ///
     /// A turn with `Some(Duration::ZERO)` never blocks, for host loops (see
     /// [`AsRawFd`](std::os::fd::AsRawFd)).
@@ -64,6 +75,7 @@ impl<S: 'static> Reactor<S> {
             ));
         };
         if self.flags.take_panicked() {
+            self.queue.end_turn();
             self.recover_after_panic();
         }
 
@@ -93,13 +105,16 @@ impl<S: 'static> Reactor<S> {
             }
         }
 
-        self.queue.begin_batch();
-        while let Some(task) = self.queue.pop_batch() {
+        while report.tasks < self.turn_budget {
+            let Some(task) = self.queue.pop() else {
+                break;
+            };
             report.tasks += 1;
             if self.run_task(task, state) {
                 report.timers += 1;
             }
         }
+        self.queue.end_turn();
         Ok(report)
     }
 
@@ -210,7 +225,7 @@ impl<S: 'static> Reactor<S> {
 
     /// Accepts up to the batch limit from one listener, dispatching `on_accept` after each
     /// connection; the entry re-checks liveness and `paused` before every accept. A full
-    /// batch queues another step for the next turn.
+    /// batch defers another step to the next turn.
     fn accept_step(&mut self, key: usize, id: i32, state: &mut S) {
         match self.servers.get_mut(key, id) {
             Some(e) => e.begin_accept_step(),
@@ -229,12 +244,22 @@ impl<S: 'static> Reactor<S> {
                 Accepted::Failed(info) => return self.emit(Emit::AcceptError(info), state),
             }
         }
-        // Batch used up with connections possibly still waiting: come back next turn.
-        let mut cx = lend!(self);
-        match self.servers.get_mut(key, id) {
-            Some(e) if e.is_accepting() => e.queue_accept(key, &mut cx),
-            _ => {}
-        }
+        // Batch used up with connections possibly still waiting: come back next turn, after
+        // a poll (DESIGN §3 fairness: at most one batch per listener per turn).
+        let registry = self.poll.registry();
+        let write_pending = &mut self.write_pending;
+        let servers = &mut self.servers;
+        self.queue.deferring(|queue| {
+            let mut cx = Io {
+                registry,
+                queue,
+                write_pending,
+            };
+            match servers.get_mut(key, id) {
+                Some(e) if e.is_accepting() => e.queue_accept(key, &mut cx),
+                _ => {}
+            }
+        });
     }
 
     /// Reads up to [`READS_PER_STEP`] chunks from one socket, dispatching `on_receive` after
@@ -263,10 +288,20 @@ impl<S: 'static> Reactor<S> {
                 Read::Done => return,
             }
         }
-        let mut cx = lend!(self);
-        match self.tcps.get_mut(key, id) {
-            Some(e) if e.is_reading() => e.queue_read(key, &mut cx),
-            _ => {}
-        }
+        // Chunks used up: come back next turn, after a poll.
+        let registry = self.poll.registry();
+        let write_pending = &mut self.write_pending;
+        let tcps = &mut self.tcps;
+        self.queue.deferring(|queue| {
+            let mut cx = Io {
+                registry,
+                queue,
+                write_pending,
+            };
+            match tcps.get_mut(key, id) {
+                Some(e) if e.is_reading() => e.queue_read(key, &mut cx),
+                _ => {}
+            }
+        });
     }
 }

@@ -35,7 +35,7 @@
 //! After the table, [`counts`] reports syscalls per connection (`strace -f -c`) and user-space
 //! instructions per connection (`perf stat -e instructions:u`, else callgrind) at 1 in
 //! flight, each server alone in a child process; on by default in full runs, `CS_BENCH_COUNTS=1`
-//! or `0` forces it on or off.
+//! or `0` forces it on or off, `CS_BENCH_COUNTS=only` skips the throughput matrix.
 //!
 //! The last line is machine-readable:
 //! `accept_throughput ratio_vs_mio=<conn/s ratio> cpu_per_conn_vs_mio=<CPU ratio>`, both for
@@ -420,6 +420,11 @@ fn main() -> io::Result<()> {
         cfg.cap,
     );
 
+    if counts::only() {
+        let names: Vec<&str> = servers.iter().map(|s| s.name).collect();
+        counts::report(&names, cfg.quick);
+        return Ok(());
+    }
     // cells[round][level][server]
     let mut cells = vec![vec![vec![Cell::default(); n]; LEVELS.len()]; cfg.rounds];
     for (round, per_round) in cells.iter_mut().enumerate() {

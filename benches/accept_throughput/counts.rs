@@ -1,15 +1,15 @@
 //! Syscalls and user-space instructions per accepted-and-closed connection, at 1 in flight.
 //!
 //! Each server runs alone in a child process (this bench binary again, with
-//! `CS_BENCH_SERVE=<server>`), under `strace -f -c` for syscalls and under
-//! `valgrind --tool=callgrind` for instructions. The parent drives connections one at a time
-//! (connect, read to EOF, close with RST), first `base` of them, then in a second child
-//! `base + n`; the difference of the two totals divided by `n` is the cost per connection, so
-//! start-up and shut-down cancel out. Both counts are deterministic enough to decide on while
-//! wall-clock figures are noise (a shared, loaded machine).
-//!
-//! `perf stat -e instructions:u` is used instead of callgrind where the machine supports it
-//! (not on most virtual machines); a missing tool gives one line saying so.
+//! `CS_BENCH_SERVE=<server>`), counted by `perf stat` on the `raw_syscalls:sys_enter`
+//! tracepoint (else `strace -f -c`, which slows every syscall down) for syscalls, and by
+//! `perf stat -e instructions:u` (else `valgrind --tool=callgrind`) for user-space
+//! instructions. The parent drives connections one at a time (connect, read to EOF, close with
+//! RST, then a pause long enough for the server to go back to its poll), first `base` of them,
+//! then in a second child `base + n`; the difference of the two totals divided by `n` is the
+//! cost per connection, so start-up and shut-down cancel out. Both counts are deterministic
+//! enough to decide on while wall-clock figures are noise (a shared, loaded machine). A
+//! missing tool gives one line saying so.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -23,6 +23,8 @@ const SERVE: &str = "CS_BENCH_SERVE";
 /// A way of counting one figure for a whole child process.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tool {
+    /// `perf stat -e raw_syscalls:sys_enter`: every syscall of every thread.
+    PerfSyscalls,
     /// `strace -f -c`: every syscall of every thread.
     Strace,
     /// `perf stat -e instructions:u`.
@@ -32,21 +34,31 @@ enum Tool {
 }
 
 impl Tool {
+    /// The perf event this tool counts, if it is perf.
+    fn perf_event(self) -> Option<&'static str> {
+        match self {
+            Tool::PerfSyscalls => Some("raw_syscalls:sys_enter"),
+            Tool::PerfInstructions => Some("instructions:u"),
+            Tool::Strace | Tool::Callgrind => None,
+        }
+    }
+
     fn works(self) -> bool {
-        let probe = match self {
-            Tool::Strace => Command::new("strace")
+        let probe = match (self, self.perf_event()) {
+            (_, Some(event)) => Command::new("perf")
+                .args(["stat", "-x,", "-e", event, "true"])
+                .output(),
+            (Tool::Strace, _) => Command::new("strace")
                 .args(["-c", "-o", "/dev/null", "true"])
                 .output(),
-            Tool::PerfInstructions => Command::new("perf")
-                .args(["stat", "-x,", "-e", "instructions:u", "true"])
-                .output(),
-            Tool::Callgrind => Command::new("valgrind").arg("--version").output(),
+            _ => Command::new("valgrind").arg("--version").output(),
         };
         match probe {
             Ok(out) if out.status.success() => {
                 // perf prints "<not supported>" and still succeeds where counters are missing.
-                self != Tool::PerfInstructions
-                    || !String::from_utf8_lossy(&out.stderr).contains("not supported")
+                let err = String::from_utf8_lossy(&out.stderr);
+                self.perf_event().is_none()
+                    || !(err.contains("not supported") || err.contains("not counted"))
             }
             _ => false,
         }
@@ -54,20 +66,20 @@ impl Tool {
 
     /// The command that runs `exe` counted, writing its count to `out`.
     fn command(self, exe: &PathBuf, out: &PathBuf) -> Command {
-        let mut c = match self {
-            Tool::Strace => {
-                let mut c = Command::new("strace");
-                c.args(["-f", "-c", "-o"]).arg(out).arg("--");
-                c
-            }
-            Tool::PerfInstructions => {
+        let mut c = match (self, self.perf_event()) {
+            (_, Some(event)) => {
                 let mut c = Command::new("perf");
-                c.args(["stat", "-x,", "-e", "instructions:u", "-o"])
+                c.args(["stat", "-x,", "-e", event, "-o"])
                     .arg(out)
                     .arg("--");
                 c
             }
-            Tool::Callgrind => {
+            (Tool::Strace, _) => {
+                let mut c = Command::new("strace");
+                c.args(["-f", "-c", "-o"]).arg(out).arg("--");
+                c
+            }
+            _ => {
                 let mut c = Command::new("valgrind");
                 c.args(["--tool=callgrind", "-q"])
                     .arg(format!("--callgrind-out-file={}", out.display()));
@@ -78,18 +90,30 @@ impl Tool {
         c
     }
 
+    /// How long the driver waits after each connection: long enough for the server to finish
+    /// it and block in its poll again, even slowed down by the tool, so that every connection
+    /// is a wake-up of its own and the count does not depend on timing.
+    fn pause(self) -> Duration {
+        match self {
+            Tool::PerfSyscalls | Tool::PerfInstructions => Duration::from_millis(1),
+            Tool::Strace => Duration::from_millis(3),
+            Tool::Callgrind => Duration::from_millis(5),
+        }
+    }
+
     /// The total the tool wrote to `out`.
     fn total(self, out: &str) -> Option<f64> {
         match self {
+            // "145,,raw_syscalls:sys_enter,1260311,100.00,,": the count is field 1.
+            Tool::PerfSyscalls | Tool::PerfInstructions => out
+                .lines()
+                .find(|l| l.contains(self.perf_event().unwrap_or("?")))
+                .and_then(|l| l.split(',').next()?.trim().parse().ok()),
             // "100.00    0.001234          12       345        6 total": calls is field 4.
             Tool::Strace => out
                 .lines()
-                .find(|l| l.trim_end().ends_with(" total"))
+                .find(|l| l.split_whitespace().any(|w| w.starts_with("total")))
                 .and_then(|l| l.split_whitespace().nth(3)?.parse().ok()),
-            Tool::PerfInstructions => out
-                .lines()
-                .find(|l| l.contains("instructions"))
-                .and_then(|l| l.split(',').next()?.trim().parse().ok()),
             Tool::Callgrind => out
                 .lines()
                 .find_map(|l| {
@@ -101,7 +125,7 @@ impl Tool {
     }
 }
 
-/// In a child started by [`measure`]: runs `serve(name)` until stdin closes, printing
+/// In a child started by [`report`]: runs `serve(name)` until stdin closes, printing
 /// `LISTENING <addr>` first. Returns false when this process is not such a child.
 pub fn serve_if_child(serve: impl FnOnce(&str) -> Option<Box<dyn FnOnce() + Send>>) -> bool {
     let Ok(name) = std::env::var(SERVE) else {
@@ -113,6 +137,11 @@ pub fn serve_if_child(serve: impl FnOnce(&str) -> Option<Box<dyn FnOnce() + Send
     };
     run();
     true
+}
+
+/// `CS_BENCH_COUNTS=only`: skip the throughput matrix, count only.
+pub fn only() -> bool {
+    std::env::var("CS_BENCH_COUNTS").is_ok_and(|v| v == "only")
 }
 
 /// Prints `LISTENING <addr>` for the parent, then waits until the parent closes stdin.
@@ -137,7 +166,7 @@ fn one_run(tool: Tool, name: &str, conns: usize) -> io::Result<f64> {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;
-    let result = drive_child(&mut child, conns);
+    let result = drive_child(&mut child, conns, tool.pause());
     drop(child.stdin.take());
     child.wait()?;
     result?;
@@ -147,7 +176,7 @@ fn one_run(tool: Tool, name: &str, conns: usize) -> io::Result<f64> {
         .ok_or_else(|| io::Error::other(format!("no total in the output of {name}")))
 }
 
-fn drive_child(child: &mut Child, conns: usize) -> io::Result<()> {
+fn drive_child(child: &mut Child, conns: usize, pause: Duration) -> io::Result<()> {
     let stdout = child.stdout.take().expect("piped");
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
@@ -162,6 +191,8 @@ fn drive_child(child: &mut Child, conns: usize) -> io::Result<()> {
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
         socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO))?;
         while s.read(&mut buf)? > 0 {}
+        drop(s);
+        std::thread::sleep(pause);
     }
     Ok(())
 }
@@ -191,11 +222,13 @@ pub fn report(names: &[&str], quick: bool) -> Vec<(f64, f64)> {
         );
         return figures;
     }
-    let sys_tool = Tool::Strace.works().then_some(Tool::Strace);
+    let sys_tool = [Tool::PerfSyscalls, Tool::Strace]
+        .into_iter()
+        .find(|t| t.works());
     let ins_tool = [Tool::PerfInstructions, Tool::Callgrind]
         .into_iter()
         .find(|t| t.works());
-    let (base, n) = if quick { (20, 100) } else { (100, 1000) };
+    let (base, n) = if quick { (20, 100) } else { (50, 500) };
     for (i, name) in names.iter().enumerate() {
         if let Some(t) = sys_tool {
             match per_conn(t, name, base, n) {
@@ -211,8 +244,9 @@ pub fn report(names: &[&str], quick: bool) -> Vec<(f64, f64)> {
         }
     }
     let sys_how = match sys_tool {
-        Some(_) => "`strace -f -c`",
-        None => "not counted: strace is not installed",
+        Some(Tool::PerfSyscalls) => "`perf stat -e raw_syscalls:sys_enter`",
+        Some(_) => "`strace -f -c` (no perf with syscall tracepoints here)",
+        None => "not counted: neither perf with syscall tracepoints nor strace is installed",
     };
     let ins_how = match ins_tool {
         Some(Tool::PerfInstructions) => "`perf stat -e instructions:u`",

@@ -64,6 +64,7 @@ impl<R, S> Queue<R, S> {
         }
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, task: Task<R, S>) {
         if self.defer {
             self.deferred.push(task);
@@ -82,6 +83,7 @@ impl<R, S> Queue<R, S> {
     }
 
     /// Whether nothing is waiting to run.
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.tasks.is_empty() && self.deferred.is_empty()
     }
@@ -91,14 +93,18 @@ impl<R, S> Queue<R, S> {
     }
 
     /// The next task of this turn.
+    #[inline]
     pub(crate) fn pop(&mut self) -> Option<Task<R, S>> {
         self.tasks.pop_front()
     }
 
     /// The turn is over (or about to start, after a turn that panicked): deferred
     /// continuations join the queue, behind what is already there.
+    #[inline]
     pub(crate) fn end_turn(&mut self) {
-        self.tasks.extend(self.deferred.drain(..));
+        if !self.deferred.is_empty() {
+            self.tasks.extend(self.deferred.drain(..));
+        }
     }
 
     pub(crate) fn clear(&mut self) {

@@ -56,7 +56,7 @@ impl ReactorBuilder {
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER_TOKEN)?);
         Ok(Reactor {
             poll,
-            events: Events::with_capacity(self.events_capacity),
+            events: Some(Events::with_capacity(self.events_capacity)),
             servers: Table::new(),
             tcps: Table::new(),
             queue: Queue::new(),
@@ -116,7 +116,8 @@ impl ReactorBuilder {
 /// ```
 pub struct Reactor<S = ()> {
     poll: Poll,
-    events: Events,
+    /// The poll's event buffer; taken out for the length of a poll and its readiness pass.
+    events: Option<Events>,
     /// Server entries; each stores its own id (checked on every token or key lookup).
     servers: Table<ServerEntry>,
     /// Tcp entries; each stores its own id.

@@ -81,7 +81,12 @@ impl<S: 'static> Reactor<S> {
 
         let mut report = TurnReport::default();
         let timeout = self.poll_timeout(timeout);
-        let mut events = std::mem::replace(&mut self.events, mio::Events::with_capacity(0));
+        // Always put back below (readiness calls no application code, so nothing unwinds in
+        // between); a fresh buffer only if that ever failed.
+        let mut events = self
+            .events
+            .take()
+            .unwrap_or_else(|| mio::Events::with_capacity(256));
         let polled = self.poll.poll(&mut events, timeout);
         let result = match polled {
             Ok(()) => {
@@ -94,7 +99,7 @@ impl<S: 'static> Reactor<S> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
             Err(e) => Err(e),
         };
-        self.events = events;
+        self.events = Some(events);
         result?;
 
         // No clock read when no timer is pending (the accept path's turns have none).

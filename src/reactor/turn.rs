@@ -35,6 +35,28 @@ use crate::tcp::entry::TcpEntry;
 use crate::tcp::read::{Read, READS_PER_STEP};
 use crate::tcp_server::entry::{Accepted, ServerEntry};
 
+/// Queues the next step of the entry at `key` in `$r.$table` (if it is still the socket `id`
+/// and `$still` holds) with `$queue_step`, deferred to the next turn: a step that used up its
+/// batch must not run again before the next poll.
+macro_rules! defer_step {
+    ($r:expr, $table:ident, $key:expr, $id:expr, $still:ident, $queue_step:ident) => {{
+        let registry = $r.poll.registry();
+        let write_pending = &mut $r.write_pending;
+        let table = &mut $r.$table;
+        $r.queue.deferring(|queue| {
+            let mut cx = Io {
+                registry,
+                queue,
+                write_pending,
+            };
+            match table.get_mut($key, $id) {
+                Some(e) if e.$still() => e.$queue_step($key, &mut cx),
+                _ => {}
+            }
+        });
+    }};
+}
+
 /// An event on its way to its listeners.
 enum Emit {
     Accept(AcceptInfo),
@@ -251,20 +273,7 @@ impl<S: 'static> Reactor<S> {
         }
         // Batch used up with connections possibly still waiting: come back next turn, after
         // a poll (DESIGN §3 fairness: at most one batch per listener per turn).
-        let registry = self.poll.registry();
-        let write_pending = &mut self.write_pending;
-        let servers = &mut self.servers;
-        self.queue.deferring(|queue| {
-            let mut cx = Io {
-                registry,
-                queue,
-                write_pending,
-            };
-            match servers.get_mut(key, id) {
-                Some(e) if e.is_accepting() => e.queue_accept(key, &mut cx),
-                _ => {}
-            }
-        });
+        defer_step!(self, servers, key, id, is_accepting, queue_accept);
     }
 
     /// Reads up to [`READS_PER_STEP`] chunks from one socket, dispatching `on_receive` after
@@ -294,19 +303,6 @@ impl<S: 'static> Reactor<S> {
             }
         }
         // Chunks used up: come back next turn, after a poll.
-        let registry = self.poll.registry();
-        let write_pending = &mut self.write_pending;
-        let tcps = &mut self.tcps;
-        self.queue.deferring(|queue| {
-            let mut cx = Io {
-                registry,
-                queue,
-                write_pending,
-            };
-            match tcps.get_mut(key, id) {
-                Some(e) if e.is_reading() => e.queue_read(key, &mut cx),
-                _ => {}
-            }
-        });
+        defer_step!(self, tcps, key, id, is_reading, queue_read);
     }
 }

@@ -32,6 +32,11 @@
 //! `CS_BENCH_SECONDS` (measured seconds per cell), `CS_BENCH_CAP` (hard cap in seconds for the
 //! whole run; the process exits with status 3 when it is reached).
 //!
+//! After the table, [`counts`] reports syscalls per connection (`strace -f -c`) and user-space
+//! instructions per connection (`perf stat -e instructions:u`, else callgrind) at 1 in
+//! flight, each server alone in a child process; on by default in full runs, `CS_BENCH_COUNTS=1`
+//! or `0` forces it on or off, `CS_BENCH_COUNTS=only` skips the throughput matrix.
+//!
 //! The last line is machine-readable:
 //! `accept_throughput ratio_vs_mio=<conn/s ratio> cpu_per_conn_vs_mio=<CPU ratio>`, both for
 //! the default configuration (Chrome defaults) at 16 connections in flight.
@@ -49,6 +54,8 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 mod common;
+#[path = "accept_throughput/counts.rs"]
+mod counts;
 use common::{config, enforce_cap, median};
 
 const LEVELS: [usize; 3] = [1, 16, 64];
@@ -233,6 +240,31 @@ fn tokio_current_thread(stop: Arc<AtomicBool>, tx: mpsc::Sender<SocketAddr>) -> 
     })
 }
 
+/// One server alone, for a child process of [`counts`]: serves until the parent closes stdin.
+fn serve_alone(name: &str) -> Option<Box<dyn FnOnce() + Send>> {
+    fn run<F>(name: &'static str, body: F) -> Option<Box<dyn FnOnce() + Send>>
+    where
+        F: FnOnce(Arc<AtomicBool>, mpsc::Sender<SocketAddr>) -> io::Result<()> + Send + 'static,
+    {
+        Some(Box::new(move || {
+            let server = Server::spawn(name, body);
+            counts::announce_and_wait(server.addr);
+            server.stop();
+        }))
+    }
+    match name {
+        "mio" => run("mio", mio_floor),
+        "lib-chrome-defaults" => run(
+            "lib-chrome-defaults",
+            library(AcceptedSockets::ChromeDefaults),
+        ),
+        "lib-untouched" => run("lib-untouched", library(AcceptedSockets::Untouched)),
+        "std-blocking" => run("std-blocking", std_blocking),
+        "tokio-current-thread" => run("tokio-current-thread", tokio_current_thread),
+        _ => None,
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Load generator
 
@@ -358,6 +390,9 @@ fn drive(server: &Server, conc: usize, warmup: f64, seconds: f64) -> io::Result<
 // The run
 
 fn main() -> io::Result<()> {
+    if counts::serve_if_child(serve_alone) {
+        return Ok(());
+    }
     let cfg = config((2, 0.5), (9, 1.0), (55.0, 900.0), 0.05);
     let warmup = (cfg.seconds / 5.0).min(0.5);
     enforce_cap("accept_throughput", cfg.cap);
@@ -385,6 +420,11 @@ fn main() -> io::Result<()> {
         cfg.cap,
     );
 
+    if counts::only() {
+        let names: Vec<&str> = servers.iter().map(|s| s.name).collect();
+        counts::report(&names, cfg.quick);
+        return Ok(());
+    }
     // cells[round][level][server]
     let mut cells = vec![vec![vec![Cell::default(); n]; LEVELS.len()]; cfg.rounds];
     for (round, per_round) in cells.iter_mut().enumerate() {
@@ -436,6 +476,8 @@ fn main() -> io::Result<()> {
             }
         }
     }
+    let names: Vec<&str> = servers.iter().map(|s| s.name).collect();
+    counts::report(&names, cfg.quick);
     for server in servers {
         server.stop();
     }

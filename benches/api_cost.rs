@@ -6,10 +6,13 @@
 //! ```
 //!
 //! - callbacks dispatched per second: `get_info` round trips, each callback issuing the next
-//!   `get_info` (one chain: one callback per turn; 64 chains: 64 callbacks per turn);
-//! - a turn's cost (one `get_info` callback per turn) with 1, 1,000 and 10,000 idle listening
-//!   server sockets: it must stay flat, since a turn is O(ready events), not O(sockets);
-//! - a turn's cost with 1 and with 10,000 pending timers (all an hour away).
+//!   `get_info` (one chain with `turn_budget(1)`: one callback per turn; one chain with the
+//!   default budget: 64 callbacks per turn, the chain continuing within the turn; 64 chains:
+//!   64 callbacks per turn);
+//! - a turn's cost (one `get_info` callback per turn, `turn_budget(1)`) with 1, 1,000 and
+//!   10,000 idle listening server sockets: it must stay flat, since a turn is O(ready events),
+//!   not O(sockets);
+//! - a turn's cost (the same) with 1 and with 10,000 pending timers (all an hour away).
 //!
 //! The reactors compared live side by side and are measured interleaved, round by round; each
 //! figure is the median over rounds. Knobs (environment): `CS_BENCH_QUICK=1` (same as
@@ -17,14 +20,14 @@
 //! `CS_BENCH_CAP` (hard cap in seconds; exit status 3 when reached).
 //!
 //! The last line is machine-readable:
-//! `api_cost callbacks_per_s=<1 chain> idle_1000_vs_1=<ratio> idle_10000_vs_1=<ratio>
-//! timers_10000_vs_1=<ratio>`.
+//! `api_cost callbacks_per_s=<1 chain, turn_budget(1)> idle_1000_vs_1=<ratio>
+//! idle_10000_vs_1=<ratio> timers_10000_vs_1=<ratio>`.
 
 use std::io;
 use std::time::{Duration, Instant};
 
 use chrome_sockets::tcp_server::SocketProperties;
-use chrome_sockets::{Reactor, ServerSocketId};
+use chrome_sockets::{Reactor, ReactorBuilder, ServerSocketId, DEFAULT_TURN_BUDGET};
 
 mod common;
 use common::{config, enforce_cap, median, Config};
@@ -46,14 +49,16 @@ fn chain(r: &mut Reactor<Counter>, id: ServerSocketId) {
     });
 }
 
-/// A reactor with `listeners` idle listening servers (at least one server exists), `timers`
-/// timers an hour away, and `chains` `get_info` chains running.
+/// A reactor running at most `budget` tasks a turn, with `listeners` idle listening servers
+/// (at least one server exists), `timers` timers an hour away, and `chains` `get_info` chains
+/// running.
 fn reactor(
     listeners: usize,
     timers: usize,
     chains: usize,
+    budget: usize,
 ) -> io::Result<(Reactor<Counter>, Counter)> {
-    let mut r: Reactor<Counter> = Reactor::new()?;
+    let mut r: Reactor<Counter> = ReactorBuilder::new().turn_budget(budget).build()?;
     let mut counter = Counter::default();
     for _ in 0..listeners.max(1) {
         r.tcp_server().create(
@@ -63,13 +68,11 @@ fn reactor(
             },
         );
     }
-    r.turn(Some(Duration::ZERO), &mut counter)?;
+    while r.next_timeout() == Some(Duration::ZERO) {
+        r.turn(Some(Duration::ZERO), &mut counter)?;
+    }
     let ids = std::mem::take(&mut counter.ids);
-    assert_eq!(
-        ids.len(),
-        listeners.max(1),
-        "one turn runs every create callback"
-    );
+    assert_eq!(ids.len(), listeners.max(1), "every create callback ran");
     for &id in ids.iter().take(listeners) {
         r.tcp_server().listen(
             id,
@@ -170,17 +173,26 @@ fn main() -> io::Result<()> {
     println!("| case | ns per turn | callbacks/s | ratio |");
     println!("|---|---:|---:|---:|");
 
-    let mut chains = vec![reactor(0, 0, 1)?, reactor(0, 0, 64)?];
+    let mut chains = vec![
+        reactor(0, 0, 1, 1)?,
+        reactor(0, 0, 1, DEFAULT_TURN_BUDGET)?,
+        reactor(0, 0, 64, DEFAULT_TURN_BUDGET)?,
+    ];
     let res = interleaved(&mut chains, &cfg)?;
     drop(chains);
     row(
-        "get_info chain, 1 in flight (1 callback per turn)",
+        "get_info chain, 1 in flight, turn_budget(1) (1 callback per turn)",
         res[0],
         None,
     );
     row(
-        "get_info chains, 64 in flight (64 callbacks per turn)",
+        "get_info chain, 1 in flight, default budget (64 callbacks per turn)",
         res[1],
+        None,
+    );
+    row(
+        "get_info chains, 64 in flight (64 callbacks per turn)",
+        res[2],
         None,
     );
     let callbacks_per_s = res[0].1;
@@ -188,7 +200,7 @@ fn main() -> io::Result<()> {
     let sizes = [1, 1_000, big];
     let mut idle = Vec::new();
     for &n in &sizes {
-        idle.push(reactor(n, 0, 1)?);
+        idle.push(reactor(n, 0, 1, 1)?);
     }
     let res = interleaved(&mut idle, &cfg)?;
     drop(idle);
@@ -203,7 +215,7 @@ fn main() -> io::Result<()> {
         );
     }
 
-    let mut timers = vec![reactor(0, 1, 1)?, reactor(0, 10_000, 1)?];
+    let mut timers = vec![reactor(0, 1, 1, 1)?, reactor(0, 10_000, 1, 1)?];
     let res = interleaved(&mut timers, &cfg)?;
     drop(timers);
     let timer_ratio = res[1].0 / res[0].0;

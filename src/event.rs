@@ -15,8 +15,8 @@ pub struct ListenerId(u64);
 /// One event of a namespace, such as `chrome.sockets.tcpServer.onAccept`.
 ///
 /// Borrowed from the reactor by `reactor.tcp_server().on_accept()` and friends. Listeners are
-/// `FnMut(&mut Reactor<S>, &mut S, &Info)`: they may call the API, which queues work for a
-/// later turn. Events go to every listener; listeners filter on the socket id, as in Chrome.
+/// `FnMut(&mut Reactor<S>, &mut S, &Info)`: they may call the API, which queues work to run
+/// after the listener returns. Events go to every listener; listeners filter on the socket id, as in Chrome.
 ///
 /// Dispatch follows JavaScript's rules: every listener registered when an event starts is
 /// called once, in registration order; one added meanwhile first sees the next event; one

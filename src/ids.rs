@@ -10,9 +10,7 @@
 //! and every lookup through a token or a key compares it: a readiness event of a socket closed
 //! earlier in the same poll batch can never reach a newer socket that took over its slot.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use mio::Token;
 use slab::Slab;
@@ -80,20 +78,20 @@ socket_id!(
 /// One kind's id counter and its id → slab-key table.
 ///
 /// Invariant: every id in `keys` is below `next`, and `next` only grows; `allocate` fails
-/// (rather than wrapping) once `i32::MAX` has been issued. The table is a hash map with a
-/// multiplicative hash of the id (lookups, inserts and removes are O(1) and sit on the accept
-/// and close path); the rare callers that need id order get it from [`IdTable::keys`].
+/// (rather than wrapping) once `i32::MAX` has been issued. The table is an [`IdMap`] (lookups,
+/// inserts and removes are O(1) and sit on the accept and close path); the rare callers that
+/// need id order get it from [`IdTable::keys`].
 #[derive(Debug)]
 pub(crate) struct IdTable {
     next: i32,
-    keys: HashMap<i32, usize, BuildHasherDefault<IdHasher>>,
+    keys: IdMap,
 }
 
 impl IdTable {
     pub(crate) fn new() -> Self {
         IdTable {
             next: 1,
-            keys: HashMap::default(),
+            keys: IdMap::default(),
         }
     }
 
@@ -108,44 +106,142 @@ impl IdTable {
     }
 
     pub(crate) fn insert(&mut self, id: i32, key: usize) {
-        debug_assert!(id < self.next);
+        debug_assert!(id > 0 && id < self.next);
         self.keys.insert(id, key);
     }
 
     pub(crate) fn get(&self, id: i32) -> Option<usize> {
-        self.keys.get(&id).copied()
+        self.keys.get(id)
     }
 
     pub(crate) fn remove(&mut self, id: i32) -> Option<usize> {
-        self.keys.remove(&id)
+        self.keys.remove(id)
     }
 
     /// Slab keys in id order (sorts: for `get_sockets` and app suspend/unload, not hot paths).
     pub(crate) fn keys(&self) -> impl Iterator<Item = usize> {
-        let mut pairs: Vec<(i32, usize)> = self.keys.iter().map(|(&id, &key)| (id, key)).collect();
+        let mut pairs: Vec<(i32, u32)> = self.keys.pairs().collect();
         pairs.sort_unstable_by_key(|&(id, _)| id);
-        pairs.into_iter().map(|(_, key)| key)
+        pairs.into_iter().map(|(_, key)| key as usize)
     }
 }
 
-/// Hashes an id by one multiplication with 2^64 / φ (Fibonacci hashing): ids are issued
-/// by the reactor, not chosen by a peer, so no keyed (DoS-resistant) hash is needed.
-#[derive(Debug, Default)]
-pub(crate) struct IdHasher(u64);
+/// One slot of an [`IdMap`]: an id (0 = empty; issued ids start at 1) and its slab key.
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    id: i32,
+    key: u32,
+}
 
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
+/// An open-addressing map from issued ids (> 0) to slab keys (at most [`MAX_KEY`], so they
+/// fit a `u32`): 8 bytes a slot, at most half the slots used, linear probing from a
+/// Fibonacci hash of the id (one multiplication: ids are issued by the reactor, not chosen by
+/// a peer, so no keyed hash is needed) and backward-shift deletion, so there are no
+/// tombstones and a probe stops at the first empty slot.
+///
+/// Invariant: `slots.len()` is 0 or a power of two at least 16; `len < slots.len() / 2` after
+/// every insert; every live entry is reachable from its home slot without crossing an empty
+/// slot.
+#[derive(Debug, Default)]
+pub(crate) struct IdMap {
+    slots: Vec<Slot>,
+    len: usize,
+}
+
+impl IdMap {
+    fn home(&self, id: i32) -> usize {
+        let bits = self.slots.len().trailing_zeros();
+        ((id as u32).wrapping_mul(0x9e37_79b9) >> (32 - bits)) as usize
     }
 
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// The slot holding `id`, if any.
+    fn find(&self, id: i32) -> Option<usize> {
+        if id <= 0 || self.len == 0 {
+            return None;
+        }
+        let mask = self.mask();
+        let mut i = self.home(id);
+        loop {
+            let slot = self.slots[i];
+            if slot.id == id {
+                return Some(i);
+            }
+            if slot.id == 0 {
+                return None;
+            }
+            i = (i + 1) & mask;
         }
     }
 
-    fn write_i32(&mut self, n: i32) {
-        self.0 = (n as u32 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    pub(crate) fn get(&self, id: i32) -> Option<usize> {
+        self.find(id).map(|i| self.slots[i].key as usize)
+    }
+
+    /// Maps a new `id` (> 0, not present) to `key` (at most [`MAX_KEY`]).
+    pub(crate) fn insert(&mut self, id: i32, key: usize) {
+        debug_assert!(id > 0 && key <= MAX_KEY && self.find(id).is_none());
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        self.place(Slot {
+            id,
+            key: key as u32,
+        });
+        self.len += 1;
+    }
+
+    fn place(&mut self, slot: Slot) {
+        let mask = self.mask();
+        let mut i = self.home(slot.id);
+        while self.slots[i].id != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = slot;
+    }
+
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(16);
+        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); size]);
+        for slot in old.into_iter().filter(|s| s.id != 0) {
+            self.place(slot);
+        }
+    }
+
+    pub(crate) fn remove(&mut self, id: i32) -> Option<usize> {
+        let found = self.find(id)?;
+        let key = self.slots[found].key as usize;
+        // Backward shift: move later entries of the probe run into the hole when the hole
+        // lies between their home slot and where they sit, so no run is ever broken.
+        let mask = self.mask();
+        let mut hole = found;
+        let mut j = found;
+        loop {
+            j = (j + 1) & mask;
+            let slot = self.slots[j];
+            if slot.id == 0 {
+                break;
+            }
+            let home = self.home(slot.id);
+            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
+                self.slots[hole] = slot;
+                hole = j;
+            }
+        }
+        self.slots[hole] = Slot::default();
+        self.len -= 1;
+        Some(key)
+    }
+
+    /// Every (id, key), in no particular order.
+    fn pairs(&self) -> impl Iterator<Item = (i32, u32)> + '_ {
+        self.slots
+            .iter()
+            .filter(|s| s.id != 0)
+            .map(|s| (s.id, s.key))
     }
 }
 
@@ -356,5 +452,46 @@ mod tests {
         assert_eq!(keys, expected);
         assert_eq!(t.get(1), None);
         assert_eq!(t.get(2), Some(998));
+    }
+
+    /// The map against `std`'s, over inserts and removes in a pseudo-random order, with runs
+    /// of ids that share a home slot and wrap around the end of the slots.
+    #[test]
+    fn id_map_matches_a_btree_map() {
+        use std::collections::BTreeMap;
+        let mut map = IdMap::default();
+        let mut model = BTreeMap::new();
+        let mut next = 1;
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for step in 0..50_000usize {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let live: Vec<i32> = model.keys().copied().collect();
+            if x % 3 != 0 || live.is_empty() {
+                map.insert(next, step % 1000);
+                model.insert(next, step % 1000);
+                next += 1 + (x % 64 == 0) as i32 * 15;
+            } else {
+                let id = live[(x as usize >> 8) % live.len()];
+                assert_eq!(map.remove(id), model.remove(&id));
+            }
+            if step % 997 == 0 {
+                for id in (next - 3000).max(-1)..next + 2 {
+                    assert_eq!(map.get(id), model.get(&id).copied(), "id {id}");
+                }
+                assert_eq!(map.remove(0), None);
+                assert_eq!(map.get(-5), None);
+            }
+            if model.len() > 300 {
+                let drop: Vec<i32> = model.keys().copied().step_by(2).collect();
+                for id in drop {
+                    assert_eq!(map.remove(id), model.remove(&id));
+                }
+            }
+        }
+        let mut pairs: Vec<_> = map.pairs().map(|(i, k)| (i, k as usize)).collect();
+        pairs.sort_unstable();
+        assert_eq!(pairs, model.into_iter().collect::<Vec<_>>());
     }
 }

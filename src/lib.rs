@@ -9,8 +9,9 @@
 //!
 //! **The sharp edge:** callbacks never run inside the call that takes them. Every call takes
 //! effect at once and queues its callback; callbacks and events run, in order and exactly
-//! once, during a later [`Reactor::turn`]. Nothing happens unless you turn the reactor (or
-//! [`run`](Reactor::run) it).
+//! once, during a [`Reactor::turn`] after the call returns (the same turn, when a callback
+//! made the call and the turn's budget is not spent). Nothing happens unless you turn the
+//! reactor (or [`run`](Reactor::run) it).
 //!
 //! # Quick start: accept and close
 //! ```
@@ -118,6 +119,8 @@ pub use event::{Event, ListenerId};
 pub use ids::{ServerSocketId, TcpSocketId};
 pub use net_error::NetError;
 pub use permission::{ManifestError, SocketsManifest};
-pub use reactor::{AcceptedSockets, Reactor, ReactorBuilder, TurnReport, DEFAULT_ACCEPT_BATCH};
+pub use reactor::{
+    AcceptedSockets, Reactor, ReactorBuilder, TurnReport, DEFAULT_ACCEPT_BATCH, DEFAULT_TURN_BUDGET,
+};
 pub use timer::TimerId;
 pub use waker::Waker;

@@ -162,11 +162,14 @@ impl<R, S> EventListeners<R, S> {
 ///
 /// Each closure is taken out of its slot while it runs, so it can get `&mut R`; it is put back
 /// only if its slot still exists afterwards. No allocation: the walk is by id with a cursor,
-/// bounded by the id counter at the start (so listeners added meanwhile wait).
+/// bounded by the id counter at the start (so listeners added meanwhile wait). The slot index
+/// of the previous listener is kept as a hint, so when listeners do not add or remove
+/// listeners (the usual case) no search is needed; otherwise the walk finds its place again by
+/// binary search.
 pub(crate) fn dispatch<R, S, A>(
     r: &mut R,
     state: &mut S,
-    select: fn(&mut R) -> &mut Listeners<R, S, A>,
+    select: impl Fn(&mut R) -> &mut Listeners<R, S, A>,
     arg: A,
 ) where
     A: Clone,
@@ -176,10 +179,23 @@ pub(crate) fn dispatch<R, S, A>(
     registry.remove_panicked();
     let end = registry.next;
     let mut cursor = 0;
+    let mut hint: usize = 0;
     let mut panicked = None;
     loop {
         let registry = select(r);
-        let i = registry.slots.partition_point(|s| s.0 < cursor);
+        // `hint` is right when the slot before it (if any) is below the cursor and it is not.
+        let slots = &registry.slots;
+        let hinted = hint
+            .checked_sub(1)
+            .map_or(true, |b| slots.get(b).is_some_and(|s| s.0 < cursor))
+            && slots
+                .get(hint)
+                .map_or(hint == slots.len(), |s| s.0 >= cursor);
+        let i = if hinted {
+            hint
+        } else {
+            registry.slots.partition_point(|s| s.0 < cursor)
+        };
         let Some((id, slot)) = registry.slots.get_mut(i) else {
             break;
         };
@@ -188,6 +204,7 @@ pub(crate) fn dispatch<R, S, A>(
             break;
         }
         cursor = id + 1;
+        hint = i + 1;
         let Some(mut listener) = slot.take() else {
             continue;
         };
@@ -211,8 +228,14 @@ pub(crate) fn dispatch<R, S, A>(
         registry.running = None;
         match outcome {
             Ok(()) => {
-                if let Some(i) = registry.position(id) {
-                    registry.slots[i].1 = Some(listener);
+                // Still at `i` unless the listener added or removed listeners.
+                let at = match registry.slots.get(i) {
+                    Some(s) if s.0 == id => Some(i),
+                    _ => registry.position(id),
+                };
+                if let Some(at) = at {
+                    registry.slots[at].1 = Some(listener);
+                    hint = at + 1;
                 }
             }
             Err(payload) => {
@@ -227,5 +250,94 @@ pub(crate) fn dispatch<R, S, A>(
     }
     if let Some(payload) = panicked {
         panic::resume_unwind(payload);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in reactor: one registry, and a log of which listener ran on which event.
+    struct R {
+        on: Listeners<R, Vec<(u32, u32)>, u32>,
+        ids: Vec<u64>,
+    }
+
+    fn r_with(n: usize, make: impl Fn(usize) -> ListenerFn<R, Vec<(u32, u32)>, u32>) -> R {
+        let mut r = R {
+            on: Listeners::new(),
+            ids: Vec::new(),
+        };
+        for i in 0..n {
+            let id = r.on.add(make(i));
+            r.ids.push(id);
+        }
+        r
+    }
+
+    fn fire(r: &mut R, log: &mut Vec<(u32, u32)>, event: u32) {
+        dispatch(r, log, |r| &mut r.on, event);
+    }
+
+    #[test]
+    fn the_index_hint_survives_adds_and_removes_during_dispatch() {
+        // Listener 1 removes listener 0 (already run) and 2 (not reached), and adds one.
+        let mut r = r_with(4, |i| {
+            ListenerFn::Borrow(Box::new(
+                move |r: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
+                    log.push((i as u32, *e));
+                    if i == 1 && *e == 0 {
+                        let (a, b) = (r.ids[0], r.ids[2]);
+                        assert!(r.on.remove(a) && r.on.remove(b));
+                        let late =
+                            r.on.add(ListenerFn::Borrow(Box::new(|_, log, e| log.push((9, *e)))));
+                        r.ids.push(late);
+                    }
+                },
+            ))
+        });
+        let mut log = Vec::new();
+        fire(&mut r, &mut log, 0);
+        assert_eq!(log, [(0, 0), (1, 0), (3, 0)]);
+        log.clear();
+        fire(&mut r, &mut log, 1);
+        assert_eq!(log, [(1, 1), (3, 1), (9, 1)]);
+        assert_eq!(r.on.len(), 3);
+    }
+
+    #[test]
+    fn a_listener_removing_itself_is_not_put_back_and_the_rest_still_run() {
+        let mut r = r_with(3, |i| {
+            ListenerFn::Borrow(Box::new(
+                move |r: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
+                    log.push((i as u32, *e));
+                    if i == 0 {
+                        let me = r.ids[0];
+                        r.on.remove(me);
+                    }
+                },
+            ))
+        });
+        let mut log = Vec::new();
+        fire(&mut r, &mut log, 0);
+        fire(&mut r, &mut log, 1);
+        assert_eq!(log, [(0, 0), (1, 0), (2, 0), (1, 1), (2, 1)]);
+    }
+
+    #[test]
+    fn a_panicking_listener_is_removed_after_the_others_ran() {
+        let mut r = r_with(3, |i| {
+            ListenerFn::Borrow(Box::new(
+                move |_: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
+                    log.push((i as u32, *e));
+                    assert!(i != 1, "listener 1 panics");
+                },
+            ))
+        });
+        let mut log = Vec::new();
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| fire(&mut r, &mut log, 0)));
+        assert!(outcome.is_err());
+        fire(&mut r, &mut log, 1);
+        assert_eq!(log, [(0, 0), (1, 0), (2, 0), (0, 1), (2, 1)]);
     }
 }

@@ -1,11 +1,13 @@
 //! The FIFO of work a turn runs (queued callbacks, events, and I/O steps), and [`Io`], what
 //! the reactor lends a socket entry so it can change its registration and queue work.
 //!
-//! Two deques: `live` takes everything queued from now on; at the start of a turn's callback
-//! phase `live` becomes `batch` and a fresh `live` starts, so work queued while the batch runs
-//! waits for the next turn and nothing can starve I/O. If a callback panics, the rest of the
-//! interrupted batch stays in `batch` and runs first on the next turn: nothing is lost or run
-//! twice.
+//! One deque, in the order queued. A turn pops from its front until it is empty or the turn's
+//! budget is spent, so work queued by a callback may run in the same turn, after everything
+//! queued before it (never inside the call). The continuation of an accept or read step that
+//! used up its batch is the one exception: it is *deferred* to the next turn (see
+//! [`Queue::deferring`]), so one busy socket gets at most one batch per turn and the OS is
+//! polled in between. If a callback panics, the rest stays queued and runs first on the next
+//! turn: nothing is lost or run twice.
 //!
 //! `R` is the reactor type callbacks get as their first argument, a parameter so that this
 //! module (and the entries that queue work) need nothing from the reactor.
@@ -46,47 +48,68 @@ pub(crate) enum Task<R, S> {
 }
 
 pub(crate) struct Queue<R, S> {
-    live: VecDeque<Task<R, S>>,
-    batch: VecDeque<Task<R, S>>,
+    tasks: VecDeque<Task<R, S>>,
+    /// Step continuations that wait for the next turn; moved behind `tasks` when a turn ends.
+    deferred: Vec<Task<R, S>>,
+    /// While set, [`push`](Self::push) defers instead of queuing.
+    defer: bool,
 }
 
 impl<R, S> Queue<R, S> {
     pub(crate) fn new() -> Self {
         Queue {
-            live: VecDeque::new(),
-            batch: VecDeque::new(),
+            tasks: VecDeque::new(),
+            deferred: Vec::new(),
+            defer: false,
         }
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, task: Task<R, S>) {
-        self.live.push_back(task);
+        if self.defer {
+            self.deferred.push(task);
+        } else {
+            self.tasks.push_back(task);
+        }
+    }
+
+    /// Runs `f` with every push deferred to the next turn (for the continuation of a step
+    /// that used up its batch: queuing it normally would let it run again in this turn).
+    pub(crate) fn deferring<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.defer = true;
+        let out = f(self);
+        self.defer = false;
+        out
     }
 
     /// Whether nothing is waiting to run.
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.live.is_empty() && self.batch.is_empty()
+        self.tasks.is_empty() && self.deferred.is_empty()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.live.len() + self.batch.len()
+        self.tasks.len() + self.deferred.len()
     }
 
-    /// Moves everything queued so far into the batch the current turn runs.
-    pub(crate) fn begin_batch(&mut self) {
-        if self.batch.is_empty() {
-            std::mem::swap(&mut self.live, &mut self.batch);
-        } else {
-            self.batch.append(&mut self.live);
+    /// The next task of this turn.
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<Task<R, S>> {
+        self.tasks.pop_front()
+    }
+
+    /// The turn is over (or about to start, after a turn that panicked): deferred
+    /// continuations join the queue, behind what is already there.
+    #[inline]
+    pub(crate) fn end_turn(&mut self) {
+        if !self.deferred.is_empty() {
+            self.tasks.extend(self.deferred.drain(..));
         }
     }
 
-    pub(crate) fn pop_batch(&mut self) -> Option<Task<R, S>> {
-        self.batch.pop_front()
-    }
-
     pub(crate) fn clear(&mut self) {
-        self.live.clear();
-        self.batch.clear();
+        self.tasks.clear();
+        self.deferred.clear();
     }
 }
 
@@ -114,8 +137,8 @@ impl<R: 'static, S: 'static> Queue<R, S> {
 impl<R, S> fmt::Debug for Queue<R, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Queue")
-            .field("live", &self.live.len())
-            .field("batch", &self.batch.len())
+            .field("tasks", &self.tasks.len())
+            .field("deferred", &self.deferred.len())
             .finish()
     }
 }

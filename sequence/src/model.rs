@@ -7,7 +7,7 @@
 //!   that went away) are "one of" checks that update the model from what actually happened;
 //!   for the immediate ones the executor turns right away until the callback ran, so later
 //!   predictions stay exact.
-//! - Callbacks queued inside a call run in the next turn, in the order queued: the model keeps
+//! - Callbacks queued inside a call run after it returns, in the order queued: the model keeps
 //!   that FIFO (with the `on_receive_error` -100 a disconnect queues, and the -3 a close gives
 //!   a pending connect) and checks each callback against its head.
 //!

@@ -18,6 +18,10 @@ pub enum AcceptedSockets {
 /// Default number of connections one listener may accept in one turn.
 pub const DEFAULT_ACCEPT_BATCH: usize = 64;
 
+/// Default number of queued tasks (callbacks, events, timers, accept and read steps) one
+/// turn runs before it polls the OS again.
+pub const DEFAULT_TURN_BUDGET: usize = 64;
+
 /// Builds a [`Reactor`](crate::Reactor) with non-default options.
 ///
 /// ```
@@ -25,6 +29,7 @@ pub const DEFAULT_ACCEPT_BATCH: usize = 64;
 /// let manifest = SocketsManifest::new().allow_listen(["127.0.0.1:*"])?;
 /// let r: Reactor = ReactorBuilder::new()
 ///     .accept_batch(16)
+///     .turn_budget(128)
 ///     .accepted_sockets(AcceptedSockets::Untouched)
 ///     .manifest(manifest)
 ///     .build()?;
@@ -34,6 +39,7 @@ pub const DEFAULT_ACCEPT_BATCH: usize = 64;
 #[derive(Clone, Debug)]
 pub struct ReactorBuilder {
     pub(super) accept_batch: usize,
+    pub(super) turn_budget: usize,
     pub(super) accepted_sockets: AcceptedSockets,
     pub(super) manifest: Option<SocketsManifest>,
     pub(super) events_capacity: usize,
@@ -50,6 +56,15 @@ impl ReactorBuilder {
     /// connections waiting is served again on the next turn, after every other ready socket.
     pub fn accept_batch(mut self, n: usize) -> Self {
         self.accept_batch = n.max(1);
+        self
+    }
+
+    /// At most `n` queued tasks per turn (at least 1; default 64): callbacks, events, due
+    /// timers and accept or read steps, in the order queued. Work queued during a turn may run
+    /// in the same turn until the budget is spent; what is left runs first on the next turn,
+    /// after the OS poll, so no chain of callbacks keeps I/O waiting for more than one budget.
+    pub fn turn_budget(mut self, n: usize) -> Self {
+        self.turn_budget = n.max(1);
         self
     }
 
@@ -116,6 +131,7 @@ impl Default for ReactorBuilder {
     fn default() -> Self {
         ReactorBuilder {
             accept_batch: DEFAULT_ACCEPT_BATCH,
+            turn_budget: DEFAULT_TURN_BUDGET,
             accepted_sockets: AcceptedSockets::ChromeDefaults,
             manifest: None,
             events_capacity: 1024,

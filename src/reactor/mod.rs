@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll};
 
-pub use builder::{AcceptedSockets, ReactorBuilder, DEFAULT_ACCEPT_BATCH};
+pub use builder::{AcceptedSockets, ReactorBuilder, DEFAULT_ACCEPT_BATCH, DEFAULT_TURN_BUDGET};
 pub use report::TurnReport;
 
 use crate::error::Result;
@@ -56,13 +56,14 @@ impl ReactorBuilder {
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER_TOKEN)?);
         Ok(Reactor {
             poll,
-            events: Events::with_capacity(self.events_capacity),
+            events: Some(Events::with_capacity(self.events_capacity)),
             servers: Table::new(),
             tcps: Table::new(),
             queue: Queue::new(),
             timers: Timers::new(),
             listeners: EventListeners::new(),
             accept_batch: self.accept_batch,
+            turn_budget: self.turn_budget,
             accepted_sockets: self.accepted_sockets,
             manifest: self.manifest,
             write_pending: 0,
@@ -86,8 +87,10 @@ impl ReactorBuilder {
 /// # Callback timing
 /// A call validates and takes effect at once (a `get_info` right after `listen` sees the port),
 /// but its callback never runs inside the call: it is queued, and runs during a later
-/// [`turn`](Reactor::turn), in the order queued, exactly once. Work queued while a turn runs
-/// callbacks waits for the next turn.
+/// [`turn`](Reactor::turn), in the order queued, exactly once. A turn runs queued work until
+/// the queue is empty or its budget ([`ReactorBuilder::turn_budget`], 64 tasks by default) is
+/// spent, so work queued by a callback may run in the same turn, after everything queued
+/// before it; the rest waits for the next turn, which polls the OS first.
 ///
 /// ```
 /// use chrome_sockets::{tcp_server::SocketProperties, Reactor};
@@ -125,7 +128,8 @@ impl ReactorBuilder {
 /// ```
 pub struct Reactor<S = ()> {
     poll: Poll,
-    events: Events,
+    /// The poll's event buffer; taken out for the length of a poll and its readiness pass.
+    events: Option<Events>,
     /// Server entries; each stores its own id (checked on every token or key lookup).
     servers: Table<ServerEntry>,
     /// Tcp entries; each stores its own id.
@@ -134,6 +138,8 @@ pub struct Reactor<S = ()> {
     timers: Timers<Callback<Reactor<S>, S>>,
     listeners: EventListeners<Reactor<S>, S>,
     accept_batch: usize,
+    /// Tasks one turn may run before it polls again.
+    turn_budget: usize,
     accepted_sockets: AcceptedSockets,
     manifest: Option<SocketsManifest>,
     /// Bytes handed to `send` and not yet written, across all sockets (the write quota).
@@ -218,9 +224,11 @@ impl<S: 'static> Reactor<S> {
     /// Whether the last poll filled its events buffer: readiness may still wait in the OS
     /// poll, and the poll fd raises no new edge for it. (At worst one turn finds nothing.)
     fn poll_left_readiness(&self) -> bool {
-        let capacity = self.events.capacity();
-        // `count` is the number of events the last poll returned, without iterating.
-        capacity > 0 && self.events.iter().count() >= capacity
+        // `None` while a turn holds the buffer. `count` is the number of events the last poll
+        // returned, without iterating.
+        self.events
+            .as_ref()
+            .is_some_and(|e| e.capacity() > 0 && e.iter().count() >= e.capacity())
     }
 
     /// Cancels a timer. Returns whether it was still pending (false once it fired or was
@@ -282,7 +290,7 @@ impl<S: 'static> Reactor<S> {
 
     // ----- for the views --------------------------------------------------------------------
 
-    /// Queues `callback(result)` for a later turn.
+    /// Queues `callback(result)` to run after the call returns (in this turn or a later one).
     pub(crate) fn reply<T: 'static>(
         &mut self,
         callback: impl FnOnce(&mut Reactor<S>, &mut S, T) + 'static,
@@ -291,7 +299,7 @@ impl<S: 'static> Reactor<S> {
         self.queue.reply(callback, result);
     }
 
-    /// Queues `callback(result)` for a later turn, for calls answering with `Result<()>`: the
+    /// Queues `callback(result)` to run after the call returns, for calls answering with `Result<()>`: the
     /// same as [`reply`](Self::reply) without the allocation of a closure binding the result.
     pub(crate) fn reply_unit(
         &mut self,

@@ -9,11 +9,17 @@
 //!    event collects finished host-name resolutions;
 //! 3. queues the due timers, in deadline order (a timer cleared before its task runs, even by
 //!    an earlier callback of the same turn, never fires);
-//! 4. runs everything queued so far, in order ([`Reactor::run_task`]): callbacks, timers,
-//!    events, and the accept and read steps. A step accepts or reads one connection or chunk
-//!    at a time and hands each outcome to [`Reactor::emit`] before the next, re-checking that
-//!    the socket is still live and unpaused, so a `set_paused(true)` or `close` made by a
-//!    listener stops the batch at once (D8): nothing already polled leaks through.
+//! 4. runs queued work in FIFO order ([`Reactor::run_task`]): callbacks, timers, events, and
+//!    the accept and read steps, until the queue is empty or the turn's budget (64 tasks by
+//!    default, [`ReactorBuilder::turn_budget`](crate::ReactorBuilder::turn_budget)) is spent.
+//!    Work queued by a callback joins the back of the queue and may run in the same turn, so
+//!    an accept-and-close needs no second poll for the `close` callback; the budget keeps a
+//!    chain of callbacks from holding off the poll for more than one budget. A step accepts or
+//!    reads one connection or chunk at a time and hands each outcome to [`Reactor::emit`]
+//!    before the next, re-checking that the socket is still live and unpaused, so a
+//!    `set_paused(true)` or `close` made by a listener stops the batch at once (D8): nothing
+//!    already polled leaks through. A step that used up its batch continues on the next
+//!    turn, after a poll (deferred, see [`Queue::deferring`](crate::queue::Queue::deferring)).
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -24,10 +30,32 @@ use super::Reactor;
 use crate::ids::{self, Source};
 use crate::info::{AcceptErrorInfo, AcceptInfo, ReceiveErrorInfo, ReceiveInfo};
 use crate::listeners::dispatch;
-use crate::queue::Task;
+use crate::queue::{Io, Task};
 use crate::tcp::entry::TcpEntry;
 use crate::tcp::read::{Read, READS_PER_STEP};
 use crate::tcp_server::entry::{Accepted, ServerEntry};
+
+/// Queues the next step of the entry at `key` in `$r.$table` (if it is still the socket `id`
+/// and `$still` holds) with `$queue_step`, deferred to the next turn: a step that used up its
+/// batch must not run again before the next poll.
+macro_rules! defer_step {
+    ($r:expr, $table:ident, $key:expr, $id:expr, $still:ident, $queue_step:ident) => {{
+        let registry = $r.poll.registry();
+        let write_pending = &mut $r.write_pending;
+        let table = &mut $r.$table;
+        $r.queue.deferring(|queue| {
+            let mut cx = Io {
+                registry,
+                queue,
+                write_pending,
+            };
+            match table.get_mut($key, $id) {
+                Some(e) if e.$still() => e.$queue_step($key, &mut cx),
+                _ => {}
+            }
+        });
+    }};
+}
 
 /// An event on its way to its listeners.
 enum Emit {
@@ -39,8 +67,13 @@ enum Emit {
 
 impl<S: 'static> Reactor<S> {
     /// Runs one turn: waits up to `timeout` for I/O (`None`: until something happens; forced to
-    /// zero while work is queued; shortened to the next timer), then runs what is ready,
-    /// lending `state` to every callback and listener.
+    /// zero while work is queued; shortened to the next timer), then runs queued work in FIFO
+    /// order, lending `state` to every callback and listener, until the queue is empty or the
+    /// turn's budget of tasks is spent
+    /// ([`ReactorBuilder::turn_budget`](crate::ReactorBuilder::turn_budget), default 64).
+    /// Work queued by a callback may run in the same turn, after everything queued before
+    /// it; what the budget leaves over runs first on the next turn, and until then
+    /// [`next_timeout`](Reactor::next_timeout) is zero. The report says how much ran.
     ///
     /// A turn with `Some(Duration::ZERO)` never blocks, for host loops (see
     /// [`AsRawFd`](std::os::fd::AsRawFd)).
@@ -64,12 +97,18 @@ impl<S: 'static> Reactor<S> {
             ));
         };
         if self.flags.take_panicked() {
+            self.queue.end_turn();
             self.recover_after_panic();
         }
 
         let mut report = TurnReport::default();
         let timeout = self.poll_timeout(timeout);
-        let mut events = std::mem::replace(&mut self.events, mio::Events::with_capacity(0));
+        // Always put back below (readiness calls no application code, so nothing unwinds in
+        // between); a fresh buffer only if that ever failed.
+        let mut events = self
+            .events
+            .take()
+            .unwrap_or_else(|| mio::Events::with_capacity(256));
         let polled = self.poll.poll(&mut events, timeout);
         let result = match polled {
             Ok(()) => {
@@ -82,7 +121,7 @@ impl<S: 'static> Reactor<S> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
             Err(e) => Err(e),
         };
-        self.events = events;
+        self.events = Some(events);
         result?;
 
         // No clock read when no timer is pending (the accept path's turns have none).
@@ -93,13 +132,16 @@ impl<S: 'static> Reactor<S> {
             }
         }
 
-        self.queue.begin_batch();
-        while let Some(task) = self.queue.pop_batch() {
+        while report.tasks < self.turn_budget {
+            let Some(task) = self.queue.pop() else {
+                break;
+            };
             report.tasks += 1;
             if self.run_task(task, state) {
                 report.timers += 1;
             }
         }
+        self.queue.end_turn();
         Ok(report)
     }
 
@@ -210,7 +252,7 @@ impl<S: 'static> Reactor<S> {
 
     /// Accepts up to the batch limit from one listener, dispatching `on_accept` after each
     /// connection; the entry re-checks liveness and `paused` before every accept. A full
-    /// batch queues another step for the next turn.
+    /// batch defers another step to the next turn.
     fn accept_step(&mut self, key: usize, id: i32, state: &mut S) {
         match self.servers.get_mut(key, id) {
             Some(e) => e.begin_accept_step(),
@@ -229,12 +271,9 @@ impl<S: 'static> Reactor<S> {
                 Accepted::Failed(info) => return self.emit(Emit::AcceptError(info), state),
             }
         }
-        // Batch used up with connections possibly still waiting: come back next turn.
-        let mut cx = lend!(self);
-        match self.servers.get_mut(key, id) {
-            Some(e) if e.is_accepting() => e.queue_accept(key, &mut cx),
-            _ => {}
-        }
+        // Batch used up with connections possibly still waiting: come back next turn, after
+        // a poll (DESIGN §3 fairness: at most one batch per listener per turn).
+        defer_step!(self, servers, key, id, is_accepting, queue_accept);
     }
 
     /// Reads up to [`READS_PER_STEP`] chunks from one socket, dispatching `on_receive` after
@@ -263,10 +302,7 @@ impl<S: 'static> Reactor<S> {
                 Read::Done => return,
             }
         }
-        let mut cx = lend!(self);
-        match self.tcps.get_mut(key, id) {
-            Some(e) if e.is_reading() => e.queue_read(key, &mut cx),
-            _ => {}
-        }
+        // Chunks used up: come back next turn, after a poll.
+        defer_step!(self, tcps, key, id, is_reading, queue_read);
     }
 }

@@ -276,8 +276,10 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
         self.registered = false;
         self.read_closed = false;
         self.send_closed = false;
-        for send in mem::take(&mut self.sends) {
-            send.fail(NetError::SOCKET_NOT_CONNECTED, cx);
+        if !self.sends.is_empty() {
+            for send in mem::take(&mut self.sends) {
+                send.fail(NetError::SOCKET_NOT_CONNECTED, cx);
+            }
         }
         if let Some(callback) = self.shutdown.take() {
             let e = LastError::net(NetError::SOCKET_NOT_CONNECTED);

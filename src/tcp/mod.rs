@@ -1,7 +1,7 @@
 //! `chrome.sockets.tcp`: the [`Tcp`] view, its dictionaries and its events, for accepted and
 //! connected sockets.
 //!
-//! Calls take effect at once and queue their callback for a later turn. Semantics:
+//! Calls take effect at once and queue their callback to run after the call returns. Semantics:
 //! - reads happen only while unpaused, at most `buffer_size` bytes (default 4096) an
 //!   `on_receive`; bytes that arrive while paused wait in the kernel and come after unpausing;
 //! - EOF raises `on_receive_error` -100, a read error its own code (-101 for a reset, D7);

@@ -1,7 +1,7 @@
 //! `chrome.sockets.tcpServer`: the [`TcpServer`] view, its dictionaries and its events.
 //!
 //! Calls check in Chrome's order (id, then permission, then arguments), take effect at once,
-//! and queue their callback for a later turn. See the crate docs for the timing rules.
+//! and queue their callback to run after the call returns. See the crate docs for the timing rules.
 //!
 //! Inside: `dict.rs` holds the dictionaries, `view.rs` the public [`TcpServer`] methods, and
 //! `entry.rs` one server socket's state with its accept path.

@@ -1,6 +1,8 @@
 //! Ensures design §2 callback timing: callbacks never run inside the call, run in queue order,
-//! exactly once, work queued by a callback waits for the next turn, event ordering (reference
-//! §2.3) and the event-listener dispatch rules.
+//! exactly once; a turn runs queued work (including work queued by its own callbacks, after
+//! everything queued before it) until the queue is empty or its budget is spent, and a chain
+//! of callbacks lets I/O in after one budget; event ordering (reference §2.3) and the
+//! event-listener dispatch rules.
 use crate::util::*;
 
 use std::cell::Cell;
@@ -10,13 +12,17 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use chrome_sockets::tcp_server::SocketProperties;
-use chrome_sockets::{tcp, ListenerId, Reactor, ServerSocketId, TcpSocketId};
+use chrome_sockets::{
+    tcp, ListenerId, Reactor, ReactorBuilder, ServerSocketId, TcpSocketId, DEFAULT_TURN_BUDGET,
+};
 
 #[derive(Default)]
 struct App {
     log: Vec<String>,
     /// The number of the turn in progress (the test bumps it before each turn).
     turn: usize,
+    /// Links of a callback chain run so far.
+    chain: usize,
 }
 
 /// One turn that never blocks long, numbered in `app.turn`.
@@ -121,7 +127,7 @@ fn callbacks_run_in_fifo_order_across_calls_and_namespaces_exactly_once() {
 }
 
 #[test]
-fn callbacks_calling_the_api_get_their_callbacks_on_the_next_turn() {
+fn callbacks_calling_the_api_get_their_callbacks_later_in_the_same_turn() {
     let mut r: Reactor<App> = Reactor::new().unwrap();
     let mut app = App::default();
     r.tcp_server()
@@ -135,11 +141,106 @@ fn callbacks_calling_the_api_get_their_callbacks_on_the_next_turn() {
                 });
             });
         });
-    let reports: Vec<_> = (0..4)
+    r.tcp().get_sockets(|_, app, _| {
+        app.log.push(format!("queued_before@{}", app.turn));
+    });
+    let reports: Vec<_> = (0..3)
         .map(|_| numbered_turn(&mut r, &mut app).tasks)
         .collect();
-    assert_eq!(app.log, ["create@1", "get_info@2", "get_sockets@3"]);
-    assert_eq!(reports, [1, 1, 1, 0]);
+    // Never inside the call, but in the same turn, after everything queued before it.
+    assert_eq!(
+        app.log,
+        ["create@1", "queued_before@1", "get_info@1", "get_sockets@1"]
+    );
+    assert_eq!(reports, [4, 0, 0]);
+}
+
+/// Queues a chain of `left` callbacks, each queuing the next from inside its own run.
+fn chain(r: &mut Reactor<App>, left: usize) {
+    r.tcp_server().get_sockets(move |r, app, _| {
+        app.chain += 1;
+        if left > 1 {
+            chain(r, left - 1);
+        }
+    });
+}
+
+#[test]
+fn a_chain_longer_than_the_budget_lets_io_in_after_one_budget() {
+    let mut r: Reactor<App> = Reactor::new().unwrap();
+    let mut app = App::default();
+    r.tcp_server().on_accept().add_listener(|_, app, _| {
+        app.log
+            .push(format!("accept@{} after {}", app.turn, app.chain));
+    });
+    let (_, addr) = listen_on_loopback(&mut r, &mut app);
+    chain(&mut r, 200);
+    let first = numbered_turn(&mut r, &mut app);
+    assert_eq!(first.tasks, DEFAULT_TURN_BUDGET);
+    assert_eq!(app.chain, DEFAULT_TURN_BUDGET);
+    assert_eq!(r.next_timeout(), Some(Duration::ZERO), "work remains");
+    // A connection arrives while the chain runs: the next turn polls first, and its accept
+    // step queues behind the one chain link left over, not behind the whole chain.
+    let _client = connect(addr);
+    let second = numbered_turn(&mut r, &mut app);
+    assert_eq!(second.tasks, DEFAULT_TURN_BUDGET);
+    assert_eq!(
+        app.log,
+        [format!("accept@2 after {}", DEFAULT_TURN_BUDGET + 1)]
+    );
+    while app.chain < 200 {
+        assert!(app.turn < 10, "the chain ends within 4 turns");
+        numbered_turn(&mut r, &mut app);
+    }
+    assert_eq!(app.turn, 4, "201 tasks at 64 a turn");
+    assert_eq!(r.next_timeout(), None);
+    assert_eq!(numbered_turn(&mut r, &mut app).tasks, 0);
+}
+
+#[test]
+fn the_turn_budget_knob_bounds_each_turn_and_keeps_fifo_order() {
+    let mut r: Reactor<App> = ReactorBuilder::new().turn_budget(3).build().unwrap();
+    let mut app = App::default();
+    for i in 0..10 {
+        let tag = format!("call{i}");
+        let f = move |r: &mut Reactor<App>, app: &mut App| {
+            app.log.push(format!("{tag}@{}", app.turn));
+            if i == 0 {
+                r.tcp().get_sockets(|_, app, _| {
+                    app.log.push(format!("child@{}", app.turn));
+                });
+            }
+        };
+        if i % 2 == 0 {
+            r.tcp_server().get_sockets(move |r, app, _| f(r, app));
+        } else {
+            r.tcp().get_sockets(move |r, app, _| f(r, app));
+        }
+    }
+    let mut reports = Vec::new();
+    loop {
+        let report = numbered_turn(&mut r, &mut app);
+        reports.push(report.tasks);
+        if report.tasks == 0 {
+            break;
+        }
+        let more = app.log.len() < 11;
+        assert_eq!(r.next_timeout() == Some(Duration::ZERO), more);
+    }
+    assert_eq!(reports, [3, 3, 3, 2, 0]);
+    assert_eq!(
+        app.log,
+        [
+            "call0@1", "call1@1", "call2@1", "call3@2", "call4@2", "call5@2", "call6@3", "call7@3",
+            "call8@3", "call9@4", "child@4"
+        ]
+    );
+    // At least one task a turn, whatever the knob says.
+    let mut r: Reactor<App> = ReactorBuilder::new().turn_budget(0).build().unwrap();
+    r.tcp().get_sockets(log("a"));
+    r.tcp().get_sockets(log("b"));
+    assert_eq!(numbered_turn(&mut r, &mut app).tasks, 1);
+    assert_eq!(numbered_turn(&mut r, &mut app).tasks, 1);
 }
 
 #[test]

@@ -313,7 +313,7 @@ impl D5 {
 /// Chrome 156: a `listen` overtaken by `close` in the same task often never calls back (7 of
 /// 10 probes, measured), nor does a `send` queued at `close`; a `connect` overtaken by
 /// `close` races too (measured 12 probes: 8 "Socket not found", 3 no callback, 1 success;
-/// the library must answer "Socket not found": see the ignored test below); a `connect` overtaken by
+/// the library answers "Socket not found": see the next test); a `connect` overtaken by
 /// `disconnect` races: measured, it either completes after the disconnect's callback and
 /// leaves the socket connected, or never calls back, or completes and is then disconnected.
 /// The racy parts are probed up to 10 (listen) and 6 (connect) times on Chrome, stopping at
@@ -447,8 +447,6 @@ fn d5_every_callback_runs_once_when_close_overtakes() {
 /// D5, the part where the library must do what Chrome does: a `connect` overtaken by `close`
 /// answers "Socket not found" (DESIGN §7 D5, corrected from Chrome 156's measurement).
 #[test]
-#[ignore = "library gap: it still answers -3 net::ERR_ABORTED; DESIGN §7 D5 says match Chrome's \
-            \"Socket not found\" (src/ is not this branch's to change)"]
 fn d5_connect_overtaken_by_close_answers_socket_not_found_like_chrome() {
     // Chrome's answer races (see d5 above): probe until its usual "Socket not found" shows.
     let (chrome, library) = both(|b| {

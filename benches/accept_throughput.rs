@@ -11,7 +11,11 @@
 //! 2. `lib-chrome-defaults`: the library, `on_accept` closes each client socket, accepted
 //!    sockets get Chrome's options ([`AcceptedSockets::ChromeDefaults`]);
 //! 3. `lib-untouched`: the same with [`AcceptedSockets::Untouched`];
-//! 4. `std-blocking` and `tokio-current-thread`, for context.
+//! 4. `std-blocking` and `tokio-current-thread`, for context;
+//! 5. `chrome`: real Chromium running the accept-and-close Chrome App of `chrome/bench-app`
+//!    (`chrome.sockets.tcpServer`, each accepted socket closed in `onAccept`), when chromium is
+//!    installed (one line says it is skipped otherwise). Its CPU is summed over all of
+//!    Chromium's processes (its process group), from `/proc/<pid>/stat` in clock ticks.
 //!
 //! One load generator on the main thread (mio, non-blocking) keeps C connections in flight:
 //! each connects, reads until EOF, closes, and is replaced at once. EOF only arrives after the
@@ -48,6 +52,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use chrome_oracle::{group_cpu_time, ChromeAcceptServer};
 use chrome_sockets::tcp_server::SocketProperties;
 use chrome_sockets::{AcceptedSockets, Reactor, ReactorBuilder};
 use mio::net::TcpStream;
@@ -67,9 +72,17 @@ const LEVELS: [usize; 3] = [1, 16, 64];
 struct Server {
     name: &'static str,
     addr: SocketAddr,
-    tid: u32,
+    cpu: Cpu,
     stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
+}
+
+/// Whose CPU time a server costs.
+enum Cpu {
+    /// The server thread's (its kernel tid).
+    Thread(u32),
+    /// Every process of a process group (Chromium's).
+    Group(u32),
 }
 
 impl Server {
@@ -99,15 +112,54 @@ impl Server {
         Server {
             name,
             addr,
-            tid,
+            cpu: Cpu::Thread(tid),
             stop,
             thread,
         }
     }
 
-    /// On-CPU time of the server thread so far, in nanoseconds.
+    /// Chromium with the accept-and-close app, held by a thread of its own until stopped;
+    /// `None` (said in one line) when chromium is not installed.
+    fn chrome() -> Option<Server> {
+        if chrome_oracle::chromium_path().is_none() {
+            println!("chrome: skipped (chromium not installed: apt-get install -y chromium)");
+            return None;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || match ChromeAcceptServer::launch(0) {
+            Ok(mut server) => {
+                let _ = tx.send(Ok((server.port(), server.chrome().pgid())));
+                while !flag.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e.to_string()));
+            }
+        });
+        let (port, pgid) = rx
+            .recv()
+            .expect("the chrome thread answers")
+            .unwrap_or_else(|e| panic!("server chrome: {e}"));
+        Some(Server {
+            name: "chrome",
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            cpu: Cpu::Group(pgid),
+            stop,
+            thread,
+        })
+    }
+
+    /// On-CPU time of the server so far, in nanoseconds.
     fn cpu_ns(&self) -> u64 {
-        thread_cpu_ns(self.tid)
+        match self.cpu {
+            Cpu::Thread(tid) => thread_cpu_ns(tid),
+            Cpu::Group(pgid) => {
+                u64::try_from(group_cpu_time(pgid).0.as_nanos()).unwrap_or(u64::MAX)
+            }
+        }
     }
 
     /// Sets the stop flag, wakes the server with one connection and joins it.
@@ -397,7 +449,7 @@ fn main() -> io::Result<()> {
     let warmup = (cfg.seconds / 5.0).min(0.5);
     enforce_cap("accept_throughput", cfg.cap);
 
-    let servers = vec![
+    let mut servers = vec![
         Server::spawn("mio", mio_floor),
         Server::spawn(
             "lib-chrome-defaults",
@@ -407,6 +459,7 @@ fn main() -> io::Result<()> {
         Server::spawn("std-blocking", std_blocking),
         Server::spawn("tokio-current-thread", tokio_current_thread),
     ];
+    servers.extend(Server::chrome());
     let n = servers.len();
     let planned = cfg.rounds as f64 * LEVELS.len() as f64 * n as f64 * (cfg.seconds + warmup);
     println!(

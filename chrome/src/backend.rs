@@ -8,7 +8,7 @@ use chrome_sockets::{tcp, tcp_server, LastError, Reactor, ServerSocketId, TcpSoc
 use serde_json::{json, Value};
 
 use crate::chrome::{Chrome, Error};
-use crate::vocab::{Call, Failure, Ids, Kind, Payload, RawRecord, Record, Sid};
+use crate::vocab::{Call, Failure, Ids, Kind, Payload, RawRecord, Record, Sid, CALL_NAMES};
 
 /// A backend runs calls and reports what happened, in dispatch order.
 pub trait Backend {
@@ -288,28 +288,7 @@ impl Backend for ChromeBackend {
 }
 
 fn static_name(name: &str) -> Option<&'static str> {
-    const NAMES: [&str; 19] = [
-        "tcpServer.create",
-        "tcpServer.update",
-        "tcpServer.setPaused",
-        "tcpServer.listen",
-        "tcpServer.disconnect",
-        "tcpServer.close",
-        "tcpServer.getInfo",
-        "tcpServer.getSockets",
-        "tcp.create",
-        "tcp.update",
-        "tcp.setPaused",
-        "tcp.setKeepAlive",
-        "tcp.setNoDelay",
-        "tcp.connect",
-        "tcp.disconnect",
-        "tcp.send",
-        "tcp.close",
-        "tcp.getInfo",
-        "tcp.getSockets",
-    ];
-    NAMES.into_iter().find(|n| *n == name)
+    CALL_NAMES.iter().copied().find(|n| *n == name)
 }
 
 /// Lowercase hex of `bytes`.
@@ -408,6 +387,27 @@ fn tcp_info(i: &tcp::SocketInfo) -> Value {
     v
 }
 
+fn server_props(name: Option<String>, persistent: Option<bool>) -> tcp_server::SocketProperties {
+    tcp_server::SocketProperties { name, persistent }
+}
+
+fn tcp_props(
+    name: Option<String>,
+    persistent: Option<bool>,
+    buffer_size: Option<i32>,
+) -> tcp::SocketProperties {
+    tcp::SocketProperties {
+        name,
+        persistent,
+        buffer_size,
+    }
+}
+
+/// A `create` callback's `CreateInfo`, in Chrome's shape.
+fn created(socket_id: i32) -> Value {
+    json!({ "socketId": socket_id })
+}
+
 fn new_reactor() -> Result<Reactor<Log>, Error> {
     let mut r: Reactor<Log> = Reactor::new()?;
     r.tcp_server().on_accept().add_listener(|_, log, info| {
@@ -454,6 +454,11 @@ impl LibraryBackend {
         })
     }
 
+    /// Changes the settle parameters (default: 50 ms quiet, at most 10 s).
+    pub fn set_settle(&mut self, settle: Settle) {
+        self.settle = settle;
+    }
+
     /// The raw id `call` is about (0 if none), or the error for a socket not seen yet.
     fn raw_target(&self, call: &Call) -> Result<i32, Error> {
         let kind = call.kind();
@@ -487,29 +492,17 @@ impl LibraryBackend {
         let tid = TcpSocketId::from_raw(id);
         let r = &mut self.reactor;
         match call {
-            Call::ServerCreate { name: n2, persistent } => {
-                let props = tcp_server::SocketProperties {
-                    name: n2,
-                    persistent,
-                };
-                r.tcp_server().create(
-                    props,
-                    reply(n, name, |c: tcp_server::CreateInfo| {
-                        json!({ "socketId": c.socket_id.raw() })
-                    }),
-                )
-            }
+            Call::ServerCreate { name: n2, persistent } => r.tcp_server().create(
+                server_props(n2, persistent),
+                reply(n, name, |c: tcp_server::CreateInfo| created(c.socket_id.raw())),
+            ),
             Call::ServerUpdate {
                 name: n2,
                 persistent,
                 ..
-            } => {
-                let props = tcp_server::SocketProperties {
-                    name: n2,
-                    persistent,
-                };
-                r.tcp_server().update(sid, props, reply(n, name, unit))
-            }
+            } => r
+                .tcp_server()
+                .update(sid, server_props(n2, persistent), reply(n, name, unit)),
             Call::ServerSetPaused { paused, .. } => {
                 r.tcp_server()
                     .set_paused(sid, paused, reply(n, name, unit))
@@ -536,32 +529,20 @@ impl LibraryBackend {
                 name: n2,
                 persistent,
                 buffer_size,
-            } => {
-                let props = tcp::SocketProperties {
-                    name: n2,
-                    persistent,
-                    buffer_size,
-                };
-                r.tcp().create(
-                    props,
-                    reply(n, name, |c: tcp::CreateInfo| {
-                        json!({ "socketId": c.socket_id.raw() })
-                    }),
-                )
-            }
+            } => r.tcp().create(
+                tcp_props(n2, persistent, buffer_size),
+                reply(n, name, |c: tcp::CreateInfo| created(c.socket_id.raw())),
+            ),
             Call::TcpUpdate {
                 name: n2,
                 persistent,
                 buffer_size,
                 ..
-            } => {
-                let props = tcp::SocketProperties {
-                    name: n2,
-                    persistent,
-                    buffer_size,
-                };
-                r.tcp().update(tid, props, reply(n, name, unit))
-            }
+            } => r.tcp().update(
+                tid,
+                tcp_props(n2, persistent, buffer_size),
+                reply(n, name, unit),
+            ),
             Call::TcpSetPaused { paused, .. } => {
                 r.tcp().set_paused(tid, paused, reply(n, name, unit))
             }

@@ -6,7 +6,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
@@ -130,8 +130,7 @@ impl Chrome {
         let _ = std::fs::remove_dir_all(&profile);
         std::fs::create_dir_all(&profile)?;
         let log = File::create(profile.join("chrome.log"))?;
-        let mut cmd = Command::new(binary);
-        cmd.args([
+        let mut args: Vec<String> = [
             "--headless=new",
             "--no-sandbox",
             "--disable-gpu",
@@ -141,14 +140,13 @@ impl Chrome {
             "--disable-component-update",
             "--disable-sync",
             "--remote-debugging-pipe",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--load-and-launch-app={}", app_dir.display()))
-        .arg("about:blank")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log);
-        let piped = match process::spawn_with_pipe(cmd) {
+        ]
+        .map(String::from)
+        .to_vec();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.push(format!("--load-and-launch-app={}", app_dir.display()));
+        args.push("about:blank".into());
+        let piped = match process::spawn_with_pipe(&binary, &args, log) {
             Ok(p) => p,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&profile);

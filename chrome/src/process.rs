@@ -1,12 +1,14 @@
-//! The few OS calls the harness needs that std does not offer: wiring the DevTools pipe to
+//! The few OS services the harness needs beyond plain `Command`: wiring the DevTools pipe to
 //! fds 3 and 4 of the child, killing Chromium's whole process group, and summing the CPU time
-//! of that group from `/proc`. Every `unsafe` block of the crate is in this file.
+//! of that group from `/proc`. No `unsafe`: the pipe reaches fds 3/4 through a `/bin/sh`
+//! trampoline, the group through `Command::process_group` and `rustix`.
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// A spawned process with the DevTools pipe: `to_child` is its fd 3, `from_child` its fd 4.
@@ -16,37 +18,27 @@ pub(crate) struct Piped {
     pub(crate) from_child: File,
 }
 
-/// Spawns `cmd` in a new process group (its pgid is its pid) with a pipe it reads on fd 3 and
-/// another it writes on fd 4 (`--remote-debugging-pipe`).
-pub(crate) fn spawn_with_pipe(mut cmd: Command) -> io::Result<Piped> {
+/// Moves the pipe from stdin/stdout to fds 3/4, gives the program a null stdin/stdout and
+/// execs it (`$0` is the program, `$@` its arguments): the pid stays the same.
+const TRAMPOLINE: &str = r#"exec 3<&0 4>&1 </dev/null >/dev/null; exec "$0" "$@""#;
+
+/// Spawns `program args` in a new process group (its pgid is its pid) with a pipe it reads on
+/// fd 3 and another it writes on fd 4 (`--remote-debugging-pipe`), its stderr to `stderr`.
+/// The pipe's child ends are the shell's stdin and stdout, which the shell moves to 3 and 4
+/// before it execs the program; every other fd of ours is close-on-exec (std's default).
+pub(crate) fn spawn_with_pipe(program: &Path, args: &[String], stderr: File) -> io::Result<Piped> {
     let (child_reads, to_child) = io::pipe()?;
     let (from_child, child_writes) = io::pipe()?;
-    let child_reads = OwnedFd::from(child_reads);
-    let child_writes = OwnedFd::from(child_writes);
-    let r = child_reads.as_raw_fd();
-    let w = child_writes.as_raw_fd();
-    cmd.process_group(0);
-    // SAFETY: the closure runs in the forked child before exec and calls only dup, dup2 and
-    // fcntl, which are async-signal-safe; it touches no memory shared with the parent. `r`
-    // and `w` stay open in the parent (owned by `child_reads`/`child_writes`) until after
-    // `spawn` returns, so they are open in the child when the closure runs.
-    unsafe {
-        cmd.pre_exec(move || {
-            // dup2(r, 3) would close `w` if `w` were 3: move it out of the way first.
-            let w = if w == 3 { libc::dup(w) } else { w };
-            if w < 0 || libc::dup2(r, 3) < 0 || libc::dup2(w, 4) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // dup2 onto itself keeps FD_CLOEXEC: clear it on both explicitly.
-            if libc::fcntl(3, libc::F_SETFD, 0) < 0 || libc::fcntl(4, libc::F_SETFD, 0) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = cmd.spawn()?;
-    drop(child_reads);
-    drop(child_writes);
+    let child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(TRAMPOLINE)
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::from(child_reads))
+        .stdout(Stdio::from(child_writes))
+        .stderr(stderr)
+        .process_group(0)
+        .spawn()?;
     Ok(Piped {
         child,
         to_child: File::from(OwnedFd::from(to_child)),
@@ -56,23 +48,21 @@ pub(crate) fn spawn_with_pipe(mut cmd: Command) -> io::Result<Piped> {
 
 /// Sends SIGKILL to every process of the group `pgid`.
 pub(crate) fn kill_group(pgid: u32) {
-    let Ok(pgid) = i32::try_from(pgid) else {
+    let Some(pid) = i32::try_from(pgid)
+        .ok()
+        .filter(|&p| p > 1)
+        .and_then(rustix::process::Pid::from_raw)
+    else {
         return;
     };
-    if pgid <= 1 {
-        return;
-    }
-    // SAFETY: kill(2) with a negative pid signals a process group; it takes plain integers
-    // and touches no memory. `pgid > 1` rules out "every process" (-1) and our own group (0).
-    unsafe {
-        libc::kill(-pgid, libc::SIGKILL);
-    }
+    // `pgid > 1` rules out "every process" and our own group; a group already gone is fine.
+    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
 }
 
 fn clock_ticks_per_second() -> u64 {
-    // SAFETY: sysconf reads a configuration value; no pointers are involved.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    u64::try_from(ticks).ok().filter(|&t| t > 0).unwrap_or(100)
+    Some(rustix::param::clock_ticks_per_second())
+        .filter(|&t| t > 0)
+        .unwrap_or(100)
 }
 
 /// User + system CPU time of every live process whose process group is `pgid`, summed, and

@@ -86,7 +86,9 @@ pub fn comparable(records: &[Record]) -> Vec<Record> {
     replies
 }
 
-fn mask_ports(v: &mut Value) {
+/// Replaces every `localPort`/`peerPort` in `v` (an info or a list of them) by 0: the two
+/// backends' servers and peers have their own port numbers.
+pub fn mask_ports(v: &mut Value) {
     match v {
         Value::Object(map) => {
             for key in ["localPort", "peerPort"] {

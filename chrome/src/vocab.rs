@@ -31,7 +31,7 @@ impl fmt::Display for Sid {
 }
 
 /// Which namespace an id belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     /// `chrome.sockets.tcpServer`.
     Server,
@@ -63,82 +63,91 @@ impl Payload {
     }
 }
 
-/// One `chrome.sockets.tcpServer` / `chrome.sockets.tcp` call, with Chrome's arguments.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[allow(missing_docs)] // the fields are Chrome's parameters, named as in its API
-pub enum Call {
+/// Defines [`Call`] and its Chrome names from one list: `Variant { fields } => "ns.method"`.
+macro_rules! calls {
+    ($($variant:ident $({ $($field:ident: $ty:ty),* $(,)? })? => $name:literal,)*) => {
+        /// One `chrome.sockets.tcpServer` / `chrome.sockets.tcp` call, with Chrome's arguments.
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        #[allow(missing_docs)] // the fields are Chrome's parameters, named as in its API
+        pub enum Call {
+            $($variant $({ $($field: $ty),* })?,)*
+        }
+
+        impl Call {
+            /// Chrome's name of the call, e.g. `"tcpServer.listen"`.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Call::$variant { .. } => $name,)*
+                }
+            }
+        }
+
+        /// Every call's Chrome name.
+        pub(crate) const CALL_NAMES: &[&str] = &[$($name),*];
+    };
+}
+
+calls! {
     ServerCreate {
         name: Option<String>,
         persistent: Option<bool>,
-    },
+    } => "tcpServer.create",
     ServerUpdate {
         server: Sid,
         name: Option<String>,
         persistent: Option<bool>,
-    },
+    } => "tcpServer.update",
     ServerSetPaused {
         server: Sid,
         paused: bool,
-    },
+    } => "tcpServer.setPaused",
     Listen {
         server: Sid,
         address: String,
         port: i32,
         backlog: Option<i32>,
-    },
-    ServerDisconnect {
-        server: Sid,
-    },
-    ServerClose {
-        server: Sid,
-    },
-    ServerGetInfo {
-        server: Sid,
-    },
-    ServerGetSockets,
+    } => "tcpServer.listen",
+    ServerDisconnect { server: Sid } => "tcpServer.disconnect",
+    ServerClose { server: Sid } => "tcpServer.close",
+    ServerGetInfo { server: Sid } => "tcpServer.getInfo",
+    ServerGetSockets => "tcpServer.getSockets",
     TcpCreate {
         name: Option<String>,
         persistent: Option<bool>,
         buffer_size: Option<i32>,
-    },
+    } => "tcp.create",
     TcpUpdate {
         socket: Sid,
         name: Option<String>,
         persistent: Option<bool>,
         buffer_size: Option<i32>,
-    },
+    } => "tcp.update",
     TcpSetPaused {
         socket: Sid,
         paused: bool,
-    },
+    } => "tcp.setPaused",
     SetKeepAlive {
         socket: Sid,
         enable: bool,
         delay: i32,
-    },
+    } => "tcp.setKeepAlive",
     SetNoDelay {
         socket: Sid,
         no_delay: bool,
-    },
+    } => "tcp.setNoDelay",
     Connect {
         socket: Sid,
         address: String,
         port: i32,
-    },
-    TcpDisconnect {
-        socket: Sid,
-    },
+    } => "tcp.connect",
+    TcpDisconnect { socket: Sid } => "tcp.disconnect",
     Send {
         socket: Sid,
         data: Payload,
-    },
-    TcpClose {
-        socket: Sid,
-    },
-    TcpGetInfo {
-        socket: Sid,
-    },
-    TcpGetSockets,
+    } => "tcp.send",
+    TcpClose { socket: Sid } => "tcp.close",
+    TcpGetInfo { socket: Sid } => "tcp.getInfo",
+    TcpGetSockets => "tcp.getSockets",
 }
 
 impl Call {
@@ -183,31 +192,6 @@ impl Call {
         Call::Send {
             socket,
             data: Payload::Bytes(bytes.to_vec()),
-        }
-    }
-
-    /// Chrome's name of the call, e.g. `"tcpServer.listen"`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Call::ServerCreate { .. } => "tcpServer.create",
-            Call::ServerUpdate { .. } => "tcpServer.update",
-            Call::ServerSetPaused { .. } => "tcpServer.setPaused",
-            Call::Listen { .. } => "tcpServer.listen",
-            Call::ServerDisconnect { .. } => "tcpServer.disconnect",
-            Call::ServerClose { .. } => "tcpServer.close",
-            Call::ServerGetInfo { .. } => "tcpServer.getInfo",
-            Call::ServerGetSockets => "tcpServer.getSockets",
-            Call::TcpCreate { .. } => "tcp.create",
-            Call::TcpUpdate { .. } => "tcp.update",
-            Call::TcpSetPaused { .. } => "tcp.setPaused",
-            Call::SetKeepAlive { .. } => "tcp.setKeepAlive",
-            Call::SetNoDelay { .. } => "tcp.setNoDelay",
-            Call::Connect { .. } => "tcp.connect",
-            Call::TcpDisconnect { .. } => "tcp.disconnect",
-            Call::Send { .. } => "tcp.send",
-            Call::TcpClose { .. } => "tcp.close",
-            Call::TcpGetInfo { .. } => "tcp.getInfo",
-            Call::TcpGetSockets => "tcp.getSockets",
         }
     }
 

@@ -285,25 +285,32 @@ impl World {
         World::callback(seq, |r| Got::from_result(r, |()| Got::Unit))
     }
 
-    /// Removes a closed tcp socket: its queued -100 is dropped (D6), a pending connect gets -3.
+    /// Removes a closed tcp socket: its queued -100 is dropped (D6), a pending connect gets
+    /// "Socket not found" (D5, as Chrome answers it).
     pub(crate) fn close_tcp_model(&mut self, id: i32) {
         let t = self.tcps.remove(&id).expect("live");
-        self.connect_aborted(t.conn);
+        self.connect_overtaken(t.conn, Got::not_found());
         self.fifo
             .retain(|f| !matches!(f, Fifo::RecvErr(x, _) if *x == id));
     }
 
-    /// A pending connect is answered -3 (D5) at this point of the queue.
+    /// A pending connect overtaken by a disconnect is answered -3 (D5) at this point of the
+    /// queue.
     pub(crate) fn connect_aborted(&mut self, conn: MConn) {
+        self.connect_overtaken(conn, Got::net(-3));
+    }
+
+    /// A pending connect is answered `answer` at this point of the queue.
+    fn connect_overtaken(&mut self, conn: MConn, answer: Got) {
         if let MConn::Connecting { seq } = conn {
             let p = self.pending.get_mut(&seq).expect("connect pending");
             p.immediate = true;
             p.may_stay = false;
-            p.predicted = Some(Got::net(-3));
-            p.check = Box::new(|_, g| {
+            p.predicted = Some(answer.clone());
+            p.check = Box::new(move |_, g| {
                 ensure!(
-                    *g == Got::net(-3),
-                    "a connect overtaken by disconnect/close gets -3"
+                    *g == answer,
+                    "a connect overtaken by disconnect/close gets {answer:?}, not {g:?}"
                 );
                 Ok(())
             });

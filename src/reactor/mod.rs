@@ -367,12 +367,14 @@ impl<S: 'static> Reactor<S> {
     }
 
     /// `close` of a tcp socket: removes the id at once and drops the connection; no event
-    /// follows (D6). Returns whether the id was live.
+    /// follows (D6), a connect in progress gets "Socket not found" (D5). Returns whether the
+    /// id was live.
     pub(crate) fn close_tcp(&mut self, id: i32) -> bool {
         let Some(mut entry) = self.tcps.remove(id) else {
             return false;
         };
         let mut cx = lend!(self);
+        entry.connect_overtaken_by_close(&mut cx);
         entry.drop_connection(&mut cx);
         true
     }

@@ -217,6 +217,12 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
         }
     }
 
+    /// `close` overtook a connect in progress: its callback gets "Socket not found", as
+    /// Chrome 156 answers it (measured; D5). The fd is dropped by the close itself.
+    pub(crate) fn connect_overtaken_by_close(&mut self, cx: &mut Io<'_, R, S>) {
+        self.connect_done(Err(LastError::socket_not_found()), cx);
+    }
+
     fn connect_done(&mut self, result: Result<()>, cx: &mut Io<'_, R, S>) {
         if let Some(callback) = self.connect.take() {
             cx.queue.reply(callback, result);

@@ -259,7 +259,8 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
     }
 
     /// Closes the fd and fails what was in flight: queued sends with -15 (D9), a connect in
-    /// progress with -3 (D5). Returns whether the socket was connected.
+    /// progress with -3 (D5: a disconnect overtook it; `close` answers it first, with "Socket
+    /// not found"). Returns whether the socket was connected.
     pub(crate) fn drop_connection(&mut self, cx: &mut Io<'_, R, S>) -> bool {
         let conn = mem::replace(&mut self.conn, Conn::Idle);
         let was_connected = matches!(conn, Conn::Connected { .. });

@@ -145,7 +145,8 @@ impl<'r, S: 'static> Tcp<'r, S> {
     /// unknown id "Socket not found"; no manifest permission "Does not have permission"; port
     /// outside 0..=65535 -4 (D3); already connected (accepted sockets too) -23; a connect in
     /// progress -104; resolution failed -105; the connect failed: its code (-102 refused,
-    /// -118 timed out, ...); closed or disconnected before it finished -3 (D5).
+    /// -118 timed out, ...); disconnected before it finished -3, closed before it finished
+    /// "Socket not found" (D5).
     ///
     /// ```
     /// # use chrome_sockets::{tcp::SocketProperties, Reactor};
@@ -453,7 +454,8 @@ impl<'r, S: 'static> Tcp<'r, S> {
     }
 
     /// Disconnects and destroys the socket; the id is invalid at once and no event for it
-    /// follows (D6). In-flight sends fail with -15, a connect in progress with -3.
+    /// follows (D6). In-flight sends fail with -15; a connect in progress gets "Socket not
+    /// found", as in Chrome (D5).
     ///
     /// ```
     /// # use chrome_sockets::{tcp::SocketProperties, Reactor};

@@ -59,7 +59,6 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 mod common;
-#[path = "accept_throughput/counts.rs"]
 mod counts;
 use common::{config, enforce_cap, median};
 

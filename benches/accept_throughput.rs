@@ -53,7 +53,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrome_oracle::{group_cpu_time, ChromeAcceptServer};
-use chrome_sockets::tcp_server::SocketProperties;
 use chrome_sockets::{AcceptedSockets, Reactor, ReactorBuilder};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
@@ -224,32 +223,13 @@ fn library(
     accepted: AcceptedSockets,
 ) -> impl FnOnce(Arc<AtomicBool>, mpsc::Sender<SocketAddr>) -> io::Result<()> + Send {
     move |stop, tx| {
-        #[derive(Default)]
-        struct App {
-            addr: Option<SocketAddr>,
-        }
-        let mut r: Reactor<App> = ReactorBuilder::new().accepted_sockets(accepted).build()?;
-        let mut app = App::default();
+        let mut r: Reactor = ReactorBuilder::new().accepted_sockets(accepted).build()?;
+        let mut app = ();
         r.tcp_server().on_accept().add_listener(|r, _, info| {
             r.tcp().close(info.client_socket_id, |_, _, _| {});
         });
-        r.tcp_server()
-            .create(SocketProperties::default(), |r, _, created| {
-                let id = created.expect("create").socket_id;
-                r.tcp_server()
-                    .listen(id, "127.0.0.1", 0, None, move |r, _, listened| {
-                        listened.expect("listen");
-                        r.tcp_server().get_info(id, |_, app, info| {
-                            let port = info.expect("get_info").local_port.expect("port");
-                            app.addr = Some(SocketAddr::from(([127, 0, 0, 1], port)));
-                        });
-                    });
-            });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while app.addr.is_none() && Instant::now() < deadline {
-            r.turn(Some(Duration::from_millis(10)), &mut app)?;
-        }
-        tx.send(app.addr.expect("listening")).expect("main waits");
+        tx.send(common::listen_on_loopback(&mut r, &mut app)?)
+            .expect("main waits");
         while !stop.load(Ordering::Relaxed) {
             r.turn(None, &mut app)?;
         }

@@ -35,7 +35,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrome_sockets::tcp_server::SocketProperties;
 use chrome_sockets::Reactor;
 
 mod common;
@@ -99,7 +98,6 @@ fn wait_for_parent() {
 fn serve_library(n: usize, read: bool) -> io::Result<()> {
     #[derive(Default)]
     struct App {
-        addr: Option<SocketAddr>,
         accepted: usize,
         received: usize,
     }
@@ -119,22 +117,8 @@ fn serve_library(n: usize, read: bool) -> io::Result<()> {
     r.tcp()
         .on_receive()
         .add_listener(|_, app, _| app.received += 1);
-    r.tcp_server()
-        .create(SocketProperties::default(), |r, _, created| {
-            let id = created.expect("create").socket_id;
-            r.tcp_server()
-                .listen(id, "127.0.0.1", 0, None, move |r, _, listened| {
-                    listened.expect("listen");
-                    r.tcp_server().get_info(id, |_, app, info| {
-                        let port = info.expect("get_info").local_port.expect("port");
-                        app.addr = Some(SocketAddr::from(([127, 0, 0, 1], port)));
-                    });
-                });
-        });
-    while app.addr.is_none() {
-        r.turn(Some(Duration::from_millis(10)), &mut app)?;
-    }
-    say(&format!("LISTENING {}", app.addr.expect("listening")));
+    let addr = common::listen_on_loopback(&mut r, &mut app)?;
+    say(&format!("LISTENING {addr}"));
     while app.accepted < n || (read && app.received < n) {
         r.turn(None, &mut app)?;
     }

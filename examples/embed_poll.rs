@@ -81,10 +81,21 @@ fn start_echo_server(r: &mut Reactor<App>, port: i32) {
     });
     r.tcp().on_receive().add_listener(|r, app, info| {
         app.echoed += info.data.len();
+        let id = info.socket_id;
+        // Read no more until this echo is written: the peer's FIN (-100, which would fail a
+        // send still queued) is read only once every echo is out, so nothing is lost.
+        r.tcp().set_paused(id, true, |_, _, _| {});
         r.tcp()
-            .send(info.socket_id, info.data.clone(), |_, _, _| {});
+            .send(id, info.data.clone(), move |r, _, sent| match sent {
+                Ok(_) => r.tcp().set_paused(id, false, |_, _, _| {}),
+                Err(e) => {
+                    eprintln!("echo to socket {id} failed: {e}; closing it");
+                    r.tcp().close(id, |_, _, _| {});
+                }
+            });
     });
     r.tcp().on_receive_error().add_listener(|r, _, info| {
+        // -100: the peer half-closed and every echo was written; otherwise a reset.
         r.tcp().close(info.socket_id, |_, _, _| {});
     });
     r.tcp_server()

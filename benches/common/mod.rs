@@ -1,7 +1,47 @@
-//! What both benches share: the run configuration (arguments and `CS_BENCH_*` environment),
-//! the hard time cap and the median.
+//! What the benches share: the run configuration (arguments and `CS_BENCH_*` environment),
+//! the hard time cap, the median, and a reactor server listening on loopback.
+#![allow(dead_code)] // each bench uses a part
 
-use std::time::Duration;
+use std::cell::Cell;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use chrome_sockets::tcp_server::SocketProperties;
+use chrome_sockets::Reactor;
+
+/// Creates a server socket listening on 127.0.0.1 (a free port) and turns `r` until it
+/// listens (10 s at most); returns its address.
+pub fn listen_on_loopback<S: 'static>(r: &mut Reactor<S>, state: &mut S) -> io::Result<SocketAddr> {
+    let port = Rc::new(Cell::new(None));
+    let slot = port.clone();
+    r.tcp_server()
+        .create(SocketProperties::default(), move |r, _, created| {
+            let id = created.expect("create").socket_id;
+            r.tcp_server()
+                .listen(id, "127.0.0.1", 0, None, move |r, _, listened| {
+                    listened.expect("listen");
+                    r.tcp_server().get_info(id, move |_, _, info| {
+                        slot.set(info.expect("get_info").local_port);
+                    });
+                });
+        });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while port.get().is_none() {
+        if Instant::now() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "listen did not complete",
+            ));
+        }
+        r.turn(Some(Duration::from_millis(10)), state)?;
+    }
+    Ok(SocketAddr::from((
+        [127, 0, 0, 1],
+        port.get().expect("port"),
+    )))
+}
 
 /// How long and how often to measure.
 pub struct Config {

@@ -55,10 +55,7 @@ fn listen_with_backlog(r: &mut R, rec: &mut Rec, backlog: i32) -> (ServerSocketI
 
 #[test]
 fn two_hundred_listeners_each_accept_their_one_client_exactly_once() {
-    let _fds = FdGuard::new();
-    enough_fds();
-    let mut rec = Rec::reading();
-    let mut r = recording_reactor();
+    let (_fds, mut r, mut rec) = load_setup(Rec::reading());
     let servers: Vec<(ServerSocketId, SocketAddr)> = (0..200)
         .map(|_| listen_on_loopback(&mut r, &mut rec))
         .collect();
@@ -245,10 +242,7 @@ fn a_thousand_idle_clients_cost_nothing_and_a_new_client_is_still_served() {
 
 #[test]
 fn ten_thousand_connect_accept_close_cycles_leave_empty_tables_and_no_fd() {
-    let _fds = FdGuard::new();
-    enough_fds();
-    let mut rec = Rec::default();
-    let mut r = recording_reactor();
+    let (_fds, mut r, mut rec) = load_setup(Rec::default());
     r.tcp_server().on_accept().add_listener(|r, _, info| {
         r.tcp()
             .close(info.client_socket_id, |_, _, res| res.unwrap());
@@ -288,4 +282,11 @@ fn ten_thousand_connect_accept_close_cycles_leave_empty_tables_and_no_fd() {
     ask(&mut r, &mut rec, |r, d| r.tcp_server().close(server, d)).unwrap();
     let servers = ask(&mut r, &mut rec, |r, d| r.tcp_server().get_sockets(d)).unwrap();
     assert!(servers.is_empty());
+}
+
+/// The fd guard, a fd limit high enough for the load, and a recording reactor with `rec`.
+fn load_setup(rec: Rec) -> (FdGuard, Reactor<Rec>, Rec) {
+    let fds = FdGuard::new();
+    enough_fds();
+    (fds, recording_reactor(), rec)
 }

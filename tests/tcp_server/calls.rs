@@ -212,9 +212,7 @@ fn listen_on_a_port_in_use_fails_with_147() {
 #[test]
 fn listen_twice_fails_with_23_keeps_listener() {
     let (_serial, mut r, mut s) = setup();
-    let id = create(&mut r, &mut s, SocketProperties::default());
-    listen(&mut r, &mut s, id, "127.0.0.1", 0, None).unwrap();
-    let addr = local(&info(&mut r, &mut s, id).unwrap());
+    let (id, addr) = listening_on_loopback(&mut r, &mut s);
     // D4: both a second port-0 listen and one on the very same port.
     let again = listen(&mut r, &mut s, id, "127.0.0.1", 0, None);
     assert_last_error(&again, "net::ERR_SOCKET_IS_CONNECTED", Some(-23));
@@ -291,9 +289,7 @@ fn disconnect_of_a_never_listened_socket_succeeds_repeatedly() {
 #[test]
 fn close_makes_every_method_fail_with_socket_not_found_and_a_second_close_fails() {
     let (_serial, mut r, mut s) = setup();
-    let id = create(&mut r, &mut s, SocketProperties::default());
-    listen(&mut r, &mut s, id, "127.0.0.1", 0, None).unwrap();
-    let addr = local(&info(&mut r, &mut s, id).unwrap());
+    let (id, addr) = listening_on_loopback(&mut r, &mut s);
     let out = slot();
     r.tcp_server().close(id, put(&out));
     // Reference §1.6: the id is gone as soon as close returns (port too).
@@ -416,4 +412,12 @@ fn ipv6_loopback_listens_accepts_and_reports_peer() {
     wait(&mut r, &mut s, &out).unwrap();
     let mut buf = [0u8; 1];
     assert_eq!(client.read(&mut buf).unwrap(), 0, "the client sees EOF");
+}
+
+/// A new server listening on 127.0.0.1 (any port), and its address.
+fn listening_on_loopback(r: &mut R, s: &mut Vec<AcceptInfo>) -> (ServerSocketId, SocketAddr) {
+    let id = create(r, s, SocketProperties::default());
+    listen(r, s, id, "127.0.0.1", 0, None).unwrap();
+    let addr = local(&info(r, s, id).unwrap());
+    (id, addr)
 }

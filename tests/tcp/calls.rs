@@ -311,35 +311,44 @@ fn connect_with_port_out_of_range_fails_with_4() {
     });
 }
 
-/// Counts how often a connect callback ran and what it got.
-fn counted_connect(
-    r: &mut chrome_sockets::Reactor<Rec>,
-    id: TcpSocketId,
+/// Creates a socket, starts a connect to `host:port`, lets `overtake` act on the socket right
+/// after (in the same task, as Chrome's JavaScript would), then turns until the connect's
+/// callback ran and 20 turns more. Returns the socket and every result the callback got, as
+/// `Ok(())` or `Err((message, code))`.
+fn overtaken_connect(
+    r: &mut Reactor<Rec>,
+    app: &mut Rec,
     host: &str,
     port: i32,
-) -> Rc<std::cell::RefCell<Vec<Option<i32>>>> {
-    let calls = Rc::new(std::cell::RefCell::new(Vec::new()));
+    overtake: impl FnOnce(&mut Reactor<Rec>, &mut Rec, TcpSocketId),
+) -> (TcpSocketId, ConnectResults) {
+    let id = create(r, app, SocketProperties::new());
+    let calls = ConnectResults::default();
     let c = calls.clone();
     r.tcp().connect(id, host, port, move |_, _, res| {
-        c.borrow_mut()
-            .push(res.err().map(|e| e.code().map_or(0, |c| c.code())));
+        let res = res.map_err(|e| (e.to_string(), e.code().map(|c| c.code())));
+        c.borrow_mut().push(res);
     });
-    calls
+    overtake(r, app, id);
+    turn_until(r, app, |_| !calls.borrow().is_empty());
+    turn_n(r, app, 20);
+    (id, calls)
 }
+
+type ConnectResults = Rc<std::cell::RefCell<Vec<Result<(), (String, Option<i32>)>>>>;
 
 #[test]
 fn close_during_connect_calls_back_exactly_once_with_socket_not_found() {
     // D5: every callback runs exactly once, also when a close overtakes the connect; the
-    // answer is Chrome's "Socket not found" (no code, counted as 0 here).
+    // answer is Chrome's "Socket not found" (no code).
     with_recorder(|mut r, mut app| {
         let (_listener, port) = std_listener_and_port();
         for host in ["127.0.0.1", "localhost"] {
-            let id = create(&mut r, &mut app, SocketProperties::new());
-            let calls = counted_connect(&mut r, id, host, port);
-            assert_eq!(ask(&mut r, &mut app, |r, cb| r.tcp().close(id, cb)), Ok(()));
-            turn_until(&mut r, &mut app, |_| !calls.borrow().is_empty());
-            turn_n(&mut r, &mut app, 20);
-            assert_eq!(*calls.borrow(), vec![Some(0)], "connect to {host}");
+            let (_, calls) = overtaken_connect(&mut r, &mut app, host, port, |r, app, id| {
+                assert_eq!(ask(r, app, |r, cb| r.tcp().close(id, cb)), Ok(()));
+            });
+            let not_found = Err(("Socket not found".to_string(), None));
+            assert_eq!(*calls.borrow(), vec![not_found], "connect to {host}");
             assert!(app.receive_errors.is_empty());
         }
     });
@@ -351,15 +360,11 @@ fn disconnect_during_connect_calls_back_once_with_3_and_reconnect_works() {
     with_recorder(|mut r, mut app| {
         let (listener, port) = std_listener_and_port();
         for host in ["127.0.0.1", "localhost"] {
-            let id = create(&mut r, &mut app, SocketProperties::new());
-            let calls = counted_connect(&mut r, id, host, port);
-            assert_eq!(
-                ask(&mut r, &mut app, |r, cb| r.tcp().disconnect(id, cb)),
-                Ok(())
-            );
-            turn_until(&mut r, &mut app, |_| !calls.borrow().is_empty());
-            turn_n(&mut r, &mut app, 20);
-            assert_eq!(*calls.borrow(), vec![Some(-3)], "connect to {host}");
+            let (id, calls) = overtaken_connect(&mut r, &mut app, host, port, |r, app, id| {
+                assert_eq!(ask(r, app, |r, cb| r.tcp().disconnect(id, cb)), Ok(()));
+            });
+            let aborted = Err(("net::ERR_ABORTED".to_string(), Some(-3)));
+            assert_eq!(*calls.borrow(), vec![aborted], "connect to {host}");
             // Any half-made connection the listener got is dropped here.
             listener.set_nonblocking(true).unwrap();
             while listener.accept().is_ok() {}

@@ -313,4 +313,73 @@ pub enum Cmd {
     SuspendApp,
     UnloadApp,
     DropReactor,
+    /// Arms a fault: the next `times % 3 + 1` calls of `syscall` fail with `errno`.
+    FaultArm {
+        syscall: SyscallChoice,
+        errno: ErrnoChoice,
+        times: u8,
+    },
+    /// Sends a large buffer (it queues when the peer does not read).
+    TcpSendBig {
+        id: Pick,
+        size: BigSize,
+    },
+    /// A peer reads everything, turning the reactor, until the sends of its tcp socket
+    /// completed (bounded).
+    PeerDrain {
+        peer: Pick,
+    },
+    /// Shrinks a peer's receive buffer (`SO_RCVBUF`).
+    PeerSetRcvbuf {
+        peer: Pick,
+        size: RcvbufChoice,
+    },
+}
+
+/// A syscall of the reactor that [`Cmd::FaultArm`] makes fail.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyscallChoice {
+    Accept,
+    Read,
+    Send,
+    Connect,
+    Socket,
+    Bind,
+    Listen,
+}
+
+/// The errno an armed fault fails with (`Eintr`, `Econnaborted` and `Eproto` are retried by
+/// some paths: accept retries all three, read and send retry `EINTR`).
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrnoChoice {
+    Enobufs,
+    Enomem,
+    Emfile,
+    Econnreset,
+    Epipe,
+    Etimedout,
+    Eaddrinuse,
+    Eacces,
+    Eintr,
+    Econnaborted,
+    Eproto,
+}
+
+/// The size of a [`Cmd::TcpSendBig`]; `OverQuota` is one byte over the 200 MiB write quota.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BigSize {
+    K64,
+    K256,
+    M1,
+    M4,
+    OverQuota,
+}
+
+/// A peer's `SO_RCVBUF` (set on a connected socket; below 16 KiB loopback falls back to
+/// zero-window probing and moves a few KiB a second, too slow for a bounded run).
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RcvbufChoice {
+    B16k,
+    B64k,
+    B256k,
 }

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Instant;
 
+use chrome_sockets::fault_injection::{self, Syscall};
 use chrome_sockets::{format_ip, LastError, ListenerId, Reactor, TimerId};
 use socket2::Socket;
 
@@ -130,6 +131,45 @@ pub(crate) struct MTimer {
     pub(crate) state: TState,
 }
 
+/// One armed fault, mirroring the seam's plan: per syscall, units are taken in arming order.
+pub(crate) struct MFault {
+    pub(crate) call: Syscall,
+    pub(crate) errno: i32,
+    pub(crate) left: usize,
+}
+
+/// A send whose callback has not run: it may wait for the peer to read, so it is checked by
+/// rule when it completes (in issue order per socket), not in the call FIFO.
+pub(crate) struct OutSend {
+    pub(crate) id: i32,
+    pub(crate) len: usize,
+    /// A disconnect or close came after it: -15 (D9) unless it had already completed.
+    pub(crate) cut: bool,
+    /// An earlier send of the same connection failed: this one gets -15.
+    pub(crate) must_fail: bool,
+    /// The peer could go away or a fault could hit it: a net error is allowed.
+    pub(crate) loose: bool,
+    /// [`World::fault_epoch`] when it was issued.
+    pub(crate) epoch: u64,
+}
+
+/// `accept(2)` errnos the reactor retries silently (DESIGN §3; those of [`ErrnoChoice`]).
+///
+/// [`ErrnoChoice`]: crate::cmd::ErrnoChoice
+pub(crate) fn accept_retried(errno: i32) -> bool {
+    matches!(errno, libc::EINTR | libc::ECONNABORTED | libc::EPROTO)
+}
+
+/// Read and send retry `EINTR` only.
+pub(crate) fn eintr_retried(errno: i32) -> bool {
+    errno == libc::EINTR
+}
+
+/// Listen and connect steps retry nothing.
+pub(crate) fn never_retried(_: i32) -> bool {
+    false
+}
+
 /// The reactor's state `S`: the model plus everything callbacks check against.
 pub(crate) struct World {
     /// Print every command, callback and event as it happens.
@@ -156,6 +196,14 @@ pub(crate) struct World {
     pub(crate) dispatch_waiting: Vec<usize>,
     /// Set when a check fails inside a callback; reported by the executor.
     pub(crate) failure: Option<String>,
+    /// Armed faults not yet known to be taken.
+    pub(crate) faults: Vec<MFault>,
+    /// Counts `fault.arm` commands.
+    pub(crate) fault_epoch: u64,
+    /// A retried accept fault was armed: an accept step may stay queued past a short batch.
+    pub(crate) accept_retry_armed: bool,
+    /// Sends whose callback has not run, by sequence number.
+    pub(crate) out_sends: BTreeMap<u64, OutSend>,
 }
 
 impl World {
@@ -180,6 +228,10 @@ impl World {
             listeners: Vec::new(),
             dispatch_waiting: Vec::new(),
             failure: None,
+            faults: Vec::new(),
+            fault_epoch: 0,
+            accept_retry_armed: false,
+            out_sends: BTreeMap::new(),
         }
     }
 
@@ -288,6 +340,7 @@ impl World {
     /// Removes a closed tcp socket: its queued -100 is dropped (D6), a pending connect gets -3.
     pub(crate) fn close_tcp_model(&mut self, id: i32) {
         let t = self.tcps.remove(&id).expect("live");
+        self.cut_sends(id);
         self.connect_aborted(t.conn);
         self.fifo
             .retain(|f| !matches!(f, Fifo::RecvErr(x, _) if *x == id));
@@ -353,6 +406,135 @@ impl World {
         t.sent.extend_from_slice(data);
         if let Link::Peer(pi) = t.link {
             self.peers[pi].expect_in.extend_from_slice(data);
+        }
+    }
+}
+
+impl World {
+    /// Simulates one operation calling `call`: takes armed units in order, going on after
+    /// `retried` errnos; the errno it fails with, if any unit is not retried.
+    pub(crate) fn take_fault(&mut self, call: Syscall, retried: fn(i32) -> bool) -> Option<i32> {
+        loop {
+            let i = self.faults.iter().position(|f| f.call == call)?;
+            let errno = self.faults[i].errno;
+            self.faults[i].left -= 1;
+            if self.faults[i].left == 0 {
+                self.faults.remove(i);
+            }
+            if !retried(errno) {
+                return Some(errno);
+            }
+        }
+    }
+
+    /// Units of `call` the model still has armed.
+    pub(crate) fn armed(&self, call: Syscall) -> usize {
+        self.faults
+            .iter()
+            .filter(|f| f.call == call)
+            .map(|f| f.left)
+            .sum()
+    }
+
+    /// Drops the units of `call` the seam took since (the reactor took them on its own
+    /// schedule, e.g. a send flushed on writability); fails if the seam has more than the model.
+    pub(crate) fn sync_fault(&mut self, call: Syscall) {
+        let seam = fault_injection::pending(call);
+        let mut have = self.armed(call);
+        if seam > have {
+            return self.fail(format!(
+                "{call:?}: seam has {seam} faults armed, model {have}"
+            ));
+        }
+        while have > seam {
+            if let Some(i) = self.faults.iter().position(|f| f.call == call) {
+                self.faults[i].left -= 1;
+                if self.faults[i].left == 0 {
+                    self.faults.remove(i);
+                }
+            }
+            have -= 1;
+        }
+    }
+
+    /// A disconnect or close: the socket's outstanding sends get -15 unless already done.
+    pub(crate) fn cut_sends(&mut self, id: i32) {
+        for s in self.out_sends.values_mut().filter(|s| s.id == id) {
+            s.cut = true;
+        }
+    }
+
+    /// Whether `id` has sends whose callback has not run.
+    pub(crate) fn sending(&self, id: i32) -> bool {
+        self.out_sends.values().any(|s| s.id == id)
+    }
+
+    /// Whether a send of `id` may fail now: its peer may be gone or half-closed (the read
+    /// path then disconnects), or a fault was armed since the send was issued.
+    pub(crate) fn send_loose(&self, id: i32, epoch: u64) -> bool {
+        if self.fault_epoch > epoch {
+            return true;
+        }
+        let Some(t) = self.tcps.get(&id) else {
+            return true;
+        };
+        let peer_left = match t.link {
+            Link::Peer(pi) => self.peers[pi].gone || self.peers[pi].shut,
+            Link::Unknown | Link::Reactor => true,
+        };
+        peer_left || !matches!(t.conn, MConn::Connected { maybe_gone: false })
+    }
+
+    /// Checks the callback of outstanding send `seq`: issue order per socket; every byte
+    /// sent, or -15 once cut (D9) or after an earlier failure, or a net error when it may fail.
+    pub(crate) fn send_done(&mut self, seq: u64, g: &Got) -> Result<(), String> {
+        let s = self
+            .out_sends
+            .remove(&seq)
+            .ok_or("not an outstanding send")?;
+        if let Some((&first, _)) = self.out_sends.iter().find(|(_, o)| o.id == s.id) {
+            ensure!(
+                first > seq,
+                "completed before send #{first} of the same socket (issue order)"
+            );
+        }
+        let loose = s.loose || self.send_loose(s.id, s.epoch);
+        let ok = match g {
+            Got::Sent(n) => *n == s.len && !s.must_fail,
+            g if *g == Got::net(-15) => s.cut || s.must_fail || loose,
+            g if g.is_net_error() => !s.must_fail && loose,
+            _ => false,
+        };
+        ensure!(
+            ok,
+            "expected {} bytes sent (cut {}, after a failure {}, may fail {loose})",
+            s.len,
+            s.cut,
+            s.must_fail
+        );
+        if g.is_net_error() && *g != Got::net(-15) {
+            self.write_failed(s.id);
+        }
+        self.sync_fault(Syscall::Send);
+        Ok(())
+    }
+
+    /// The write of an outstanding send failed: the socket is disconnected, its later sends
+    /// get -15, and a reading socket gets `on_receive_error` -100 after the -15s.
+    pub(crate) fn write_failed(&mut self, id: i32) {
+        for s in self.out_sends.values_mut().filter(|s| s.id == id) {
+            s.must_fail = true;
+        }
+        let Some(t) = self.tcps.get_mut(&id) else {
+            return;
+        };
+        if !matches!(t.conn, MConn::Connected { .. }) {
+            return;
+        }
+        t.conn = MConn::Idle;
+        if !t.paused {
+            t.paused = true;
+            self.fifo.push_front(Fifo::RecvErr(id, self.turns - 1));
         }
     }
 }

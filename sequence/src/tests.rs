@@ -53,9 +53,13 @@ fn variant(c: &Cmd) -> usize {
         SuspendApp => 31,
         UnloadApp => 32,
         DropReactor => 33,
+        FaultArm { .. } => 34,
+        TcpSendBig { .. } => 35,
+        PeerDrain { .. } => 36,
+        PeerSetRcvbuf { .. } => 37,
     }
 }
-const VARIANTS: usize = 34;
+const VARIANTS: usize = 38;
 
 #[test]
 fn text_form_round_trips_every_cmd_variant() {
@@ -73,6 +77,18 @@ fn text_form_round_trips_every_cmd_variant() {
             let same = match (cmd, back) {
                 (Cmd::TcpSend { len: a, .. }, Cmd::TcpSend { len: b, .. }) => a % 65 == b,
                 (Cmd::PeerWrite { len: a, .. }, Cmd::PeerWrite { len: b, .. }) => a % 33 == b,
+                (
+                    Cmd::FaultArm {
+                        syscall: s1,
+                        errno: e1,
+                        times: a,
+                    },
+                    Cmd::FaultArm {
+                        syscall: s2,
+                        errno: e2,
+                        times: b,
+                    },
+                ) => s1 == s2 && e1 == e2 && a % 3 == b,
                 _ => back == cmd,
             };
             assert!(same, "{cmd:?} came back as {back:?}");
@@ -141,6 +157,9 @@ fn bad_text_is_an_error_naming_the_line() {
             2,
         ),
         ("turn timeout\n", 1),
+        ("fault.arm syscall=accept errno=ENOBUFS times=4\n", 1),
+        ("fault.arm syscall=poll errno=ENOBUFS times=1\n", 1),
+        ("tcp.send_big id=#0 size=3m\n", 1),
     ] {
         let e = text.parse::<Input>().unwrap_err();
         assert!(e.starts_with(&format!("line {line}:")), "{text:?}: {e}");

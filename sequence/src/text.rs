@@ -41,6 +41,17 @@ tokens!(EventKind { Accept = "on_accept", AcceptError = "on_accept_error", Recei
 tokens!(DelayChoice { Zero = "0ms", Ms1 = "1ms", Ms3 = "3ms" });
 tokens!(KeepAliveDelay { Zero = "0", One = "1", D45 = "45", Minus1 = "-1", D40000 = "40000" });
 tokens!(TurnTimeout { Zero = "0ms", Ms1 = "1ms", Ms5 = "5ms" });
+tokens!(SyscallChoice {
+    Accept = "accept", Read = "read", Send = "send", Connect = "connect", Socket = "socket",
+    Bind = "bind", Listen = "listen",
+});
+tokens!(ErrnoChoice {
+    Enobufs = "ENOBUFS", Enomem = "ENOMEM", Emfile = "EMFILE", Econnreset = "ECONNRESET",
+    Epipe = "EPIPE", Etimedout = "ETIMEDOUT", Eaddrinuse = "EADDRINUSE", Eacces = "EACCES",
+    Eintr = "EINTR", Econnaborted = "ECONNABORTED", Eproto = "EPROTO",
+});
+tokens!(BigSize { K64 = "64k", K256 = "256k", M1 = "1m", M4 = "4m", OverQuota = "over-quota" });
+tokens!(RcvbufChoice { B16k = "16k", B64k = "64k", B256k = "256k" });
 
 impl fmt::Display for Pick {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -129,6 +140,8 @@ struct Len<const M: u8, const OFF: u8>(u8);
 type SendLen = Len<65, 0>;
 /// `peer.write`'s `len`: the bytes written.
 type WriteLen = Len<33, 1>;
+/// `fault.arm`'s `times`: how many calls fail.
+type Times = Len<3, 1>;
 
 impl<const M: u8, const OFF: u8> fmt::Display for Len<M, OFF> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -215,6 +228,10 @@ cmd_text! {
     SuspendApp "suspend_app" {}
     UnloadApp "unload_app" {}
     DropReactor "drop_reactor" {}
+    FaultArm "fault.arm" { syscall = "syscall", errno = "errno", times = "times" as Times }
+    TcpSendBig "tcp.send_big" { id = "id", size = "size" }
+    PeerDrain "peer.drain" { peer = "peer" }
+    PeerSetRcvbuf "peer.set_rcvbuf" { peer = "peer", size = "size" }
 }
 
 struct Args<'a> {

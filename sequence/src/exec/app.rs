@@ -153,6 +153,7 @@ impl Exec {
     /// Everything queued is discarded (unload or drop): none of it may run.
     fn forget_pending(&mut self) {
         self.w.pending.clear();
+        self.w.out_sends.clear();
         self.w.fifo.clear();
         for t in &mut self.w.timers {
             if t.state == TState::Pending {

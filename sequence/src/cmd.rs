@@ -44,6 +44,20 @@ impl Input {
     }
 }
 
+/// A deterministic byte source (xorshift64*) for [`Input::from_bytes`]: the seeded random
+/// sequences of the tests.
+pub fn seeded_bytes(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+        })
+        .collect()
+}
+
 /// Which sockets manifest the reactor gets.
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ManifestChoice {

@@ -307,14 +307,14 @@ impl World {
         if t.state != TState::Pending {
             return self.fail(format!("timer {index} fired in state {:?}", t.state));
         }
-        if now < t.lo {
+        if now < t.due.start {
             return self.fail(format!("timer {index} fired early"));
         }
-        let lo = t.lo;
+        let lo = t.due.start;
         if let Some(j) = self
             .timers
             .iter()
-            .position(|o| o.state == TState::Pending && o.hi < lo)
+            .position(|o| o.state == TState::Pending && o.due.end < lo)
         {
             return self.fail(format!("timer {index} fired before earlier timer {j}"));
         }

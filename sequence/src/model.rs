@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
+use std::ops::Range;
 use std::time::Instant;
 
 use chrome_sockets::fault_injection::{self, Syscall};
@@ -53,8 +54,11 @@ impl Fifo {
 
 pub(crate) struct MListen {
     pub(crate) ip: IpAddr,
+    /// Learned from `getInfo` after a listen on port 0.
     pub(crate) port: Option<u16>,
+    /// Backlog 1 or 2: a connect may wait in a full backlog (its SYN dropped).
     pub(crate) small_backlog: bool,
+    /// Which listen this is (a connect to an older one may be reset).
     pub(crate) gen: u64,
 }
 
@@ -89,10 +93,14 @@ pub(crate) enum Link {
 pub(crate) struct MTcp {
     pub(crate) name: String,
     pub(crate) persistent: bool,
+    /// As the app set it; 0 or less: unset (reads use 4096). A received chunk is at most
+    /// this long.
     pub(crate) buffer: i32,
     pub(crate) paused: bool,
     pub(crate) conn: MConn,
+    /// Who is on the other end.
     pub(crate) link: Link,
+    /// Bytes it sent (by every send the model counted), and bytes it received, in order.
     pub(crate) sent: Vec<u8>,
     pub(crate) received: Vec<u8>,
     /// A `set_paused(false)` on this paused, connected socket whose callback has not run: no
@@ -126,16 +134,9 @@ pub(crate) enum TState {
 
 pub(crate) struct MTimer {
     pub(crate) id: TimerId,
-    pub(crate) lo: Instant,
-    pub(crate) hi: Instant,
+    /// When it is due: not before the start (set before the call), at the latest the end.
+    pub(crate) due: Range<Instant>,
     pub(crate) state: TState,
-}
-
-/// One armed fault, mirroring the seam's plan: per syscall, units are taken in arming order.
-pub(crate) struct MFault {
-    pub(crate) call: Syscall,
-    pub(crate) errno: i32,
-    pub(crate) left: usize,
 }
 
 /// A send whose callback has not run: it may wait for the peer to read, so it is checked by
@@ -143,14 +144,21 @@ pub(crate) struct MFault {
 pub(crate) struct OutSend {
     pub(crate) id: i32,
     pub(crate) len: usize,
-    /// A disconnect or close came after it: -15 (D9) unless it had already completed.
-    pub(crate) cut: bool,
-    /// An earlier send of the same connection failed: this one gets -15.
-    pub(crate) must_fail: bool,
-    /// The peer could go away or a fault could hit it: a net error is allowed.
-    pub(crate) loose: bool,
-    /// [`World::fault_epoch`] when it was issued.
-    pub(crate) epoch: u64,
+    pub(crate) fate: Fate,
+    /// The peer could go away or a fault could hit it (a net error is allowed), or a fault
+    /// armed after [`World::fault_epoch`] reached this value.
+    pub(crate) loose: (bool, u64),
+}
+
+/// What an outstanding send may still get besides its own net error when loose.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Fate {
+    /// Every byte sent.
+    Open,
+    /// A disconnect or close came after it: -15 (D9), unless it had already completed.
+    Cut,
+    /// An earlier send of the same connection failed: -15.
+    Failed,
 }
 
 /// `accept(2)` errnos the reactor retries silently (DESIGN §3; those of [`ErrnoChoice`]).
@@ -196,8 +204,9 @@ pub(crate) struct World {
     pub(crate) dispatch_waiting: Vec<usize>,
     /// Set when a check fails inside a callback; reported by the executor.
     pub(crate) failure: Option<String>,
-    /// Armed faults not yet known to be taken.
-    pub(crate) faults: Vec<MFault>,
+    /// Armed faults not yet known to be taken, mirroring the seam's plan: (syscall, errno,
+    /// units left); per syscall, units are taken in arming order.
+    pub(crate) faults: Vec<(Syscall, i32, usize)>,
     /// Counts `fault.arm` commands.
     pub(crate) fault_epoch: u64,
     /// A retried accept fault was armed: an accept step may stay queued past a short batch.
@@ -411,16 +420,23 @@ impl World {
 }
 
 impl World {
+    /// Takes one armed unit of `call`: its errno.
+    fn take_unit(&mut self, call: Syscall) -> Option<i32> {
+        let i = self.faults.iter().position(|f| f.0 == call)?;
+        let (_, errno, left) = &mut self.faults[i];
+        let errno = *errno;
+        *left -= 1;
+        if *left == 0 {
+            self.faults.remove(i);
+        }
+        Some(errno)
+    }
+
     /// Simulates one operation calling `call`: takes armed units in order, going on after
     /// `retried` errnos; the errno it fails with, if any unit is not retried.
     pub(crate) fn take_fault(&mut self, call: Syscall, retried: fn(i32) -> bool) -> Option<i32> {
         loop {
-            let i = self.faults.iter().position(|f| f.call == call)?;
-            let errno = self.faults[i].errno;
-            self.faults[i].left -= 1;
-            if self.faults[i].left == 0 {
-                self.faults.remove(i);
-            }
+            let errno = self.take_unit(call)?;
             if !retried(errno) {
                 return Some(errno);
             }
@@ -431,36 +447,31 @@ impl World {
     pub(crate) fn armed(&self, call: Syscall) -> usize {
         self.faults
             .iter()
-            .filter(|f| f.call == call)
-            .map(|f| f.left)
+            .filter(|f| f.0 == call)
+            .map(|f| f.2)
             .sum()
     }
 
     /// Drops the units of `call` the seam took since (the reactor took them on its own
     /// schedule, e.g. a send flushed on writability); fails if the seam has more than the model.
     pub(crate) fn sync_fault(&mut self, call: Syscall) {
-        let seam = fault_injection::pending(call);
-        let mut have = self.armed(call);
+        let (seam, have) = (fault_injection::pending(call), self.armed(call));
         if seam > have {
             return self.fail(format!(
                 "{call:?}: seam has {seam} faults armed, model {have}"
             ));
         }
-        while have > seam {
-            if let Some(i) = self.faults.iter().position(|f| f.call == call) {
-                self.faults[i].left -= 1;
-                if self.faults[i].left == 0 {
-                    self.faults.remove(i);
-                }
-            }
-            have -= 1;
+        for _ in seam..have {
+            self.take_unit(call);
         }
     }
 
     /// A disconnect or close: the socket's outstanding sends get -15 unless already done.
     pub(crate) fn cut_sends(&mut self, id: i32) {
         for s in self.out_sends.values_mut().filter(|s| s.id == id) {
-            s.cut = true;
+            if s.fate == Fate::Open {
+                s.fate = Fate::Cut;
+            }
         }
     }
 
@@ -486,7 +497,7 @@ impl World {
     }
 
     /// Checks the callback of outstanding send `seq`: issue order per socket; every byte
-    /// sent, or -15 once cut (D9) or after an earlier failure, or a net error when it may fail.
+    /// sent, or -15 once cut (D9) or after an earlier failure, or a net error when loose.
     pub(crate) fn send_done(&mut self, seq: u64, g: &Got) -> Result<(), String> {
         let s = self
             .out_sends
@@ -498,19 +509,18 @@ impl World {
                 "completed before send #{first} of the same socket (issue order)"
             );
         }
-        let loose = s.loose || self.send_loose(s.id, s.epoch);
+        let loose = s.loose.0 || self.send_loose(s.id, s.loose.1);
         let ok = match g {
-            Got::Sent(n) => *n == s.len && !s.must_fail,
-            g if *g == Got::net(-15) => s.cut || s.must_fail || loose,
-            g if g.is_net_error() => !s.must_fail && loose,
+            Got::Sent(n) => *n == s.len && s.fate != Fate::Failed,
+            g if *g == Got::net(-15) => s.fate != Fate::Open || loose,
+            g if g.is_net_error() => s.fate != Fate::Failed && loose,
             _ => false,
         };
         ensure!(
             ok,
-            "expected {} bytes sent (cut {}, after a failure {}, may fail {loose})",
+            "expected {} bytes sent ({:?}, may fail: {loose})",
             s.len,
-            s.cut,
-            s.must_fail
+            s.fate
         );
         if g.is_net_error() && *g != Got::net(-15) {
             self.write_failed(s.id);
@@ -523,7 +533,7 @@ impl World {
     /// get -15, and a reading socket gets `on_receive_error` -100 after the -15s.
     pub(crate) fn write_failed(&mut self, id: i32) {
         for s in self.out_sends.values_mut().filter(|s| s.id == id) {
-            s.must_fail = true;
+            s.fate = Fate::Failed;
         }
         let Some(t) = self.tcps.get_mut(&id) else {
             return;

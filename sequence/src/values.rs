@@ -182,12 +182,8 @@ impl BigSize {
 }
 
 impl RcvbufChoice {
-    /// The `SO_RCVBUF` asked for, in bytes (the kernel doubles it).
+    /// The `SO_RCVBUF` asked for, in bytes (the kernel doubles it): 16, 64 or 256 KiB.
     pub fn value(self) -> usize {
-        match self {
-            RcvbufChoice::B16k => 16 << 10,
-            RcvbufChoice::B64k => 64 << 10,
-            RcvbufChoice::B256k => 256 << 10,
-        }
+        16 << (10 + 2 * self as u32)
     }
 }

@@ -8,7 +8,7 @@ use chrome_sockets::{tcp, LastError, NetError, Reactor, TcpSocketId};
 
 use super::{refusing_ports, Exec};
 use crate::cmd::*;
-use crate::model::{eintr_retried, never_retried, Fifo, MConn, OutSend, World};
+use crate::model::{eintr_retried, never_retried, Fate, Fifo, MConn, OutSend, World};
 use crate::trace::Got;
 
 impl Exec {
@@ -231,10 +231,8 @@ impl Exec {
             let out = OutSend {
                 id,
                 len,
-                cut: false,
-                must_fail: false,
-                loose,
-                epoch: self.w.fault_epoch,
+                fate: Fate::Open,
+                loose: (loose, self.w.fault_epoch),
             };
             self.w.out_sends.insert(seq, out);
             let got = self

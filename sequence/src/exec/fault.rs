@@ -10,7 +10,7 @@ use socket2::Socket;
 
 use super::{Exec, PATIENCE};
 use crate::cmd::*;
-use crate::model::{accept_retried, Link, MConn, MFault};
+use crate::model::{accept_retried, Link, MConn};
 use crate::trace::Got;
 use crate::values::WRITE_QUOTA;
 
@@ -18,11 +18,7 @@ impl Exec {
     pub(super) fn fault_arm(&mut self, call: SyscallChoice, errno: ErrnoChoice, times: usize) {
         let (call, errno) = (call.value(), errno.value());
         fault_injection::inject(call, errno, times);
-        self.w.faults.push(MFault {
-            call,
-            errno,
-            left: times,
-        });
+        self.w.faults.push((call, errno, times));
         self.w.fault_epoch += 1;
         if call == fault_injection::Syscall::Accept && accept_retried(errno) {
             self.w.accept_retry_armed = true;

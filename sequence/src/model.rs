@@ -11,6 +11,17 @@
 //!   that FIFO (with the `on_receive_error` -100 a disconnect queues, and the -3 a close gives
 //!   a pending connect) and checks each callback against its head.
 //!
+//! - Sends that may wait for the peer (a large one, or any queued behind one) are *outstanding*
+//!   ([`OutSend`]): checked when they complete, in issue order per socket: every byte sent;
+//!   -15 once a disconnect or close cut them (D9) or an earlier send of the connection failed;
+//!   a net error only when the peer may be gone or a fault was armed.
+//! - Armed faults mirror the seam's plan (per syscall, in arming order). Where the reactor
+//!   makes the call during a command (send with nothing queued, connect to an IP literal,
+//!   listen), the model takes the fault and predicts the exact mapped code; accept and read
+//!   faults are taken when the reactor gets to them, and the `on_accept_error` (server paused)
+//!   or `on_receive_error` that results is checked against the first unit not retried.
+//!   Otherwise the model re-reads the seam's count ([`World::sync_fault`]).
+//!
 //! Events are checked against the same state in [`crate::events`].
 
 use std::collections::{BTreeMap, VecDeque};

@@ -90,6 +90,7 @@ impl World {
                 received: Vec::new(),
                 resuming: None,
                 full_chunk_turn: None,
+                late_recv_err: false,
             },
         );
         // Learn whose connection it is from its peer port.
@@ -252,6 +253,12 @@ impl World {
                 "on_receive_error for {id} overtook queued work: queue {:?} (position {pos})",
                 self.fifo
             ));
+        }
+        let t = self.tcps.get_mut(&id).unwrap();
+        if std::mem::take(&mut t.late_recv_err) && code == -100 {
+            t.paused = true;
+            t.conn = MConn::Idle;
+            return;
         }
         // From the read path: the socket must be reading, and its peer gone (or a read
         // fault armed). The connection is dropped: sends still queued get -15.

@@ -119,6 +119,9 @@ pub(crate) struct MTcp {
     pub(crate) resuming: Option<u64>,
     /// The last turn that delivered a full `buffer_size` chunk (a read step may be queued).
     pub(crate) full_chunk_turn: Option<u64>,
+    /// A write failed, maybe while it was reading (before a later pause or disconnect the
+    /// model already applied): an `on_receive_error` -100 may follow in this turn.
+    pub(crate) late_recv_err: bool,
 }
 
 pub(crate) struct Peer {
@@ -550,12 +553,28 @@ impl World {
             return;
         };
         if !matches!(t.conn, MConn::Connected { .. }) {
+            // A disconnect was called after the write had failed (the send was written at
+            // once, the model had it queued): the -100 comes from the failure, before the
+            // disconnect's callback, not after it.
+            if let Some(i) = self
+                .fifo
+                .iter()
+                .position(|f| matches!(f, Fifo::RecvErr(x, _) if *x == id))
+            {
+                self.fifo.remove(i);
+                self.fifo.push_front(Fifo::RecvErr(id, self.turns - 1));
+            } else {
+                t.late_recv_err = true;
+            }
             return;
         }
         t.conn = MConn::Idle;
         if !t.paused {
             t.paused = true;
             self.fifo.push_front(Fifo::RecvErr(id, self.turns - 1));
+        } else {
+            // Paused since the send: if the write failed before that, it was reading.
+            t.late_recv_err = true;
         }
     }
 }

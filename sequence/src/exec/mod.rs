@@ -179,6 +179,9 @@ impl Exec {
         let r = self.r.as_mut().unwrap();
         r.turn(Some(timeout), &mut self.w).expect("turn");
         self.w.end_dispatch();
+        for t in self.w.tcps.values_mut() {
+            t.late_recv_err = false;
+        }
         if let Some(f) = self.w.fifo.front() {
             if f.stamp() < self.w.turns {
                 let msg = format!("{f:?} was queued before the turn and did not run in it");

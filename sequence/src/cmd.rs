@@ -343,7 +343,8 @@ pub enum Cmd {
     PeerDrain {
         peer: Pick,
     },
-    /// Shrinks a peer's receive buffer (`SO_RCVBUF`).
+    /// Shrinks a peer's receive buffer (`SO_RCVBUF`), if its tcp socket is known and has not
+    /// sent anything yet (with data in flight loopback crawls; see [`RcvbufChoice`]).
     PeerSetRcvbuf {
         peer: Pick,
         size: RcvbufChoice,
@@ -389,8 +390,9 @@ pub enum BigSize {
     OverQuota,
 }
 
-/// A peer's `SO_RCVBUF` (set on a connected socket; below 16 KiB loopback falls back to
-/// zero-window probing and moves a few KiB a second, too slow for a bounded run).
+/// A peer's `SO_RCVBUF` (set on a connected socket). Below 16 KiB, or shrunk while data is in
+/// flight, loopback falls back to zero-window probing and moves a few KiB to a few hundred
+/// KiB a second, too slow for a bounded run.
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RcvbufChoice {
     B16k,

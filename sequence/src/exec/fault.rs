@@ -96,8 +96,18 @@ impl Exec {
         }
     }
 
+    /// Only before its tcp socket sent anything: shrinking the window with data in flight
+    /// makes loopback fall back to zero-window probes (a few hundred KiB a second, measured
+    /// with plain sockets too), which no bounded drain can wait for.
     pub(super) fn peer_set_rcvbuf(&mut self, peer: Pick, size: RcvbufChoice) {
         let Some(pi) = self.peer(peer) else { return };
+        let p = &self.w.peers[pi];
+        let fresh = p.tcp.and_then(|id| self.w.tcps.get(&id));
+        if !fresh.is_some_and(|t| t.sent.is_empty()) {
+            return self
+                .w
+                .log(|| format!("  (peer {pi}: not mapped, or data in flight; rcvbuf kept)"));
+        }
         if let Some(s) = &self.w.peers[pi].sock {
             let res = s.set_recv_buffer_size(size.value());
             self.w

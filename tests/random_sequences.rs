@@ -3,20 +3,7 @@
 //! (`sequence/`, the `chrome-sockets-sequence` crate).
 mod util;
 
-use chrome_sockets_sequence::{run, Input, Options, MAX_CMDS};
-
-/// xorshift64*: a deterministic byte source for `arbitrary`.
-fn bytes(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
-        })
-        .collect()
-}
+use chrome_sockets_sequence::{run, seeded_bytes, Input, Options, MAX_CMDS};
 
 /// Half the seeds start from a listening server with a peer and a connecting tcp socket, so
 /// random commands find live sockets more often.
@@ -32,7 +19,7 @@ tcp.connect id=#0 address=127.0.0.1 port=server#0
 
 fn input(seed: u64) -> Input {
     // 8 to 256 bytes: a few to 64 commands.
-    let mut input = Input::from_bytes(&bytes(seed, 8 << (seed % 6)));
+    let mut input = Input::from_bytes(&seeded_bytes(seed, 8 << (seed % 6)));
     if seed % 2 == 1 {
         let mut cmds = PROLOGUE.parse::<Input>().unwrap().cmds;
         cmds.append(&mut input.cmds);

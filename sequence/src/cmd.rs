@@ -44,6 +44,20 @@ impl Input {
     }
 }
 
+/// A deterministic byte source (xorshift64*) for [`Input::from_bytes`]: the seeded random
+/// sequences of the tests.
+pub fn seeded_bytes(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+        })
+        .collect()
+}
+
 /// Which sockets manifest the reactor gets.
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ManifestChoice {
@@ -313,4 +327,75 @@ pub enum Cmd {
     SuspendApp,
     UnloadApp,
     DropReactor,
+    /// Arms a fault: the next `times % 3 + 1` calls of `syscall` fail with `errno`.
+    FaultArm {
+        syscall: SyscallChoice,
+        errno: ErrnoChoice,
+        times: u8,
+    },
+    /// Sends a large buffer (it queues when the peer does not read).
+    TcpSendBig {
+        id: Pick,
+        size: BigSize,
+    },
+    /// A peer reads everything, turning the reactor, until the sends of its tcp socket
+    /// completed (bounded).
+    PeerDrain {
+        peer: Pick,
+    },
+    /// Shrinks a peer's receive buffer (`SO_RCVBUF`), if its tcp socket is known and has not
+    /// sent anything yet (with data in flight loopback crawls; see [`RcvbufChoice`]).
+    PeerSetRcvbuf {
+        peer: Pick,
+        size: RcvbufChoice,
+    },
+}
+
+/// A syscall of the reactor that [`Cmd::FaultArm`] makes fail.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyscallChoice {
+    Accept,
+    Read,
+    Send,
+    Connect,
+    Socket,
+    Bind,
+    Listen,
+}
+
+/// The errno an armed fault fails with (`Eintr`, `Econnaborted` and `Eproto` are retried by
+/// some paths: accept retries all three, read and send retry `EINTR`).
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrnoChoice {
+    Enobufs,
+    Enomem,
+    Emfile,
+    Econnreset,
+    Epipe,
+    Etimedout,
+    Eaddrinuse,
+    Eacces,
+    Eintr,
+    Econnaborted,
+    Eproto,
+}
+
+/// The size of a [`Cmd::TcpSendBig`]; `OverQuota` is one byte over the 200 MiB write quota.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BigSize {
+    K64,
+    K256,
+    M1,
+    M4,
+    OverQuota,
+}
+
+/// A peer's `SO_RCVBUF` (set on a connected socket). Below 16 KiB, or shrunk while data is in
+/// flight, loopback falls back to zero-window probing and moves a few KiB to a few hundred
+/// KiB a second, too slow for a bounded run.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RcvbufChoice {
+    B16k,
+    B64k,
+    B256k,
 }

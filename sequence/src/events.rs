@@ -6,7 +6,8 @@
 
 use std::time::Instant;
 
-use chrome_sockets::{tcp, tcp_server, Reactor};
+use chrome_sockets::fault_injection::Syscall;
+use chrome_sockets::{tcp, tcp_server, NetError, Reactor};
 
 use crate::cmd::EventKind;
 use crate::model::*;
@@ -89,6 +90,7 @@ impl World {
                 received: Vec::new(),
                 resuming: None,
                 full_chunk_turn: None,
+                late_recv_err: false,
             },
         );
         // Learn whose connection it is from its peer port.
@@ -151,7 +153,28 @@ impl World {
         let (server, code) = (info.socket_id.raw(), info.result_code.code());
         self.log(|| format!("  event on_accept_error server={server} code={code}"));
         self.seen.push(Seen::AcceptError { server, code });
-        self.fail(format!("unexpected on_accept_error {info:?}"));
+        // Only an armed accept fault explains one; the retried errnos before it were taken
+        // silently.
+        let Some(errno) = self.take_fault(Syscall::Accept, accept_retried) else {
+            return self.fail(format!("unexpected on_accept_error {info:?}"));
+        };
+        let want = NetError::from_accept_errno(errno).code();
+        let problem = match self.servers.get(&server) {
+            None => Some("closed"),
+            Some(s) if s.paused => Some("paused"),
+            Some(s) if s.listen.is_none() => Some("non-listening"),
+            Some(s) if s.resuming.is_some() => Some("resuming (before its set_paused callback)"),
+            Some(_) if code != want => Some("wrong code"),
+            Some(_) => None,
+        };
+        if let Some(p) = problem {
+            return self.fail(format!(
+                "on_accept_error for {p} server {server}: code {code}, injected errno {errno} \
+                 maps to {want}"
+            ));
+        }
+        // The server pauses itself after an accept error.
+        self.servers.get_mut(&server).unwrap().paused = true;
     }
 
     pub(crate) fn on_receive(&mut self, info: &tcp::ReceiveInfo) {
@@ -231,7 +254,16 @@ impl World {
                 self.fifo
             ));
         }
-        // From the read path: the socket must be reading, and its peer gone.
+        let t = self.tcps.get_mut(&id).unwrap();
+        if std::mem::take(&mut t.late_recv_err) && code == -100 {
+            t.paused = true;
+            t.conn = MConn::Idle;
+            return;
+        }
+        // From the read path: the socket must be reading, and its peer gone (or a read
+        // fault armed). The connection is dropped: sends still queued get -15.
+        self.cut_sends(id);
+        let injected = self.take_fault(Syscall::Read, eintr_retried);
         let t = self.tcps.get_mut(&id).unwrap();
         if t.paused || !matches!(t.conn, MConn::Connected { .. }) {
             return self.fail(format!(
@@ -243,6 +275,18 @@ impl World {
                 "on_receive_error for {id} before the callback of the set_paused(false) that \
                  resumed it"
             ));
+        }
+        if let Some(errno) = injected {
+            t.paused = true;
+            t.conn = MConn::Idle;
+            let want = NetError::from_errno(errno).code();
+            if code != want {
+                self.fail(format!(
+                    "on_receive_error for {id}: code {code}, injected read errno {errno} maps \
+                     to {want}"
+                ));
+            }
+            return;
         }
         if let Link::Peer(pi) = t.link {
             let p = &self.peers[pi];
@@ -270,14 +314,14 @@ impl World {
         if t.state != TState::Pending {
             return self.fail(format!("timer {index} fired in state {:?}", t.state));
         }
-        if now < t.lo {
+        if now < t.due.start {
             return self.fail(format!("timer {index} fired early"));
         }
-        let lo = t.lo;
+        let lo = t.due.start;
         if let Some(j) = self
             .timers
             .iter()
-            .position(|o| o.state == TState::Pending && o.hi < lo)
+            .position(|o| o.state == TState::Pending && o.due.end < lo)
         {
             return self.fail(format!("timer {index} fired before earlier timer {j}"));
         }

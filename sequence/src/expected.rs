@@ -80,43 +80,33 @@ pub(crate) trait Expected: fmt::Debug + Sized + 'static {
     fn check(&self, i: &Self::Info) -> Result<(), String>;
 }
 
-impl Expected for ExpS {
-    type Info = tcp_server::SocketInfo;
-    fn info(g: &Got) -> Option<&Self::Info> {
-        match g {
-            Got::SInfo(i) => Some(i),
-            _ => None,
+/// `impl Expected` for a model socket type: its info type and the [`Got`] variants of
+/// `getInfo` and `getSockets`.
+macro_rules! expected {
+    ($exp:ident: $info:ty, $one:ident, $all:ident) => {
+        impl Expected for $exp {
+            type Info = $info;
+            fn info(g: &Got) -> Option<&Self::Info> {
+                match g {
+                    Got::$one(i) => Some(i),
+                    _ => None,
+                }
+            }
+            fn list(g: &Got) -> Option<&[Self::Info]> {
+                match g {
+                    Got::$all(l) => Some(l),
+                    _ => None,
+                }
+            }
+            fn check(&self, i: &Self::Info) -> Result<(), String> {
+                $exp::check(self, i)
+            }
         }
-    }
-    fn list(g: &Got) -> Option<&[Self::Info]> {
-        match g {
-            Got::SList(l) => Some(l),
-            _ => None,
-        }
-    }
-    fn check(&self, i: &Self::Info) -> Result<(), String> {
-        ExpS::check(self, i)
-    }
+    };
 }
 
-impl Expected for ExpT {
-    type Info = tcp::SocketInfo;
-    fn info(g: &Got) -> Option<&Self::Info> {
-        match g {
-            Got::TInfo(i) => Some(i),
-            _ => None,
-        }
-    }
-    fn list(g: &Got) -> Option<&[Self::Info]> {
-        match g {
-            Got::TList(l) => Some(l),
-            _ => None,
-        }
-    }
-    fn check(&self, i: &Self::Info) -> Result<(), String> {
-        ExpT::check(self, i)
-    }
-}
+expected!(ExpS: tcp_server::SocketInfo, SInfo, SList);
+expected!(ExpT: tcp::SocketInfo, TInfo, TList);
 
 impl World {
     /// A `getInfo` whose answer is `exp` (`None`: "Socket not found").

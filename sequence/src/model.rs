@@ -11,12 +11,25 @@
 //!   that FIFO (with the `on_receive_error` -100 a disconnect queues, and the -3 a close gives
 //!   a pending connect) and checks each callback against its head.
 //!
+//! - Sends that may wait for the peer (a large one, or any queued behind one) are *outstanding*
+//!   ([`OutSend`]): checked when they complete, in issue order per socket: every byte sent;
+//!   -15 once a disconnect or close cut them (D9) or an earlier send of the connection failed;
+//!   a net error only when the peer may be gone or a fault was armed.
+//! - Armed faults mirror the seam's plan (per syscall, in arming order). Where the reactor
+//!   makes the call during a command (send with nothing queued, connect to an IP literal,
+//!   listen), the model takes the fault and predicts the exact mapped code; accept and read
+//!   faults are taken when the reactor gets to them, and the `on_accept_error` (server paused)
+//!   or `on_receive_error` that results is checked against the first unit not retried.
+//!   Otherwise the model re-reads the seam's count ([`World::sync_fault`]).
+//!
 //! Events are checked against the same state in [`crate::events`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
+use std::ops::Range;
 use std::time::Instant;
 
+use chrome_sockets::fault_injection::{self, Syscall};
 use chrome_sockets::{format_ip, LastError, ListenerId, Reactor, TimerId};
 use socket2::Socket;
 
@@ -52,8 +65,11 @@ impl Fifo {
 
 pub(crate) struct MListen {
     pub(crate) ip: IpAddr,
+    /// Learned from `getInfo` after a listen on port 0.
     pub(crate) port: Option<u16>,
+    /// Backlog 1 or 2: a connect may wait in a full backlog (its SYN dropped).
     pub(crate) small_backlog: bool,
+    /// Which listen this is (a connect to an older one may be reset).
     pub(crate) gen: u64,
 }
 
@@ -88,10 +104,14 @@ pub(crate) enum Link {
 pub(crate) struct MTcp {
     pub(crate) name: String,
     pub(crate) persistent: bool,
+    /// As the app set it; 0 or less: unset (reads use 4096). A received chunk is at most
+    /// this long.
     pub(crate) buffer: i32,
     pub(crate) paused: bool,
     pub(crate) conn: MConn,
+    /// Who is on the other end.
     pub(crate) link: Link,
+    /// Bytes it sent (by every send the model counted), and bytes it received, in order.
     pub(crate) sent: Vec<u8>,
     pub(crate) received: Vec<u8>,
     /// A `set_paused(false)` on this paused, connected socket whose callback has not run: no
@@ -99,6 +119,9 @@ pub(crate) struct MTcp {
     pub(crate) resuming: Option<u64>,
     /// The last turn that delivered a full `buffer_size` chunk (a read step may be queued).
     pub(crate) full_chunk_turn: Option<u64>,
+    /// A write failed, maybe while it was reading (before a later pause or disconnect the
+    /// model already applied): an `on_receive_error` -100 may follow in this turn.
+    pub(crate) late_recv_err: bool,
 }
 
 pub(crate) struct Peer {
@@ -125,9 +148,48 @@ pub(crate) enum TState {
 
 pub(crate) struct MTimer {
     pub(crate) id: TimerId,
-    pub(crate) lo: Instant,
-    pub(crate) hi: Instant,
+    /// When it is due: not before the start (set before the call), at the latest the end.
+    pub(crate) due: Range<Instant>,
     pub(crate) state: TState,
+}
+
+/// A send whose callback has not run: it may wait for the peer to read, so it is checked by
+/// rule when it completes (in issue order per socket), not in the call FIFO.
+pub(crate) struct OutSend {
+    pub(crate) id: i32,
+    pub(crate) len: usize,
+    pub(crate) fate: Fate,
+    /// The peer could go away or a fault could hit it (a net error is allowed), or a fault
+    /// armed after [`World::fault_epoch`] reached this value.
+    pub(crate) loose: (bool, u64),
+}
+
+/// What an outstanding send may still get besides its own net error when loose.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Fate {
+    /// Every byte sent.
+    Open,
+    /// A disconnect or close came after it: -15 (D9), unless it had already completed.
+    Cut,
+    /// An earlier send of the same connection failed: -15.
+    Failed,
+}
+
+/// `accept(2)` errnos the reactor retries silently (DESIGN §3; those of [`ErrnoChoice`]).
+///
+/// [`ErrnoChoice`]: crate::cmd::ErrnoChoice
+pub(crate) fn accept_retried(errno: i32) -> bool {
+    matches!(errno, libc::EINTR | libc::ECONNABORTED | libc::EPROTO)
+}
+
+/// Read and send retry `EINTR` only.
+pub(crate) fn eintr_retried(errno: i32) -> bool {
+    errno == libc::EINTR
+}
+
+/// Listen and connect steps retry nothing.
+pub(crate) fn never_retried(_: i32) -> bool {
+    false
 }
 
 /// The reactor's state `S`: the model plus everything callbacks check against.
@@ -156,6 +218,15 @@ pub(crate) struct World {
     pub(crate) dispatch_waiting: Vec<usize>,
     /// Set when a check fails inside a callback; reported by the executor.
     pub(crate) failure: Option<String>,
+    /// Armed faults not yet known to be taken, mirroring the seam's plan: (syscall, errno,
+    /// units left); per syscall, units are taken in arming order.
+    pub(crate) faults: Vec<(Syscall, i32, usize)>,
+    /// Counts `fault.arm` commands.
+    pub(crate) fault_epoch: u64,
+    /// A retried accept fault was armed: an accept step may stay queued past a short batch.
+    pub(crate) accept_retry_armed: bool,
+    /// Sends whose callback has not run, by sequence number.
+    pub(crate) out_sends: BTreeMap<u64, OutSend>,
 }
 
 impl World {
@@ -180,6 +251,10 @@ impl World {
             listeners: Vec::new(),
             dispatch_waiting: Vec::new(),
             failure: None,
+            faults: Vec::new(),
+            fault_epoch: 0,
+            accept_retry_armed: false,
+            out_sends: BTreeMap::new(),
         }
     }
 
@@ -289,6 +364,7 @@ impl World {
     /// "Socket not found" (D5, as Chrome answers it).
     pub(crate) fn close_tcp_model(&mut self, id: i32) {
         let t = self.tcps.remove(&id).expect("live");
+        self.cut_sends(id);
         self.connect_overtaken(t.conn, Got::not_found());
         self.fifo
             .retain(|f| !matches!(f, Fifo::RecvErr(x, _) if *x == id));
@@ -360,6 +436,152 @@ impl World {
         t.sent.extend_from_slice(data);
         if let Link::Peer(pi) = t.link {
             self.peers[pi].expect_in.extend_from_slice(data);
+        }
+    }
+}
+
+impl World {
+    /// Takes one armed unit of `call`: its errno.
+    fn take_unit(&mut self, call: Syscall) -> Option<i32> {
+        let i = self.faults.iter().position(|f| f.0 == call)?;
+        let (_, errno, left) = &mut self.faults[i];
+        let errno = *errno;
+        *left -= 1;
+        if *left == 0 {
+            self.faults.remove(i);
+        }
+        Some(errno)
+    }
+
+    /// Simulates one operation calling `call`: takes armed units in order, going on after
+    /// `retried` errnos; the errno it fails with, if any unit is not retried.
+    pub(crate) fn take_fault(&mut self, call: Syscall, retried: fn(i32) -> bool) -> Option<i32> {
+        loop {
+            let errno = self.take_unit(call)?;
+            if !retried(errno) {
+                return Some(errno);
+            }
+        }
+    }
+
+    /// Units of `call` the model still has armed.
+    pub(crate) fn armed(&self, call: Syscall) -> usize {
+        self.faults
+            .iter()
+            .filter(|f| f.0 == call)
+            .map(|f| f.2)
+            .sum()
+    }
+
+    /// Drops the units of `call` the seam took since (the reactor took them on its own
+    /// schedule, e.g. a send flushed on writability); fails if the seam has more than the model.
+    pub(crate) fn sync_fault(&mut self, call: Syscall) {
+        let (seam, have) = (fault_injection::pending(call), self.armed(call));
+        if seam > have {
+            return self.fail(format!(
+                "{call:?}: seam has {seam} faults armed, model {have}"
+            ));
+        }
+        for _ in seam..have {
+            self.take_unit(call);
+        }
+    }
+
+    /// A disconnect or close: the socket's outstanding sends get -15 unless already done.
+    pub(crate) fn cut_sends(&mut self, id: i32) {
+        for s in self.out_sends.values_mut().filter(|s| s.id == id) {
+            if s.fate == Fate::Open {
+                s.fate = Fate::Cut;
+            }
+        }
+    }
+
+    /// Whether `id` has sends whose callback has not run.
+    pub(crate) fn sending(&self, id: i32) -> bool {
+        self.out_sends.values().any(|s| s.id == id)
+    }
+
+    /// Whether a send of `id` may fail now: its peer may be gone or half-closed (the read
+    /// path then disconnects), or a fault was armed since the send was issued.
+    pub(crate) fn send_loose(&self, id: i32, epoch: u64) -> bool {
+        if self.fault_epoch > epoch {
+            return true;
+        }
+        let Some(t) = self.tcps.get(&id) else {
+            return true;
+        };
+        let peer_left = match t.link {
+            Link::Peer(pi) => self.peers[pi].gone || self.peers[pi].shut,
+            Link::Unknown | Link::Reactor => true,
+        };
+        peer_left || !matches!(t.conn, MConn::Connected { maybe_gone: false })
+    }
+
+    /// Checks the callback of outstanding send `seq`: issue order per socket; every byte
+    /// sent, or -15 once cut (D9) or after an earlier failure, or a net error when loose.
+    pub(crate) fn send_done(&mut self, seq: u64, g: &Got) -> Result<(), String> {
+        let s = self
+            .out_sends
+            .remove(&seq)
+            .ok_or("not an outstanding send")?;
+        if let Some((&first, _)) = self.out_sends.iter().find(|(_, o)| o.id == s.id) {
+            ensure!(
+                first > seq,
+                "completed before send #{first} of the same socket (issue order)"
+            );
+        }
+        let loose = s.loose.0 || self.send_loose(s.id, s.loose.1);
+        let ok = match g {
+            Got::Sent(n) => *n == s.len && s.fate != Fate::Failed,
+            g if *g == Got::net(-15) => s.fate != Fate::Open || loose,
+            g if g.is_net_error() => s.fate != Fate::Failed && loose,
+            _ => false,
+        };
+        ensure!(
+            ok,
+            "expected {} bytes sent ({:?}, may fail: {loose})",
+            s.len,
+            s.fate
+        );
+        if g.is_net_error() && *g != Got::net(-15) {
+            self.write_failed(s.id);
+        }
+        self.sync_fault(Syscall::Send);
+        Ok(())
+    }
+
+    /// The write of an outstanding send failed: the socket is disconnected, its later sends
+    /// get -15, and a reading socket gets `on_receive_error` -100 after the -15s.
+    pub(crate) fn write_failed(&mut self, id: i32) {
+        for s in self.out_sends.values_mut().filter(|s| s.id == id) {
+            s.fate = Fate::Failed;
+        }
+        let Some(t) = self.tcps.get_mut(&id) else {
+            return;
+        };
+        if !matches!(t.conn, MConn::Connected { .. }) {
+            // A disconnect was called after the write had failed (the send was written at
+            // once, the model had it queued): the -100 comes from the failure, before the
+            // disconnect's callback, not after it.
+            if let Some(i) = self
+                .fifo
+                .iter()
+                .position(|f| matches!(f, Fifo::RecvErr(x, _) if *x == id))
+            {
+                self.fifo.remove(i);
+                self.fifo.push_front(Fifo::RecvErr(id, self.turns - 1));
+            } else {
+                t.late_recv_err = true;
+            }
+            return;
+        }
+        t.conn = MConn::Idle;
+        if !t.paused {
+            t.paused = true;
+            self.fifo.push_front(Fifo::RecvErr(id, self.turns - 1));
+        } else {
+            // Paused since the send: if the write failed before that, it was reading.
+            t.late_recv_err = true;
         }
     }
 }

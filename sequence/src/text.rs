@@ -41,6 +41,17 @@ tokens!(EventKind { Accept = "on_accept", AcceptError = "on_accept_error", Recei
 tokens!(DelayChoice { Zero = "0ms", Ms1 = "1ms", Ms3 = "3ms" });
 tokens!(KeepAliveDelay { Zero = "0", One = "1", D45 = "45", Minus1 = "-1", D40000 = "40000" });
 tokens!(TurnTimeout { Zero = "0ms", Ms1 = "1ms", Ms5 = "5ms" });
+tokens!(SyscallChoice {
+    Accept = "accept", Read = "read", Send = "send", Connect = "connect", Socket = "socket",
+    Bind = "bind", Listen = "listen",
+});
+tokens!(ErrnoChoice {
+    Enobufs = "ENOBUFS", Enomem = "ENOMEM", Emfile = "EMFILE", Econnreset = "ECONNRESET",
+    Epipe = "EPIPE", Etimedout = "ETIMEDOUT", Eaddrinuse = "EADDRINUSE", Eacces = "EACCES",
+    Eintr = "EINTR", Econnaborted = "ECONNABORTED", Eproto = "EPROTO",
+});
+tokens!(BigSize { K64 = "64k", K256 = "256k", M1 = "1m", M4 = "4m", OverQuota = "over-quota" });
+tokens!(RcvbufChoice { B16k = "16k", B64k = "64k", B256k = "256k" });
 
 impl fmt::Display for Pick {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -58,69 +69,39 @@ impl std::str::FromStr for Pick {
     }
 }
 
-impl fmt::Display for PortChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PortChoice::Zero => f.write_str("0"),
-            PortChoice::OfServer(p) => write!(f, "server{p}"),
-            PortChoice::OfPeer(p) => write!(f, "peer{p}"),
-            PortChoice::Minus1 => f.write_str("-1"),
-            PortChoice::P65536 => f.write_str("65536"),
-            PortChoice::P70000 => f.write_str("70000"),
-            PortChoice::Min => f.write_str("min"),
-        }
-    }
-}
-
-impl std::str::FromStr for PortChoice {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "0" => PortChoice::Zero,
-            "-1" => PortChoice::Minus1,
-            "65536" => PortChoice::P65536,
-            "70000" => PortChoice::P70000,
-            "min" => PortChoice::Min,
-            _ => {
-                if let Some(p) = s.strip_prefix("server") {
-                    PortChoice::OfServer(p.parse()?)
-                } else if let Some(p) = s.strip_prefix("peer") {
-                    PortChoice::OfPeer(p.parse()?)
-                } else {
-                    return Err(format!("bad listen port {s:?}"));
+/// `Display` and `FromStr` for a port choice: fixed words, and `<prefix>#N` picks.
+macro_rules! port_tokens {
+    ($ty:ident { $($variant:ident = $text:literal),* } picks { $($pick:ident = $prefix:literal),* }) => {
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $($ty::$variant => f.write_str($text),)*
+                    $($ty::$pick(p) => write!(f, "{}{p}", $prefix),)*
                 }
             }
-        })
-    }
-}
-
-impl fmt::Display for ConnectPort {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConnectPort::OfServer(p) => write!(f, "server{p}"),
-            ConnectPort::Refused => f.write_str("refused"),
-            ConnectPort::Zero => f.write_str("0"),
-            ConnectPort::Minus1 => f.write_str("-1"),
-            ConnectPort::P65536 => f.write_str("65536"),
         }
-    }
+        impl std::str::FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => return Ok($ty::$variant),)*
+                    _ => {}
+                }
+                $(if let Some(p) = s.strip_prefix($prefix) {
+                    return Ok($ty::$pick(p.parse()?));
+                })*
+                Err(format!("bad {}: {s:?}", stringify!($ty)))
+            }
+        }
+    };
 }
 
-impl std::str::FromStr for ConnectPort {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "refused" => ConnectPort::Refused,
-            "0" => ConnectPort::Zero,
-            "-1" => ConnectPort::Minus1,
-            "65536" => ConnectPort::P65536,
-            _ => match s.strip_prefix("server") {
-                Some(p) => ConnectPort::OfServer(p.parse()?),
-                None => return Err(format!("bad connect port {s:?}")),
-            },
-        })
-    }
-}
+port_tokens!(PortChoice {
+    Zero = "0", Minus1 = "-1", P65536 = "65536", P70000 = "70000", Min = "min"
+} picks { OfServer = "server", OfPeer = "peer" });
+port_tokens!(ConnectPort {
+    Refused = "refused", Zero = "0", Minus1 = "-1", P65536 = "65536"
+} picks { OfServer = "server" });
 
 /// A length field shown as what it means, `len % M + OFF`, and read back from `OFF..M + OFF`.
 struct Len<const M: u8, const OFF: u8>(u8);
@@ -129,6 +110,8 @@ struct Len<const M: u8, const OFF: u8>(u8);
 type SendLen = Len<65, 0>;
 /// `peer.write`'s `len`: the bytes written.
 type WriteLen = Len<33, 1>;
+/// `fault.arm`'s `times`: how many calls fail.
+type Times = Len<3, 1>;
 
 impl<const M: u8, const OFF: u8> fmt::Display for Len<M, OFF> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -215,6 +198,10 @@ cmd_text! {
     SuspendApp "suspend_app" {}
     UnloadApp "unload_app" {}
     DropReactor "drop_reactor" {}
+    FaultArm "fault.arm" { syscall = "syscall", errno = "errno", times = "times" as Times }
+    TcpSendBig "tcp.send_big" { id = "id", size = "size" }
+    PeerDrain "peer.drain" { peer = "peer" }
+    PeerSetRcvbuf "peer.set_rcvbuf" { peer = "peer", size = "size" }
 }
 
 struct Args<'a> {

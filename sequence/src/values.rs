@@ -5,6 +5,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
+use chrome_sockets::fault_injection::Syscall;
+
 use crate::cmd::*;
 
 impl NameChoice {
@@ -126,5 +128,62 @@ impl TurnTimeout {
             TurnTimeout::Ms1 => 1,
             TurnTimeout::Ms5 => 5,
         })
+    }
+}
+
+impl SyscallChoice {
+    /// The syscall of the fault-injection seam.
+    pub fn value(self) -> Syscall {
+        match self {
+            SyscallChoice::Accept => Syscall::Accept,
+            SyscallChoice::Read => Syscall::Read,
+            SyscallChoice::Send => Syscall::Send,
+            SyscallChoice::Connect => Syscall::Connect,
+            SyscallChoice::Socket => Syscall::Socket,
+            SyscallChoice::Bind => Syscall::Bind,
+            SyscallChoice::Listen => Syscall::Listen,
+        }
+    }
+}
+
+impl ErrnoChoice {
+    /// The errno.
+    pub fn value(self) -> i32 {
+        match self {
+            ErrnoChoice::Enobufs => libc::ENOBUFS,
+            ErrnoChoice::Enomem => libc::ENOMEM,
+            ErrnoChoice::Emfile => libc::EMFILE,
+            ErrnoChoice::Econnreset => libc::ECONNRESET,
+            ErrnoChoice::Epipe => libc::EPIPE,
+            ErrnoChoice::Etimedout => libc::ETIMEDOUT,
+            ErrnoChoice::Eaddrinuse => libc::EADDRINUSE,
+            ErrnoChoice::Eacces => libc::EACCES,
+            ErrnoChoice::Eintr => libc::EINTR,
+            ErrnoChoice::Econnaborted => libc::ECONNABORTED,
+            ErrnoChoice::Eproto => libc::EPROTO,
+        }
+    }
+}
+
+/// Chrome's per-app write quota: bytes handed to `send` and not yet written.
+pub const WRITE_QUOTA: usize = 200 * 1024 * 1024;
+
+impl BigSize {
+    /// The bytes sent.
+    pub fn value(self) -> usize {
+        match self {
+            BigSize::K64 => 64 << 10,
+            BigSize::K256 => 256 << 10,
+            BigSize::M1 => 1 << 20,
+            BigSize::M4 => 4 << 20,
+            BigSize::OverQuota => WRITE_QUOTA + 1,
+        }
+    }
+}
+
+impl RcvbufChoice {
+    /// The `SO_RCVBUF` asked for, in bytes (the kernel doubles it): 16, 64 or 256 KiB.
+    pub fn value(self) -> usize {
+        16 << (10 + 2 * self as u32)
     }
 }

@@ -9,32 +9,18 @@ use crate::model::{MTimer, TState, World};
 
 /// Evaluates `$body` with `$e` bound to the reactor `$r`'s event of kind `$kind`.
 macro_rules! with_event {
+    (@on $r:expr, $api:ident . $event:ident, $e:ident, $body:expr) => {{
+        let mut api = $r.$api();
+        #[allow(unused_mut)]
+        let mut $e = api.$event();
+        $body
+    }};
     ($r:expr, $kind:expr, |$e:ident| $body:expr) => {
         match $kind {
-            EventKind::Accept => {
-                let mut api = $r.tcp_server();
-                #[allow(unused_mut)]
-                let mut $e = api.on_accept();
-                $body
-            }
-            EventKind::AcceptError => {
-                let mut api = $r.tcp_server();
-                #[allow(unused_mut)]
-                let mut $e = api.on_accept_error();
-                $body
-            }
-            EventKind::Receive => {
-                let mut api = $r.tcp();
-                #[allow(unused_mut)]
-                let mut $e = api.on_receive();
-                $body
-            }
-            EventKind::ReceiveError => {
-                let mut api = $r.tcp();
-                #[allow(unused_mut)]
-                let mut $e = api.on_receive_error();
-                $body
-            }
+            EventKind::Accept => with_event!(@on $r, tcp_server.on_accept, $e, $body),
+            EventKind::AcceptError => with_event!(@on $r, tcp_server.on_accept_error, $e, $body),
+            EventKind::Receive => with_event!(@on $r, tcp.on_receive, $e, $body),
+            EventKind::ReceiveError => with_event!(@on $r, tcp.on_receive_error, $e, $body),
         }
     };
 }
@@ -80,8 +66,7 @@ impl Exec {
         let hi = Instant::now() + d;
         self.w.timers.push(MTimer {
             id,
-            lo,
-            hi,
+            due: lo..hi,
             state: TState::Pending,
         });
     }
@@ -153,6 +138,7 @@ impl Exec {
     /// Everything queued is discarded (unload or drop): none of it may run.
     fn forget_pending(&mut self) {
         self.w.pending.clear();
+        self.w.out_sends.clear();
         self.w.fifo.clear();
         for t in &mut self.w.timers {
             if t.state == TState::Pending {

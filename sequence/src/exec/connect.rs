@@ -3,11 +3,12 @@
 
 use std::net::IpAddr;
 
-use chrome_sockets::{tcp, TcpSocketId};
+use chrome_sockets::fault_injection::Syscall;
+use chrome_sockets::{tcp, LastError, NetError, Reactor, TcpSocketId};
 
 use super::{refusing_ports, Exec};
 use crate::cmd::*;
-use crate::model::{Fifo, MConn, World};
+use crate::model::{eintr_retried, never_retried, Fate, Fifo, MConn, OutSend, World};
 use crate::trace::Got;
 
 impl Exec {
@@ -64,6 +65,21 @@ impl Exec {
                 .tcp()
                 .connect(tid, text, port_val, World::unit_callback(seq));
         }
+        // An IP literal connects now: an armed fault answers at once (connect column).
+        self.w.sync_fault(Syscall::Connect);
+        let literal = !matches!(host, ConnectHost::Localhost | ConnectHost::NulName);
+        if literal {
+            if let Some(errno) = self.w.take_fault(Syscall::Connect, never_retried) {
+                let code = NetError::from_connect_errno(errno).code();
+                let seq = self.w.expect_exact(desc, Got::net(code));
+                self.r()
+                    .tcp()
+                    .connect(tid, text, port_val, World::unit_callback(seq));
+                return self.w.sync_fault(Syscall::Connect);
+            }
+        }
+        // A host name connects after the lookup, to one address after another.
+        let faulted = self.w.armed(Syscall::Connect) > 0;
         let may_hang = target.is_some_and(|t| t.1);
         let expect_ok = target.is_some() && host != ConnectHost::NulName;
         let seq = self.w.expect(
@@ -96,6 +112,7 @@ impl Exec {
                         [Got::net(-101), Got::net(-102), Got::net(-103)].contains(g)
                     }
                     Got::Err(..) if host == ConnectHost::NulName => *g == Got::net(-105),
+                    Got::Err(..) if faulted => g.is_net_error(),
                     Got::Err(..) if port_val == 0 || may_hang => true,
                     Got::Err(..) => !expect_ok && *g == Got::net(-102),
                     _ => false,
@@ -110,6 +127,7 @@ impl Exec {
                 } else {
                     MConn::Idle
                 };
+                w.sync_fault(Syscall::Connect);
                 Ok(())
             }),
         );
@@ -126,10 +144,12 @@ impl Exec {
         let seq = match self.w.tcps.get_mut(&id) {
             Some(t) => {
                 let conn = std::mem::replace(&mut t.conn, MConn::Idle);
+                // D9: sends still queued fail with -15 (before the disconnect's callback).
                 let recv_err = matches!(conn, MConn::Connected { .. }) && !t.paused;
                 if recv_err {
                     t.paused = true;
                 }
+                self.w.cut_sends(id);
                 self.w.connect_aborted(conn);
                 let seq = self.w.expect_exact(desc, Got::Unit);
                 if recv_err {
@@ -147,58 +167,121 @@ impl Exec {
 
     pub(super) fn tcp_send(&mut self, p: Pick, len: usize) {
         let id = self.tid(p);
+        self.send_bytes(id, len, false);
+    }
+
+    /// Sends `len` pattern bytes on `id`. A send queued behind another whose callback has
+    /// not run, or a `big` one (it may wait for the peer to read), is checked when it
+    /// completes ([`OutSend`]); the others have an immediate, exact or kernel-decided result.
+    pub(super) fn send_bytes(&mut self, id: i32, len: usize, big: bool) {
         let base = self.w.tcps.get(&id).map_or(0, |t| t.sent.len());
         let data: Vec<u8> = (0..len)
             .map(|i| (id as u8).wrapping_mul(13).wrapping_add((base + i) as u8))
             .collect();
         let desc = format!("tcp.send {id} {len} bytes");
         let tid = TcpSocketId::from_raw(id);
-        let cb = |seq| {
-            World::callback(seq, |r| {
-                Got::from_result(r, |s: tcp::SendInfo| Got::Sent(s.bytes_sent))
-            })
-        };
         let conn = self.w.tcps.get(&id).map(|t| t.conn);
+        self.w.sync_fault(Syscall::Send);
+        let behind = self.w.sending(id);
         match conn {
             None => {
                 let seq = self.w.expect_exact(desc, Got::not_found());
-                self.r().tcp().send(tid, data, cb(seq));
+                self.r().tcp().send(tid, data, send_callback(seq));
             }
             Some(MConn::Idle | MConn::Connecting { .. }) => {
                 let seq = self.w.expect_exact(desc, Got::net(-15));
-                self.r().tcp().send(tid, data, cb(seq));
+                self.r().tcp().send(tid, data, send_callback(seq));
             }
-            Some(MConn::Connected { maybe_gone }) if len == 0 || !maybe_gone => {
-                self.w.record_sent(id, &data);
-                let seq = self.w.expect_exact(desc, Got::Sent(len));
-                self.r().tcp().send(tid, data, cb(seq));
-            }
-            Some(MConn::Connected { .. }) => {
-                let d = data.clone();
-                let seq = self.w.expect(
-                    desc,
-                    true,
-                    Box::new(move |w, g| {
-                        match g {
-                            Got::Sent(n) if *n == len => w.record_sent(id, &d),
-                            g if g.is_net_error() => {
-                                // The write failed: disconnected; a reading socket gets -100 next.
-                                let t = w.tcps.get_mut(&id).expect("live");
-                                t.conn = MConn::Idle;
-                                if !t.paused {
-                                    t.paused = true;
-                                    w.fifo.push_front(Fifo::RecvErr(id, w.turns - 1));
-                                }
-                            }
-                            _ => return Err("expected every byte sent or a net error".into()),
+            // Nothing queued: the write happens now, and an armed fault fails it (D9).
+            Some(MConn::Connected { .. })
+                if !behind && len > 0 && self.w.armed(Syscall::Send) > 0 =>
+            {
+                match self.w.take_fault(Syscall::Send, eintr_retried) {
+                    Some(errno) => {
+                        let code = NetError::from_errno(errno).code();
+                        let seq = self.w.expect_exact(desc, Got::net(code));
+                        let t = self.w.tcps.get_mut(&id).expect("live");
+                        t.conn = MConn::Idle;
+                        if !t.paused {
+                            t.paused = true;
+                            self.w.fifo.push_back(Fifo::RecvErr(id, self.w.turns));
                         }
-                        Ok(())
-                    }),
-                );
-                self.r().tcp().send(tid, data, cb(seq));
-                self.drain(Some(seq));
-                self.check("resolving a send to a peer that may be gone");
+                        self.r().tcp().send(tid, data, send_callback(seq));
+                        self.w.sync_fault(Syscall::Send);
+                    }
+                    // Only retried units: they are taken and the send goes on.
+                    None => self.send_connected(id, data, desc, big, false),
+                }
             }
+            Some(MConn::Connected { .. }) => self.send_connected(id, data, desc, big, behind),
         }
     }
+
+    fn send_connected(&mut self, id: i32, data: Vec<u8>, desc: String, big: bool, behind: bool) {
+        let tid = TcpSocketId::from_raw(id);
+        let len = data.len();
+        let Some(MConn::Connected { maybe_gone }) = self.w.tcps.get(&id).map(|t| t.conn) else {
+            unreachable!("connected");
+        };
+        if big || behind {
+            self.w.record_sent(id, &data);
+            let seq = self.w.next_seq;
+            let loose =
+                maybe_gone || self.w.armed(Syscall::Send) > 0 || self.w.armed(Syscall::Read) > 0;
+            let out = OutSend {
+                id,
+                len,
+                fate: Fate::Open,
+                loose: (loose, self.w.fault_epoch),
+            };
+            self.w.out_sends.insert(seq, out);
+            let got = self
+                .w
+                .expect(desc, false, Box::new(move |w, g| w.send_done(seq, g)));
+            assert_eq!(got, seq, "sequence numbers are consecutive");
+            // It waits for the peer: `drain` does not wait for it (the final drain does).
+            self.w.pending.get_mut(&seq).expect("pending").may_stay = true;
+            self.r().tcp().send(tid, data, send_callback(seq));
+            return;
+        }
+        if len == 0 || !maybe_gone {
+            self.w.record_sent(id, &data);
+            let seq = self.w.expect_exact(desc, Got::Sent(len));
+            self.r().tcp().send(tid, data, send_callback(seq));
+            return;
+        }
+        let d = data.clone();
+        let seq = self.w.expect(
+            desc,
+            true,
+            Box::new(move |w, g| {
+                match g {
+                    Got::Sent(n) if *n == len => w.record_sent(id, &d),
+                    g if g.is_net_error() => {
+                        // The write failed: disconnected; a reading socket gets -100 next.
+                        let t = w.tcps.get_mut(&id).expect("live");
+                        t.conn = MConn::Idle;
+                        if !t.paused {
+                            t.paused = true;
+                            w.fifo.push_front(Fifo::RecvErr(id, w.turns - 1));
+                        }
+                    }
+                    _ => return Err("expected every byte sent or a net error".into()),
+                }
+                Ok(())
+            }),
+        );
+        self.r().tcp().send(tid, data, send_callback(seq));
+        self.drain(Some(seq));
+        self.check("resolving a send to a peer that may be gone");
+    }
+}
+
+/// The API callback of a send that completes expected callback `seq`.
+pub(super) fn send_callback(
+    seq: u64,
+) -> impl FnOnce(&mut Reactor<World>, &mut World, Result<tcp::SendInfo, LastError>) + 'static {
+    World::callback(seq, |r| {
+        Got::from_result(r, |s: tcp::SendInfo| Got::Sent(s.bytes_sent))
+    })
 }

@@ -16,6 +16,7 @@ use crate::trace::Trace;
 
 mod app;
 mod connect;
+mod fault;
 mod peer;
 mod server;
 mod tcp;
@@ -86,6 +87,8 @@ const PATIENCE: Duration = Duration::from_secs(5);
 /// disagreement with the model.
 pub fn run(input: &Input, opts: &Options) -> Trace {
     refusing_ports();
+    // Faults are per thread: none left over from an earlier run (or a failed one).
+    chrome_sockets::fault_injection::clear();
     let baseline = fd_count();
     let mut ex = Exec {
         r: None,
@@ -103,6 +106,7 @@ pub fn run(input: &Input, opts: &Options) -> Trace {
     }
     ex.w.log(|| "# end: drain, drop the reactor, close peers".into());
     ex.w.seen.begin(None);
+    ex.finish_sends();
     ex.drain(None);
     ex.check("in the final drain");
     if let Some((seq, p)) = ex.w.pending.iter().find(|(_, p)| !p.may_stay) {
@@ -113,6 +117,7 @@ pub fn run(input: &Input, opts: &Options) -> Trace {
     }
     ex.r = None;
     ex.w.peers.clear();
+    chrome_sockets::fault_injection::clear();
     wait_fds(baseline, "after dropping the reactor and the peers");
     std::mem::take(&mut ex.w.seen)
 }
@@ -174,6 +179,9 @@ impl Exec {
         let r = self.r.as_mut().unwrap();
         r.turn(Some(timeout), &mut self.w).expect("turn");
         self.w.end_dispatch();
+        for t in self.w.tcps.values_mut() {
+            t.late_recv_err = false;
+        }
         if let Some(f) = self.w.fifo.front() {
             if f.stamp() < self.w.turns {
                 let msg = format!("{f:?} was queued before the turn and did not run in it");
@@ -277,6 +285,14 @@ impl Exec {
             SuspendApp => self.suspend_app(),
             UnloadApp => self.unload_app(),
             DropReactor => self.drop_reactor(),
+            FaultArm {
+                syscall,
+                errno,
+                times,
+            } => self.fault_arm(syscall, errno, (times % 3 + 1) as usize),
+            TcpSendBig { id, size } => self.tcp_send_big(id, size),
+            PeerDrain { peer } => self.peer_drain(peer),
+            PeerSetRcvbuf { peer, size } => self.peer_set_rcvbuf(peer, size),
         }
     }
 }

@@ -2,12 +2,13 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use chrome_sockets::{tcp_server, ServerSocketId};
+use chrome_sockets::fault_injection::Syscall;
+use chrome_sockets::{tcp_server, NetError, ServerSocketId};
 
 use super::Exec;
 use crate::cmd::*;
 use crate::expected::ExpS;
-use crate::model::{MListen, MServer, World};
+use crate::model::{never_retried, MListen, MServer, World};
 use crate::trace::Got;
 
 impl Exec {
@@ -68,6 +69,8 @@ impl Exec {
     pub(super) fn server_set_paused(&mut self, p: Pick, paused: bool) {
         let id = self.sid(p);
         let (turns, batch) = (self.w.turns, 1 + self.batch as usize % 4);
+        // A retried accept fault uses up a batch slot without an on_accept.
+        let retried = self.w.accept_retry_armed;
         let mut arm = false;
         let want = match self.w.servers.get_mut(&id) {
             Some(s) => {
@@ -75,6 +78,7 @@ impl Exec {
                 arm = s.paused
                     && !paused
                     && s.listen.is_some()
+                    && !retried
                     && !(s.accepts.0 == turns && s.accepts.1 >= batch);
                 s.paused = paused;
                 Got::Unit
@@ -221,7 +225,23 @@ impl Exec {
         let port_val = self.listen_port(port);
         let backlog_val = backlog.value();
         let desc = format!("tcpServer.listen {id} {text:?} {port_val} {backlog_val:?}");
-        let want = self.listen_prediction(id, addr, port_val, backlog_val);
+        let mut want = self.listen_prediction(id, addr, port_val, backlog_val);
+        // socket, bind, listen: the first armed step of those reached fails the listen.
+        for call in [Syscall::Socket, Syscall::Bind, Syscall::Listen] {
+            self.w.sync_fault(call);
+        }
+        let steps: &[Syscall] = match &want {
+            Some(Got::Unit) => &[Syscall::Socket, Syscall::Bind, Syscall::Listen],
+            None => &[Syscall::Socket, Syscall::Bind],
+            Some(g) if *g == Got::net(-147) => &[Syscall::Socket, Syscall::Bind],
+            Some(_) => &[],
+        };
+        if let Some(errno) = steps
+            .iter()
+            .find_map(|&call| self.w.take_fault(call, never_retried))
+        {
+            want = Some(Got::net(NetError::from_errno(errno).code()));
+        }
         let small = matches!(backlog_val, Some(1 | 2));
         let ip_v = ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let known_port = (port_val != 0).then_some(port_val as u16);
@@ -271,6 +291,7 @@ impl Exec {
             self.drain(Some(seq));
             self.check("resolving an OS-dependent listen");
         }
+        self.w.sync_fault(Syscall::Listen);
         let listens = self.w.servers.get(&id).is_some_and(|s| s.listen.is_some());
         if ok_now || (kernel_decides && listens) {
             self.learn_port(id);

@@ -36,6 +36,7 @@ impl Exec {
                 received: Vec::new(),
                 resuming: None,
                 full_chunk_turn: None,
+                late_recv_err: false,
             },
         );
         let props = tcp::SocketProperties {

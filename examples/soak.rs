@@ -1,0 +1,589 @@
+//! Soak run: one reactor serves echo traffic for a given time under a mix of hostile
+//! conditions, while resident memory (`VmRSS`), open fds (`/proc/self/fd`) and the reactor's
+//! socket counts (`getSockets`) are sampled;
+//! fails (exit 1) if any of them keeps growing or if any byte or connection is lost.
+//!
+//! ```text
+//! cargo run --release --example soak -- --minutes N     # samples every 10 s
+//! cargo run --release --example soak -- --seconds N     # quick: samples every second
+//! ```
+//!
+//! The mix, all against one reactor on this thread:
+//! - echo traffic from client threads, each verifying the echo byte for byte; some send in
+//!   one go and half-close (shutdown) then read to EOF; some are slow readers of megabytes
+//!   (the reactor's sends queue and would block); some reset mid-stream (`SO_LINGER` 0);
+//! - accept storms: a thread opens dozens of connections at once;
+//! - EMFILE episodes: `RLIMIT_NOFILE` is lowered to just above the fds in use for a moment,
+//!   so accepts fail (the server pauses with -12 and is resumed later) and clients retry;
+//! - injected faults on the reactor's thread: accept errors that pause the server, retried
+//!   accept, read and send errors (`ECONNABORTED`, `EINTR`), none of which may lose data;
+//! - the main server paused and resumed; a second server closed and recreated on a new port
+//!   (connections it accepted live on; a client whose connection was still in the closed
+//!   server's backlog connects again, before any byte was echoed).
+//!
+//! The last line is `soak: N connections, B bytes, 0 lost, rss first/last third X/Y KiB,
+//! fds X/Y` (the maximum of the first and of the last third of the samples). A quantity
+//! "grows" when the last third's maximum is above the first third's by more than 5 % plus a
+//! small absolute slack (1 MiB of memory, 32 fds or sockets). Clients generate and check
+//! their bytes piece by piece, so the memory measured is the reactor's; samples wait while
+//! the fd limit is lowered or a storm is in flight.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use chrome_sockets::fault_injection::{self, Syscall};
+use chrome_sockets::tcp::SocketProperties as TcpProperties;
+use chrome_sockets::tcp_server::SocketProperties;
+use chrome_sockets::{Reactor, ServerSocketId, TcpSocketId};
+use rlimit::Resource;
+
+/// Bytes one `on_receive` may carry.
+const CHUNK: i32 = 64 * 1024;
+/// Client threads doing echo traffic.
+const CLIENTS: usize = 6;
+/// How long a client waits for an echo before it calls the connection lost.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+const USAGE: &str = "usage: soak (--minutes N | --seconds N)
+
+Drives one reactor under mixed load for the given time, sampling memory, fds and socket
+counts (every 10 s, or every second with --seconds); exits 1 if any grows without bound or
+any byte or connection is lost.";
+
+/// How long to run and how often to sample.
+fn parse_args() -> Result<(Duration, Duration), String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number = |v: Option<&String>, flag: &str| -> Result<f64, String> {
+        let v = v.ok_or(format!("{flag} needs a value"))?;
+        match v.parse::<f64>() {
+            Ok(n) if n > 0.0 && n.is_finite() => Ok(n),
+            _ => Err(format!("{flag}: {v:?} is not a positive number")),
+        }
+    };
+    match args.first().map(String::as_str) {
+        Some("--minutes") if args.len() == 2 => Ok((
+            Duration::from_secs_f64(number(args.get(1), "--minutes")? * 60.0),
+            Duration::from_secs(10),
+        )),
+        Some("--seconds") if args.len() == 2 => Ok((
+            Duration::from_secs_f64(number(args.get(1), "--seconds")?),
+            Duration::from_secs(1),
+        )),
+        Some("--help" | "-h") => Err(String::new()),
+        _ => Err("expected --minutes N or --seconds N".into()),
+    }
+}
+
+/// What the clients report, shared across threads.
+#[derive(Default)]
+struct Tally {
+    connections: AtomicU64,
+    bytes: AtomicU64,
+    lost: AtomicU64,
+    retried: AtomicU64,
+}
+
+impl Tally {
+    fn lost(&self, what: String) {
+        eprintln!("soak: LOST {what}");
+        self.lost.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The reactor's side.
+#[derive(Default)]
+struct Echo {
+    /// Servers paused by an accept error, to resume later.
+    to_resume: Vec<ServerSocketId>,
+    accept_errors: u64,
+    tcp_count: usize,
+    server_count: usize,
+}
+
+fn close(r: &mut Reactor<Echo>, id: TcpSocketId) {
+    r.tcp().close(id, |_, _, _| {});
+}
+
+/// Every accepted socket echoes: it pauses on each chunk, sends it back, and reads on once
+/// the send completed, so memory stays bounded however slowly the peer reads, and a
+/// half-close is read only after everything before it was echoed.
+fn serve(r: &mut Reactor<Echo>) {
+    let _ = r.tcp_server().on_accept().add_listener(|r, _, info| {
+        let id = info.client_socket_id;
+        let props = TcpProperties {
+            buffer_size: Some(CHUNK),
+            ..TcpProperties::default()
+        };
+        r.tcp().update(id, props, |_, _, _| {});
+        r.tcp().set_paused(id, false, |_, _, _| {});
+    });
+    let _ = r
+        .tcp_server()
+        .on_accept_error()
+        .add_listener(|_, echo: &mut Echo, info| {
+            echo.accept_errors += 1;
+            echo.to_resume.push(info.socket_id);
+        });
+    let _ = r.tcp().on_receive().add_listener(|r, _, info| {
+        let id = info.socket_id;
+        r.tcp().set_paused(id, true, |_, _, _| {});
+        r.tcp()
+            .send(id, info.data.clone(), move |r, _, sent| match sent {
+                Ok(_) => r.tcp().set_paused(id, false, |_, _, _| {}),
+                Err(_) => close(r, id),
+            });
+    });
+    let _ = r
+        .tcp()
+        .on_receive_error()
+        .add_listener(|r, _, info| close(r, info.socket_id));
+}
+
+/// Creates a server listening on a free loopback port; returns its id and port.
+fn new_server(r: &mut Reactor<Echo>, echo: &mut Echo) -> (ServerSocketId, u16) {
+    let id = Arc::new(std::sync::Mutex::new(None));
+    let slot = id.clone();
+    r.tcp_server()
+        .create(SocketProperties::default(), move |r, _, created| {
+            let sid = created.expect("create").socket_id;
+            *slot.lock().unwrap() = Some(sid);
+            r.tcp_server()
+                .listen(sid, "127.0.0.1", 0, None, |_, _, res| res.expect("listen"));
+        });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        r.turn(Some(Duration::from_millis(1)), echo).expect("turn");
+        if let Some(sid) = *id.lock().unwrap() {
+            let port = Arc::new(AtomicU16::new(0));
+            let p = port.clone();
+            r.tcp_server().get_info(sid, move |_, _, info| {
+                if let Some(n) = info.ok().and_then(|i| i.local_port) {
+                    p.store(n, Ordering::Relaxed);
+                }
+            });
+            while port.load(Ordering::Relaxed) == 0 {
+                assert!(Instant::now() < deadline, "no port for the new server");
+                r.turn(Some(Duration::from_millis(1)), echo).expect("turn");
+            }
+            return (sid, port.load(Ordering::Relaxed));
+        }
+        assert!(Instant::now() < deadline, "server create did not answer");
+    }
+}
+
+/// Bytes `from..from + len` of what connection `n` sends: a pattern that differs between
+/// connections and repeats only every 64 KiB, so a lost, repeated or reordered piece shows
+/// as a mismatch. Generated piece by piece, so clients hold no more than a buffer each and
+/// the memory samples measure the reactor, not the clients.
+fn pattern(n: u64, from: usize, len: usize) -> Vec<u8> {
+    (from as u64..(from + len) as u64)
+        .map(|i| (n.wrapping_mul(131) ^ (i >> 8).wrapping_mul(37) ^ i) as u8)
+        .collect()
+}
+
+/// Piece size of the writes and checks.
+const PIECE: usize = 64 * 1024;
+
+/// Connects, retrying while the process is out of fds or the port is closed (an EMFILE
+/// episode, a server being recreated); None when told to stop.
+fn connect(port: &AtomicU16, stop: &AtomicBool, tally: &Tally) -> Option<TcpStream> {
+    while !stop.load(Ordering::Relaxed) {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port.load(Ordering::Relaxed)));
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+            Ok(s) => {
+                let _ = s.set_read_timeout(Some(PATIENCE));
+                let _ = s.set_write_timeout(Some(PATIENCE));
+                return Some(s);
+            }
+            Err(_) => {
+                tally.retried.fetch_add(1, Ordering::Relaxed);
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    None
+}
+
+/// How one echo exchange ended.
+enum Outcome {
+    Echoed(u64),
+    /// Refused or reset before any byte came back: the connection was still in the backlog
+    /// of a server that was closed, or never reached one. Retried, not lost.
+    NotAccepted,
+    Lost(String),
+    /// Could not start (out of fds): nothing was sent.
+    Retry,
+}
+
+/// Writes connection `conn`'s `len` bytes from a second thread while reading the echo (in
+/// small pieces with pauses when `slow`) and checks it byte for byte; with `half_close`,
+/// shuts down writing and expects EOF after the echo.
+fn exchange(mut s: TcpStream, conn: u64, len: usize, slow: bool, half_close: bool) -> Outcome {
+    let writer = {
+        let mut w = match s.try_clone() {
+            Ok(w) => w,
+            // Out of fds (an EMFILE episode): nothing was sent; try again.
+            Err(_) => return Outcome::Retry,
+        };
+        thread::spawn(move || {
+            let mut at = 0;
+            while at < len {
+                let n = PIECE.min(len - at);
+                if w.write_all(&pattern(conn, at, n)).is_err() {
+                    return false;
+                }
+                at += n;
+            }
+            if half_close {
+                let _ = w.shutdown(Shutdown::Write);
+            }
+            true
+        })
+    };
+    let mut got = 0;
+    let mut buf = vec![0u8; if slow { 1024 } else { PIECE }];
+    let mut reads = 0u32;
+    let mut failure = None;
+    while got < len {
+        match s.read(&mut buf) {
+            Ok(0) => {
+                failure = Some(format!("EOF after {got} of {len} bytes"));
+                break;
+            }
+            Ok(n) => {
+                let want = pattern(conn, got, n.min(len - got));
+                if buf[..n] != want[..] {
+                    let at = buf.iter().zip(&want).take_while(|(a, b)| a == b).count();
+                    failure = Some(format!("echo differs at byte {} of {len}", got + at));
+                    break;
+                }
+                got += n;
+            }
+            Err(e) => {
+                failure = Some(format!("{e} after {got} of {len} bytes"));
+                break;
+            }
+        }
+        reads += 1;
+        if slow && reads % 16 == 0 {
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+    if let Some(f) = failure {
+        // The writer fails too once the connection is gone; don't wait on a full buffer.
+        let _ = s.shutdown(Shutdown::Both);
+        let _ = writer.join();
+        return match got {
+            0 => Outcome::NotAccepted,
+            _ => Outcome::Lost(f),
+        };
+    }
+    if !writer.join().unwrap_or(false) {
+        return Outcome::Lost("the write failed after a full echo".into());
+    }
+    if half_close {
+        match s.read(&mut buf) {
+            Ok(0) => {}
+            other => return Outcome::Lost(format!("after a half-close, expected EOF: {other:?}")),
+        }
+    }
+    Outcome::Echoed(len as u64)
+}
+
+/// One client thread: echo exchanges of varied kinds until told to stop.
+fn client(n: usize, ports: [Arc<AtomicU16>; 2], stop: Arc<AtomicBool>, tally: Arc<Tally>) {
+    let mut k: u64 = 0;
+    while !stop.load(Ordering::Relaxed) {
+        k += 1;
+        let conn = (n as u64) << 40 | k;
+        // Even clients use the main server, odd ones the one that gets recreated.
+        let rotating = n % 2 == 1;
+        let Some(mut s) = connect(&ports[rotating as usize], &stop, &tally) else {
+            return;
+        };
+        let kind = (k + n as u64) % 8;
+        if kind == 7 {
+            // A reset mid-stream: the reactor sees -101 and closes its side.
+            let _ = s.write_all(&pattern(conn, 0, 100_000));
+            let mut buf = [0u8; 1000];
+            let _ = s.read(&mut buf);
+            let sock = socket2::Socket::from(s);
+            let _ = sock.set_linger(Some(Duration::ZERO));
+            drop(sock);
+            tally.connections.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        let (len, slow, half) = match kind {
+            0 => (3 << 20, true, false), // a slow reader of megabytes
+            1 | 2 => (200, false, true),
+            _ => (1 + (conn as usize * 7919) % 300_000, false, kind == 3),
+        };
+        match exchange(s, conn, len, slow, half) {
+            Outcome::Echoed(b) => {
+                tally.connections.fetch_add(1, Ordering::Relaxed);
+                tally.bytes.fetch_add(b, Ordering::Relaxed);
+            }
+            Outcome::NotAccepted if rotating => {
+                tally.retried.fetch_add(1, Ordering::Relaxed);
+            }
+            Outcome::Retry => {
+                tally.retried.fetch_add(1, Ordering::Relaxed);
+                thread::sleep(Duration::from_millis(20));
+            }
+            Outcome::NotAccepted => tally.lost(format!("client {n} #{k}: never echoed")),
+            Outcome::Lost(why) => tally.lost(format!("client {n} #{k}: {why}")),
+        }
+    }
+}
+
+/// Opens `count` connections at once to the main server, then checks each echoes a byte.
+fn storm(count: usize, port: Arc<AtomicU16>, stop: Arc<AtomicBool>, tally: Arc<Tally>) {
+    let mut conns = Vec::new();
+    for _ in 0..count {
+        match connect(&port, &stop, &tally) {
+            Some(s) => conns.push(s),
+            None => return,
+        }
+    }
+    for (i, mut s) in conns.into_iter().enumerate() {
+        let byte = [i as u8];
+        let mut back = [0u8; 1];
+        match s.write_all(&byte).and_then(|()| s.read_exact(&mut back)) {
+            Ok(()) if back == byte => {
+                tally.connections.fetch_add(1, Ordering::Relaxed);
+                tally.bytes.fetch_add(1, Ordering::Relaxed);
+            }
+            other => tally.lost(format!("storm connection {i}: {other:?} {back:?}")),
+        }
+    }
+}
+
+/// One sample of the quantities that must stay flat.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sample {
+    rss_kib: u64,
+    fds: u64,
+    sockets: u64,
+}
+
+/// Resident memory, from `/proc/self/status` (`VmRSS`, in KiB).
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn fd_count() -> u64 {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64)
+}
+
+/// The maximum of `f` over the first and the last third of `samples`.
+fn thirds(samples: &[Sample], f: impl Fn(&Sample) -> u64) -> (u64, u64) {
+    let third = (samples.len() / 3).max(1);
+    let max = |s: &[Sample]| s.iter().map(&f).max().unwrap_or(0);
+    (
+        max(&samples[..third]),
+        max(&samples[samples.len() - third..]),
+    )
+}
+
+/// Whether `last` is above `first` by more than 5 % plus `slack`.
+fn grew((first, last): (u64, u64), slack: u64) -> bool {
+    last > first + first / 20 + slack
+}
+
+fn main() -> ExitCode {
+    let (duration, every) = match parse_args() {
+        Ok(a) => a,
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("soak: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut r: Reactor<Echo> = Reactor::new().expect("reactor");
+    let mut echo = Echo::default();
+    serve(&mut r);
+    let (main_id, main_port) = new_server(&mut r, &mut echo);
+    let (mut rot_id, rot_port) = new_server(&mut r, &mut echo);
+    let ports = [
+        Arc::new(AtomicU16::new(main_port)),
+        Arc::new(AtomicU16::new(rot_port)),
+    ];
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let mut threads: Vec<_> = (0..CLIENTS)
+        .map(|n| {
+            let (ports, stop, tally) = (ports.clone(), stop.clone(), tally.clone());
+            thread::spawn(move || client(n, ports, stop, tally))
+        })
+        .collect();
+
+    // Episodes happen on a fixed cycle scaled to the sampling interval.
+    let cycle = every / 2;
+    let (soft, hard) = rlimit::getrlimit(Resource::NOFILE).expect("getrlimit");
+    let start = Instant::now();
+    let mut next_sample = start + every;
+    let mut next_episode = start + cycle;
+    let mut episode = 0u64;
+    let mut restore_limit_at: Option<Instant> = None;
+    let mut resume_main_at: Option<Instant> = None;
+    let mut samples: Vec<Sample> = Vec::new();
+    let counts = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+
+    while start.elapsed() < duration {
+        r.turn(Some(Duration::from_millis(5)), &mut echo)
+            .expect("turn");
+        let now = Instant::now();
+        // Servers an accept error paused come back after a moment (not during an EMFILE
+        // episode, which would only fail again).
+        if restore_limit_at.is_none() && !echo.to_resume.is_empty() {
+            for sid in std::mem::take(&mut echo.to_resume) {
+                r.tcp_server().set_paused(sid, false, |_, _, _| {});
+            }
+        }
+        if restore_limit_at.is_some_and(|t| now >= t) {
+            rlimit::setrlimit(Resource::NOFILE, soft, hard).expect("restore RLIMIT_NOFILE");
+            restore_limit_at = None;
+        }
+        if resume_main_at.is_some_and(|t| now >= t) {
+            r.tcp_server().set_paused(main_id, false, |_, _, _| {});
+            resume_main_at = None;
+        }
+        if now >= next_episode {
+            next_episode = now + cycle;
+            episode += 1;
+            match episode % 5 {
+                0 => {
+                    // EMFILE: just above the fds in use, so the next accepts fail.
+                    let limit = fd_count() + 4;
+                    rlimit::setrlimit(Resource::NOFILE, limit, hard).expect("lower limit");
+                    restore_limit_at = Some(now + cycle / 4);
+                }
+                1 => {
+                    // A storm of connections at once, from its own thread.
+                    let (port, stop, tally) = (ports[0].clone(), stop.clone(), tally.clone());
+                    threads.push(thread::spawn(move || storm(64, port, stop, tally)));
+                }
+                2 => {
+                    fault_injection::inject(Syscall::Accept, libc::ENOBUFS, 1);
+                    fault_injection::inject(Syscall::Accept, libc::ECONNABORTED, 2);
+                    fault_injection::inject(Syscall::Read, libc::EINTR, 3);
+                    fault_injection::inject(Syscall::Send, libc::EINTR, 3);
+                }
+                3 => {
+                    r.tcp_server().set_paused(main_id, true, |_, _, _| {});
+                    resume_main_at = Some(now + cycle / 4);
+                }
+                _ => {
+                    // Close the second server and open a new one on a new port.
+                    r.tcp_server().close(rot_id, |_, _, _| {});
+                    let (id, port) = new_server(&mut r, &mut echo);
+                    rot_id = id;
+                    ports[1].store(port, Ordering::Relaxed);
+                }
+            }
+        }
+        // Not while fds are short (reading /proc needs one), nor during a storm (its 64
+        // connections at once are not growth).
+        let storming = threads[CLIENTS..].iter().any(|t| !t.is_finished());
+        if now >= next_sample && restore_limit_at.is_none() && !storming {
+            next_sample += every;
+            // The socket counts come from the previous sample's request.
+            let c = counts.clone();
+            r.tcp().get_sockets(move |_, _, l| {
+                c.0.store(l.map_or(0, |l| l.len() as u64), Ordering::Relaxed)
+            });
+            let c = counts.clone();
+            r.tcp_server().get_sockets(move |_, _, l| {
+                c.1.store(l.map_or(0, |l| l.len() as u64), Ordering::Relaxed)
+            });
+            echo.tcp_count = counts.0.load(Ordering::Relaxed) as usize;
+            echo.server_count = counts.1.load(Ordering::Relaxed) as usize;
+            let s = Sample {
+                rss_kib: rss_kib(),
+                fds: fd_count(),
+                sockets: (echo.tcp_count + echo.server_count) as u64,
+            };
+            println!(
+                "soak: t={:>5.0}s rss {} KiB, fds {}, sockets {}, connections {}, lost {}, \
+                 accept errors {}",
+                start.elapsed().as_secs_f64(),
+                s.rss_kib,
+                s.fds,
+                s.sockets,
+                tally.connections.load(Ordering::Relaxed),
+                tally.lost.load(Ordering::Relaxed),
+                echo.accept_errors,
+            );
+            samples.push(s);
+        }
+    }
+    rlimit::setrlimit(Resource::NOFILE, soft, hard).expect("restore RLIMIT_NOFILE");
+    fault_injection::clear();
+    for sid in std::mem::take(&mut echo.to_resume) {
+        r.tcp_server().set_paused(sid, false, |_, _, _| {});
+    }
+    r.tcp_server().set_paused(main_id, false, |_, _, _| {});
+    // Stop the clients; keep turning while they finish their last exchange.
+    stop.store(true, Ordering::Relaxed);
+    while threads.iter().any(|t| !t.is_finished()) {
+        r.turn(Some(Duration::from_millis(5)), &mut echo)
+            .expect("turn");
+        for sid in std::mem::take(&mut echo.to_resume) {
+            r.tcp_server().set_paused(sid, false, |_, _, _| {});
+        }
+    }
+    for t in threads {
+        if t.join().is_err() {
+            tally.lost("a client thread panicked".into());
+        }
+    }
+
+    let rss = thirds(&samples, |s| s.rss_kib);
+    let fds = thirds(&samples, |s| s.fds);
+    let sockets = thirds(&samples, |s| s.sockets);
+    let lost = tally.lost.load(Ordering::Relaxed);
+    println!(
+        "soak: {} connections, {} bytes, {lost} lost, rss first/last third {}/{} KiB, fds {}/{}",
+        tally.connections.load(Ordering::Relaxed),
+        tally.bytes.load(Ordering::Relaxed),
+        rss.0,
+        rss.1,
+        fds.0,
+        fds.1,
+    );
+    let mut failed = lost > 0;
+    for (name, v, slack) in [
+        ("rss", rss, 1024),
+        ("fds", fds, 32),
+        ("sockets", sockets, 32),
+    ] {
+        if grew(v, slack) {
+            eprintln!(
+                "soak: {name} grew: first third max {}, last third max {}",
+                v.0, v.1
+            );
+            failed = true;
+        }
+    }
+    if samples.len() < 3 {
+        eprintln!("soak: only {} samples: run longer", samples.len());
+        failed = true;
+    }
+    match failed {
+        true => ExitCode::FAILURE,
+        false => ExitCode::SUCCESS,
+    }
+}

@@ -20,6 +20,7 @@
 //! prints its echo server's address (`listening on 127.0.0.1:<port>`). `--self-test` and
 //! `--burst N` are described in `examples/embed_shared/mod.rs`.
 
+mod common;
 mod embed_shared;
 use embed_shared as shared;
 

@@ -18,17 +18,18 @@
 //! line, reads the echo and then writes to the host's pipe; the loop exits as soon as both sides
 //! were served (exit status 0), or fails after `--seconds` (default 10 in this mode).
 
-use std::fmt::Display;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use chrome_sockets::tcp_server::SocketProperties;
 use chrome_sockets::Reactor;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
+
+mod common;
+use common::Cli;
 
 const SELF_TEST_LINE: &[u8] = b"hello, reactor\n";
 
@@ -47,28 +48,32 @@ struct Args {
     self_test: bool,
 }
 
-fn parse_args() -> Result<Args, String> {
+const USAGE: &str = "usage: embed_poll [--seconds S] [--port P] [--self-test]
+
+The reactor inside a host's own poll(2) loop, next to a pipe the host serves itself.
+
+  --seconds S   serve for S seconds (default 3; the limit of --self-test, default 10)
+  --port P      the echo server's port on 127.0.0.1 (default 0: any free port)
+  --self-test   echo one line and serve the host's pipe once, then exit 0
+  --help        this text
+";
+
+fn parse_args() -> Args {
     let mut args = Args {
         seconds: None,
         port: 0,
         self_test: false,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
+    let mut cli = Cli::new("embed_poll", USAGE);
+    while let Some(flag) = cli.next_flag() {
         match flag.as_str() {
-            "--seconds" => args.seconds = Some(parse::<f64, _>(&flag, it.next())?.max(0.0)),
-            "--port" => args.port = parse(&flag, it.next())?,
+            "--seconds" => args.seconds = Some(cli.seconds(&flag)),
+            "--port" => args.port = cli.port(&flag),
             "--self-test" => args.self_test = true,
-            other => return Err(format!("unknown argument {other}")),
+            _ => cli.unknown(&flag),
         }
     }
-    Ok(args)
-}
-
-/// The value after `flag`, parsed.
-fn parse<T: FromStr<Err = E>, E: Display>(flag: &str, value: Option<String>) -> Result<T, String> {
-    let value = value.ok_or(format!("{flag} needs a value"))?;
-    value.parse().map_err(|e| format!("{flag}: {e}"))
+    args
 }
 
 /// Sets up the echo server, its listeners and the heartbeat timer.
@@ -133,9 +138,7 @@ fn self_test_client(port: u16, mut pipe: File) -> std::io::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let Ok(args) = parse_args().map_err(|e| eprintln!("embed_poll: {e}")) else {
-        return ExitCode::from(2);
-    };
+    let args = parse_args();
     let limit =
         Duration::from_secs_f64(
             args.seconds

@@ -42,6 +42,9 @@ use chrome_sockets::tcp_server::SocketProperties;
 use chrome_sockets::{Reactor, ServerSocketId, TcpSocketId};
 use rlimit::Resource;
 
+mod common;
+use common::Cli;
+
 /// Bytes one `on_receive` may carry.
 const CHUNK: i32 = 64 * 1024;
 /// Client threads doing echo traffic.
@@ -53,30 +56,31 @@ const USAGE: &str = "usage: soak (--minutes N | --seconds N)
 
 Drives one reactor under mixed load for the given time, sampling memory, fds and socket
 counts (every 10 s, or every second with --seconds); exits 1 if any grows without bound or
-any byte or connection is lost.";
+any byte or connection is lost.
 
-/// How long to run and how often to sample.
-fn parse_args() -> Result<(Duration, Duration), String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let number = |v: Option<&String>, flag: &str| -> Result<f64, String> {
-        let v = v.ok_or(format!("{flag} needs a value"))?;
-        match v.parse::<f64>() {
-            Ok(n) if n > 0.0 && n.is_finite() => Ok(n),
-            _ => Err(format!("{flag}: {v:?} is not a positive number")),
+  --minutes N   run for N minutes, a sample every 10 s
+  --seconds N   run for N seconds, a sample every second
+  --help        this text
+";
+
+/// How long to run and how often to sample: `--minutes N` (a sample every 10 s) or
+/// `--seconds N` (a sample every second).
+fn parse_args() -> (Duration, Duration) {
+    let mut cli = Cli::new("soak", USAGE);
+    let mut run = None;
+    while let Some(flag) = cli.next_flag() {
+        let (scale, every) = match flag.as_str() {
+            "--minutes" => (60.0, Duration::from_secs(10)),
+            "--seconds" => (1.0, Duration::from_secs(1)),
+            _ => cli.unknown(&flag),
+        };
+        let n = cli.seconds(&flag);
+        if n <= 0.0 {
+            cli.fail(format!("{flag} {n}: not a positive number"));
         }
-    };
-    match args.first().map(String::as_str) {
-        Some("--minutes") if args.len() == 2 => Ok((
-            Duration::from_secs_f64(number(args.get(1), "--minutes")? * 60.0),
-            Duration::from_secs(10),
-        )),
-        Some("--seconds") if args.len() == 2 => Ok((
-            Duration::from_secs_f64(number(args.get(1), "--seconds")?),
-            Duration::from_secs(1),
-        )),
-        Some("--help" | "-h") => Err(String::new()),
-        _ => Err("expected --minutes N or --seconds N".into()),
+        run = Some((Duration::from_secs_f64(n * scale), every));
     }
+    run.unwrap_or_else(|| cli.fail("expected --minutes N or --seconds N"))
 }
 
 /// What the clients report, shared across threads.
@@ -401,17 +405,7 @@ fn grew((first, last): (u64, u64), slack: u64) -> bool {
 }
 
 fn main() -> ExitCode {
-    let (duration, every) = match parse_args() {
-        Ok(a) => a,
-        Err(e) if e.is_empty() => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("soak: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let (duration, every) = parse_args();
     let mut r: Reactor<Echo> = Reactor::new().expect("reactor");
     let mut echo = Echo::default();
     serve(&mut r);

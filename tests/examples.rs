@@ -181,7 +181,19 @@ fn run_to_end(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
 }
 
 /// The examples with the shared command line (`examples/common/`).
-const WITH_CLI: [&str; 4] = ["accept_close", "echo_server", "replay", "remote_wake"];
+/// Every example: all share `examples/common`'s command line.
+const WITH_CLI: [&str; 10] = [
+    "accept_close",
+    "echo_server",
+    "replay",
+    "remote_wake",
+    "embed_poll",
+    "embed_calloop",
+    "embed_tokio",
+    "embed_mio",
+    "embed_glib",
+    "soak",
+];
 
 #[test]
 fn every_example_answers_help_with_its_usage() {

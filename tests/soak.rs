@@ -86,6 +86,8 @@ fn help_and_bad_arguments() {
     ] {
         let out = run(bad, Duration::from_secs(20));
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("usage: soak"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("soak: "), "{bad:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line, as every example: {err}");
     }
 }

@@ -24,17 +24,17 @@ use chrome_sockets::{Reactor, ReactorBuilder, ServerSocketId};
 /// usage on stdout and exits with status 0.
 pub struct Cli {
     name: &'static str,
-    usage: &'static str,
+    usage: String,
     args: std::vec::IntoIter<OsString>,
 }
 
 impl Cli {
     /// The process's arguments (after the program name).
-    pub fn new(name: &'static str, usage: &'static str) -> Cli {
+    pub fn new(name: &'static str, usage: impl Into<String>) -> Cli {
         let args: Vec<OsString> = std::env::args_os().skip(1).collect();
         Cli {
             name,
-            usage,
+            usage: usage.into(),
             args: args.into_iter(),
         }
     }

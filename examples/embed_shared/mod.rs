@@ -22,6 +22,8 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::common::Cli;
+
 use chrome_sockets::tcp_server::SocketProperties;
 use chrome_sockets::{Reactor, ReactorBuilder, ServerSocketId, Waker};
 
@@ -58,12 +60,12 @@ pub struct Args {
     pub limit: Duration,
 }
 
-/// Parses `--self-test`, `--burst N`, `--seconds S` and `--help`; `Err` is the exit code
-/// (0 after `--help`, 2 after a bad flag, with a message on stderr).
-pub fn parse_args(name: &str, host: &str) -> Result<Args, ExitCode> {
+/// Parses `--self-test`, `--burst N`, `--seconds S` and `--help` with the examples' shared
+/// parser (`--help` exits 0 with the usage, a bad flag exits 2 with one line naming it).
+pub fn parse_args(name: &'static str, host: &str) -> Result<Args, ExitCode> {
     let usage = format!(
-        "{name}: the reactor embedded in {host}\n\n\
-         usage: {name} [--seconds S] [--self-test | --burst N]\n\n  \
+        "usage: {name} [--seconds S] [--self-test | --burst N]\n\n\
+         The reactor embedded in {host}.\n\n  \
          --seconds S   serve for S seconds (default 10; the limit of a test mode, default 20)\n  \
          --self-test   echo with {CLIENTS} clients, a timer, the host's own source and a\n                \
          cross-thread wake, then exit 0\n  \
@@ -73,27 +75,16 @@ pub fn parse_args(name: &str, host: &str) -> Result<Args, ExitCode> {
     );
     let mut mode = Mode::Serve;
     let mut seconds = None;
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let bad = |msg: String| {
-            eprintln!("{name}: {msg}\n\n{usage}");
-            ExitCode::from(2)
-        };
+    let mut cli = Cli::new(name, usage + "\n");
+    while let Some(flag) = cli.next_flag() {
         match flag.as_str() {
-            "--help" | "-h" => {
-                println!("{usage}");
-                return Err(ExitCode::SUCCESS);
-            }
             "--self-test" => mode = Mode::SelfTest,
-            "--burst" => match it.next().map(|v| v.parse::<usize>()) {
-                Some(Ok(n)) if (1..=BACKLOG).contains(&n) => mode = Mode::Burst(n),
-                _ => return Err(bad(format!("--burst needs a count from 1 to {BACKLOG}"))),
+            "--burst" => match cli.count(&flag) as usize {
+                n if (1..=BACKLOG).contains(&n) => mode = Mode::Burst(n),
+                n => cli.fail(format!("--burst {n}: not a count from 1 to {BACKLOG}")),
             },
-            "--seconds" => match it.next().map(|v| v.parse::<f64>()) {
-                Some(Ok(s)) if s.is_finite() && s >= 0.0 => seconds = Some(s),
-                _ => return Err(bad("--seconds needs a number of seconds".into())),
-            },
-            other => return Err(bad(format!("unknown argument {other}"))),
+            "--seconds" => seconds = Some(cli.seconds(&flag)),
+            _ => cli.unknown(&flag),
         }
     }
     let limit = match (seconds, mode) {
@@ -106,7 +97,7 @@ pub fn parse_args(name: &str, host: &str) -> Result<Args, ExitCode> {
 
 /// The examples' `main`: parses the flags, runs `serve` and reports its error.
 pub fn main<E: std::fmt::Display>(
-    name: &str,
+    name: &'static str,
     host: &str,
     serve: impl FnOnce(Args) -> Result<ExitCode, E>,
 ) -> ExitCode {

@@ -160,6 +160,11 @@ fn remote_wake_ends_a_turn_blocked_without_timeout() {
 
 /// Runs an example to its end (killed after [`PATIENCE`]): (exit code, stdout, stderr).
 fn run_to_end(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    run_within(name, args, PATIENCE)
+}
+
+/// Runs an example to its end, killed if it outlives `limit`: (exit code, stdout, stderr).
+fn run_within(name: &str, args: &[&str], limit: Duration) -> (Option<i32>, String, String) {
     let mut child = Command::new(example(name))
         .args(args)
         .stdin(Stdio::null())
@@ -167,11 +172,11 @@ fn run_to_end(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawning the example");
-    let deadline = Instant::now() + PATIENCE;
+    let deadline = Instant::now() + limit;
     while child.try_wait().expect("try_wait").is_none() {
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("{name} {args:?} did not exit");
+            panic!("{name} {args:?} did not exit within {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -472,4 +477,53 @@ fn embed_glib_self_test() {
 #[test]
 fn embed_glib_accepts_a_burst_beyond_one_batch_without_a_new_edge() {
     embed_burst("glib");
+}
+
+// ----- examples/soak.rs in quick mode: five seconds of the whole mix end with nothing lost,
+// memory and fds flat, and the promised summary line ------------------------------------------
+
+#[test]
+fn soak_five_seconds_of_the_mix_lose_nothing_and_stay_flat() {
+    let (code, stdout, stderr) = run_within("soak", &["--seconds", "5"], Duration::from_secs(120));
+    assert_eq!(code, Some(0), "soak failed:\n{stdout}\n{stderr}");
+    let last = stdout.lines().last().expect("a summary line");
+    // soak: N connections, B bytes, 0 lost, rss first/last third X/Y KiB, fds X/Y
+    let words: Vec<&str> = last.split_whitespace().collect();
+    assert_eq!(words[0], "soak:", "{last}");
+    assert!(words[1].parse::<u64>().unwrap() > 0, "{last}");
+    assert_eq!(words[2], "connections,", "{last}");
+    assert!(words[3].parse::<u64>().unwrap() > 0, "{last}");
+    assert_eq!(
+        &words[4..10],
+        ["bytes,", "0", "lost,", "rss", "first/last", "third"]
+    );
+    let pair = |w: &str| -> (u64, u64) {
+        let (a, b) = w.split_once('/').expect("X/Y");
+        (a.parse().unwrap(), b.parse().unwrap())
+    };
+    let (rss0, rss1) = pair(words[10]);
+    assert!(rss0 > 0 && rss1 > 0, "{last}");
+    assert_eq!(words[11], "KiB,", "{last}");
+    assert_eq!(words[12], "fds", "{last}");
+    let (fds0, fds1) = pair(words[13]);
+    assert!(fds0 > 0 && fds1 > 0, "{last}");
+    assert_eq!(words.len(), 14, "{last}");
+}
+
+#[test]
+fn soak_help_and_bad_arguments() {
+    let (code, help, _) = run_to_end("soak", &["--help"]);
+    assert_eq!(code, Some(0));
+    assert!(help.contains("--minutes N"));
+    for bad in [
+        &[][..],
+        &["--minutes"],
+        &["--seconds", "0"],
+        &["--hours", "1"],
+    ] {
+        let (code, _, err) = run_to_end("soak", bad);
+        assert_eq!(code, Some(2), "{bad:?}");
+        assert!(err.starts_with("soak: "), "{bad:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line, as every example: {err}");
+    }
 }

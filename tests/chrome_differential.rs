@@ -35,7 +35,7 @@ use chrome_oracle::{
 use chrome_sockets_sequence::{Cmd, ConnectHost, ConnectPort, Input, Pick, PortChoice};
 use serde_json::Value;
 
-/// One decision of DESIGN §7 / `src/deviations.rs`.
+/// One decision of `docs/design.md` §7 / `src/deviations.rs`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Decision {
     D1,

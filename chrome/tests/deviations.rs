@@ -1,4 +1,4 @@
-//! Every deviation D1-D11 (`shared/DESIGN.md` §7, `src/deviations.rs`) proven against real
+//! Every deviation D1-D11 (`docs/design.md` §7, `src/deviations.rs`) proven against real
 //! Chromium: each test runs one scenario on Chrome and on the library in the same run and
 //! asserts that Chrome shows the quirk the decision describes and the library shows the fix.
 //!
@@ -459,7 +459,7 @@ fn d5_every_callback_runs_once_when_close_overtakes() {
 }
 
 /// D5, the part where the library must do what Chrome does: a `connect` overtaken by `close`
-/// answers "Socket not found" (DESIGN §7 D5, corrected from Chrome 156's measurement).
+/// answers "Socket not found" (`docs/design.md` §7 D5, corrected from Chrome 156's measurement).
 #[test]
 fn d5_connect_overtaken_by_close_answers_socket_not_found_like_chrome() {
     // Chrome's answer races (see d5 above): probe until its usual "Socket not found" shows.
@@ -493,7 +493,7 @@ fn d5_connect_overtaken_by_close_answers_socket_not_found_like_chrome() {
     );
     assert_eq!(
         library[0], not_found,
-        "library must match Chrome here (DESIGN §7 D5)"
+        "library must match Chrome here (docs/design.md §7 D5)"
     );
 }
 

@@ -175,7 +175,7 @@ pub(crate) enum Fate {
     Failed,
 }
 
-/// `accept(2)` errnos the reactor retries silently (DESIGN §3; those of [`ErrnoChoice`]).
+/// `accept(2)` errnos the reactor retries silently (`docs/design.md` §3; those of [`ErrnoChoice`]).
 ///
 /// [`ErrnoChoice`]: crate::cmd::ErrnoChoice
 pub(crate) fn accept_retried(errno: i32) -> bool {

@@ -272,7 +272,7 @@ impl<S: 'static> Reactor<S> {
             }
         }
         // Batch used up with connections possibly still waiting: come back next turn, after
-        // a poll (DESIGN §3 fairness: at most one batch per listener per turn).
+        // a poll (fairness: at most one batch per listener per turn, see `ReactorBuilder::accept_batch`).
         defer_step!(self, servers, key, id, is_accepting, queue_accept);
     }
 

@@ -21,7 +21,7 @@
 //! takes `on_receive` data without copying it.
 //!
 //! Inside: `dict.rs` holds the dictionaries, `view.rs` the public [`Tcp`] methods,
-//! `options.rs` the socket options, `entry.rs` one socket's state and registration, and the paths it owns each have a file:
+//! `extensions.rs` the extension methods, `options.rs` the socket options, `entry.rs` one socket's state and registration, and the paths it owns each have a file:
 //! `read.rs` (reads in `buffer_size` chunks), `send.rs` (the FIFO of sends and the write
 //! quota), `connect.rs` (connect, with host-name resolution on a helper thread), `finish.rs`
 //! (the half-close behind `shutdown_send` and `end`, and the connect timeout).
@@ -29,6 +29,7 @@
 pub(crate) mod connect;
 mod dict;
 pub(crate) mod entry;
+mod extensions;
 mod finish;
 mod options;
 pub(crate) mod read;

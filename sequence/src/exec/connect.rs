@@ -9,7 +9,7 @@ use chrome_sockets::{tcp, LastError, NetError, Reactor, TcpSocketId};
 use super::{refusing_ports, Exec};
 use crate::cmd::*;
 use crate::model::{eintr_retried, never_retried, Fate, Fifo, MConn, OutSend, World};
-use crate::trace::Got;
+use crate::trace::{Got, Seen};
 
 impl Exec {
     pub(super) fn tcp_connect(&mut self, p: Pick, host: ConnectHost, port: ConnectPort) {
@@ -242,6 +242,9 @@ impl Exec {
             // It waits for the peer: `drain` does not wait for it (the final drain does).
             self.w.pending.get_mut(&seq).expect("pending").may_stay = true;
             self.r().tcp().send(tid, data, send_callback(seq));
+            if !behind && maybe_gone {
+                self.settle_send(id, seq);
+            }
             return;
         }
         if len == 0 || !maybe_gone {
@@ -274,6 +277,39 @@ impl Exec {
         self.r().tcp().send(tid, data, send_callback(seq));
         self.drain(Some(seq));
         self.check("resolving a send to a peer that may be gone");
+    }
+}
+
+impl Exec {
+    /// A send written at once to a peer that may be gone can fail at once, disconnecting
+    /// the socket before the next command. A harness `getInfo` right behind it settles
+    /// which: its answer is the state after the send call, and the send's callback, queued
+    /// ahead of it exactly when the send failed at once, has run by then.
+    fn settle_send(&mut self, id: i32, send: u64) {
+        let seq = self.w.expect(
+            format!("(harness) tcp.getInfo {id} after a send that may fail at once"),
+            true,
+            Box::new(move |w, g| {
+                let Got::TInfo(i) = g else {
+                    return Err("expected info".into());
+                };
+                let failed = w.seen.steps.iter().flat_map(|s| &s.seen).any(
+                    |s| matches!(s, Seen::Callback { seq, got: Got::Err(..), .. } if *seq == send),
+                );
+                ensure!(
+                    i.connected != failed,
+                    "connected {} after send #{send} (failed at once: {failed})",
+                    i.connected
+                );
+                Ok(())
+            }),
+        );
+        self.r().tcp().get_info(
+            TcpSocketId::from_raw(id),
+            World::callback(seq, |r| Got::from_result(r, Got::TInfo)),
+        );
+        self.drain(Some(seq));
+        self.check("settling a send that may fail at once");
     }
 }
 

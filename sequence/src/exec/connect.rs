@@ -148,6 +148,7 @@ impl Exec {
                 let recv_err = matches!(conn, MConn::Connected { .. }) && !t.paused;
                 if recv_err {
                     t.paused = true;
+                    t.paused_by = self.w.next_seq;
                 }
                 self.w.cut_sends(id);
                 self.w.connect_aborted(conn);

@@ -78,8 +78,9 @@ impl Exec {
                 return self.w.sync_fault(Syscall::Connect);
             }
         }
-        // A host name connects after the lookup, to one address after another.
-        let faulted = self.w.armed(Syscall::Connect) > 0;
+        // A host name connects after the lookup, to one address after another: a fault armed
+        // now, or before the lookup returns, may fail it.
+        let (armed, epoch) = (self.w.armed(Syscall::Connect) > 0, self.w.fault_epoch);
         let may_hang = target.is_some_and(|t| t.1);
         let expect_ok = target.is_some() && host != ConnectHost::NulName;
         let seq = self.w.expect(
@@ -112,7 +113,7 @@ impl Exec {
                         [Got::net(-101), Got::net(-102), Got::net(-103)].contains(g)
                     }
                     Got::Err(..) if host == ConnectHost::NulName => *g == Got::net(-105),
-                    Got::Err(..) if faulted => g.is_net_error(),
+                    Got::Err(..) if armed || w.fault_epoch > epoch => g.is_net_error(),
                     Got::Err(..) if port_val == 0 || may_hang => true,
                     Got::Err(..) => !expect_ok && *g == Got::net(-102),
                     _ => false,

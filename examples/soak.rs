@@ -491,7 +491,18 @@ fn main() -> ExitCode {
         }
         // Not while fds are short (reading /proc needs one), nor during a storm (its 64
         // connections at once are not growth).
-        let storming = threads[CLIENTS..].iter().any(|t| !t.is_finished());
+        // A finished storm thread is joined now: an exited thread keeps its stack until then.
+        let mut i = CLIENTS;
+        while i < threads.len() {
+            if threads[i].is_finished() {
+                if threads.swap_remove(i).join().is_err() {
+                    tally.lost("a storm thread panicked".into());
+                }
+            } else {
+                i += 1;
+            }
+        }
+        let storming = threads.len() > CLIENTS;
         if now >= next_sample && restore_limit_at.is_none() && !storming {
             next_sample += every;
             // The socket counts come from the previous sample's request.

@@ -91,6 +91,7 @@ impl World {
                 resuming: None,
                 full_chunk_turn: None,
                 late_recv_err: false,
+                paused_by: 0,
             },
         );
         // Learn whose connection it is from its peer port.

@@ -122,6 +122,8 @@ pub(crate) struct MTcp {
     /// A write failed, maybe while it was reading (before a later pause or disconnect the
     /// model already applied): an `on_receive_error` -100 may follow in this turn.
     pub(crate) late_recv_err: bool,
+    /// The sequence number of the last call that paused or resumed it.
+    pub(crate) paused_by: u64,
 }
 
 pub(crate) struct Peer {
@@ -544,15 +546,17 @@ impl World {
             s.fate
         );
         if g.is_net_error() && *g != Got::net(-15) {
-            self.write_failed(s.id);
+            self.write_failed(s.id, seq);
         }
         self.sync_fault(Syscall::Send);
         Ok(())
     }
 
-    /// The write of an outstanding send failed: the socket is disconnected, its later sends
-    /// get -15, and a reading socket gets `on_receive_error` -100 after the -15s.
-    pub(crate) fn write_failed(&mut self, id: i32) {
+    /// The write of outstanding send `seq` failed: the socket is disconnected, its later
+    /// sends get -15, and a reading socket gets `on_receive_error` -100 after the -15s. When
+    /// it was paused or resumed since the send, the failure may have come before that (the
+    /// send was written at once): the -100 may or may not come.
+    pub(crate) fn write_failed(&mut self, id: i32, seq: u64) {
         for s in self.out_sends.values_mut().filter(|s| s.id == id) {
             s.fate = Fate::Failed;
         }
@@ -576,7 +580,10 @@ impl World {
             return;
         }
         t.conn = MConn::Idle;
-        if !t.paused {
+        if t.paused_by > seq {
+            t.paused = true;
+            t.late_recv_err = true;
+        } else if !t.paused {
             t.paused = true;
             self.fifo.push_front(Fifo::RecvErr(id, self.turns - 1));
         } else {

@@ -9,7 +9,7 @@ use chrome_sockets::{tcp, LastError, NetError, Reactor, TcpSocketId};
 use super::{refusing_ports, Exec};
 use crate::cmd::*;
 use crate::model::{eintr_retried, never_retried, Fate, Fifo, MConn, OutSend, World};
-use crate::trace::Got;
+use crate::trace::{Got, Seen};
 
 impl Exec {
     pub(super) fn tcp_connect(&mut self, p: Pick, host: ConnectHost, port: ConnectPort) {
@@ -78,8 +78,9 @@ impl Exec {
                 return self.w.sync_fault(Syscall::Connect);
             }
         }
-        // A host name connects after the lookup, to one address after another.
-        let faulted = self.w.armed(Syscall::Connect) > 0;
+        // A host name connects after the lookup, to one address after another: a fault armed
+        // now, or before the lookup returns, may fail it.
+        let (armed, epoch) = (self.w.armed(Syscall::Connect) > 0, self.w.fault_epoch);
         let may_hang = target.is_some_and(|t| t.1);
         let expect_ok = target.is_some() && host != ConnectHost::NulName;
         let seq = self.w.expect(
@@ -112,7 +113,7 @@ impl Exec {
                         [Got::net(-101), Got::net(-102), Got::net(-103)].contains(g)
                     }
                     Got::Err(..) if host == ConnectHost::NulName => *g == Got::net(-105),
-                    Got::Err(..) if faulted => g.is_net_error(),
+                    Got::Err(..) if armed || w.fault_epoch > epoch => g.is_net_error(),
                     Got::Err(..) if port_val == 0 || may_hang => true,
                     Got::Err(..) => !expect_ok && *g == Got::net(-102),
                     _ => false,
@@ -148,6 +149,7 @@ impl Exec {
                 let recv_err = matches!(conn, MConn::Connected { .. }) && !t.paused;
                 if recv_err {
                     t.paused = true;
+                    t.paused_by = self.w.next_seq;
                 }
                 self.w.cut_sends(id);
                 self.w.connect_aborted(conn);
@@ -242,6 +244,9 @@ impl Exec {
             // It waits for the peer: `drain` does not wait for it (the final drain does).
             self.w.pending.get_mut(&seq).expect("pending").may_stay = true;
             self.r().tcp().send(tid, data, send_callback(seq));
+            if !behind && maybe_gone {
+                self.settle_send(id, seq);
+            }
             return;
         }
         if len == 0 || !maybe_gone {
@@ -274,6 +279,39 @@ impl Exec {
         self.r().tcp().send(tid, data, send_callback(seq));
         self.drain(Some(seq));
         self.check("resolving a send to a peer that may be gone");
+    }
+}
+
+impl Exec {
+    /// A send written at once to a peer that may be gone can fail at once, disconnecting
+    /// the socket before the next command. A harness `getInfo` right behind it settles
+    /// which: its answer is the state after the send call, and the send's callback, queued
+    /// ahead of it exactly when the send failed at once, has run by then.
+    fn settle_send(&mut self, id: i32, send: u64) {
+        let seq = self.w.expect(
+            format!("(harness) tcp.getInfo {id} after a send that may fail at once"),
+            true,
+            Box::new(move |w, g| {
+                let Got::TInfo(i) = g else {
+                    return Err("expected info".into());
+                };
+                let failed = w.seen.steps.iter().flat_map(|s| &s.seen).any(
+                    |s| matches!(s, Seen::Callback { seq, got: Got::Err(..), .. } if *seq == send),
+                );
+                ensure!(
+                    i.connected != failed,
+                    "connected {} after send #{send} (failed at once: {failed})",
+                    i.connected
+                );
+                Ok(())
+            }),
+        );
+        self.r().tcp().get_info(
+            TcpSocketId::from_raw(id),
+            World::callback(seq, |r| Got::from_result(r, Got::TInfo)),
+        );
+        self.drain(Some(seq));
+        self.check("settling a send that may fail at once");
     }
 }
 

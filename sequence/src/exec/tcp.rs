@@ -37,6 +37,7 @@ impl Exec {
                 resuming: None,
                 full_chunk_turn: None,
                 late_recv_err: false,
+                paused_by: 0,
             },
         );
         let props = tcp::SocketProperties {
@@ -91,8 +92,10 @@ impl Exec {
         let id = self.tid(p);
         let turns = self.w.turns;
         let mut arm = false;
+        let next_seq = self.w.next_seq;
         let want = match self.w.tcps.get_mut(&id) {
             Some(t) => {
+                t.paused_by = next_seq;
                 // A full chunk in the last turn may have left a read step queued.
                 arm = t.paused
                     && !paused

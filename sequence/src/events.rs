@@ -79,20 +79,7 @@ impl World {
         self.tcp_issued.push(client);
         self.tcps.insert(
             client,
-            MTcp {
-                name: String::new(),
-                persistent: false,
-                buffer: 0,
-                paused: true,
-                conn: MConn::Connected { maybe_gone: true },
-                link: Link::Unknown,
-                sent: Vec::new(),
-                received: Vec::new(),
-                resuming: None,
-                full_chunk_turn: None,
-                late_recv_err: false,
-                paused_by: 0,
-            },
+            MTcp::new(true, MConn::Connected { maybe_gone: true }, Link::Unknown),
         );
         // Learn whose connection it is from its peer port.
         let seq = self.expect(

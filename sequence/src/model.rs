@@ -126,6 +126,27 @@ pub(crate) struct MTcp {
     pub(crate) paused_by: u64,
 }
 
+impl MTcp {
+    /// A socket with no name, not persistent, the default buffer size, nothing sent or
+    /// received and no call pending.
+    pub(crate) fn new(paused: bool, conn: MConn, link: Link) -> MTcp {
+        MTcp {
+            name: String::new(),
+            persistent: false,
+            buffer: 0,
+            paused,
+            conn,
+            link,
+            sent: Vec::new(),
+            received: Vec::new(),
+            resuming: None,
+            full_chunk_turn: None,
+            late_recv_err: false,
+            paused_by: 0,
+        }
+    }
+}
+
 pub(crate) struct Peer {
     pub(crate) sock: Option<Socket>,
     pub(crate) local_port: u16,

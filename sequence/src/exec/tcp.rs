@@ -29,15 +29,7 @@ impl Exec {
                 name: name.clone().unwrap_or_default(),
                 persistent: persistent.unwrap_or(false),
                 buffer: buffer_size.unwrap_or(0),
-                paused: false,
-                conn: MConn::Idle,
-                link: Link::Reactor,
-                sent: Vec::new(),
-                received: Vec::new(),
-                resuming: None,
-                full_chunk_turn: None,
-                late_recv_err: false,
-                paused_by: 0,
+                ..MTcp::new(false, MConn::Idle, Link::Reactor)
             },
         );
         let props = tcp::SocketProperties {

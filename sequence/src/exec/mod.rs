@@ -177,13 +177,16 @@ impl Exec {
     fn turn(&mut self, timeout: Duration) {
         self.w.turns += 1;
         let r = self.r.as_mut().unwrap();
-        r.turn(Some(timeout), &mut self.w).expect("turn");
+        let report = r.turn(Some(timeout), &mut self.w).expect("turn");
         self.w.end_dispatch();
         for t in self.w.tcps.values_mut() {
             t.late_recv_err = false;
         }
+        // A turn runs queued work until the queue is empty or its budget is spent: only a turn
+        // that stopped short of the budget must have run everything queued before it.
+        let budget_spent = report.tasks >= chrome_sockets::DEFAULT_TURN_BUDGET;
         if let Some(f) = self.w.fifo.front() {
-            if f.stamp() < self.w.turns {
+            if f.stamp() < self.w.turns && !budget_spent {
                 let msg = format!("{f:?} was queued before the turn and did not run in it");
                 self.w.fail(msg);
             }

@@ -48,11 +48,18 @@ pub(crate) struct ExpT {
     pub(crate) buffer: Option<i32>,
     pub(crate) paused: bool,
     pub(crate) connected: bool,
+    /// A send to a peer that may be gone is outstanding: its write may already have failed
+    /// and disconnected the socket (D9), so `connected` may read either way.
+    pub(crate) connected_unsure: bool,
 }
 
 impl ExpT {
     pub(crate) fn check(&self, i: &tcp::SocketInfo) -> Result<(), String> {
-        let c = self.connected;
+        let c = if self.connected_unsure {
+            i.connected
+        } else {
+            self.connected
+        };
         let ok = i.socket_id.raw() == self.id
             && i.persistent == self.persistent
             && i.name == self.name

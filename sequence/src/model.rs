@@ -450,6 +450,9 @@ impl World {
             buffer: (t.buffer > 0).then_some(t.buffer),
             paused: t.paused,
             connected: matches!(t.conn, MConn::Connected { .. }),
+            connected_unsure: matches!(t.conn, MConn::Connected { .. })
+                && self.sending(id)
+                && self.send_loose(id, 0),
         })
     }
 

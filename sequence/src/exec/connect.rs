@@ -244,7 +244,7 @@ impl Exec {
             // It waits for the peer: `drain` does not wait for it (the final drain does).
             self.w.pending.get_mut(&seq).expect("pending").may_stay = true;
             self.r().tcp().send(tid, data, send_callback(seq));
-            if !behind && maybe_gone {
+            if maybe_gone {
                 self.settle_send(id, seq);
             }
             return;

@@ -41,22 +41,30 @@
 //! flight, each server alone in a child process; on by default in full runs, `CS_BENCH_COUNTS=1`
 //! or `0` forces it on or off, `CS_BENCH_COUNTS=only` skips the throughput matrix.
 //!
+//! The table also goes to `accept_throughput.md`, and a chart of it to `accept_throughput.svg`
+//! next to it ([`chart`]: conn/s and server CPU µs/conn against connections in flight, a line
+//! per server through its medians over a min-max band over rounds), in
+//! `target/accept_throughput/` (`$CARGO_TARGET_DIR/accept_throughput/` when that is set), or
+//! in the directory `CS_BENCH_OUT` names; one line on stdout gives both paths.
+//!
 //! The last line is machine-readable:
 //! `accept_throughput ratio_vs_mio=<conn/s ratio> cpu_per_conn_vs_mio=<CPU ratio>`, both for
 //! the default configuration (Chrome defaults) at 16 connections in flight.
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream as StdStream};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrome_oracle::{group_cpu_time, ChromeAcceptServer};
 use chrome_sockets::{AcceptedSockets, Reactor, ReactorBuilder};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+mod chart;
 mod common;
 mod counts;
 use common::{config, enforce_cap, median};
@@ -424,6 +432,7 @@ fn main() -> io::Result<()> {
     if counts::serve_if_child(serve_alone) {
         return Ok(());
     }
+    chart::self_check();
     let cfg = config((2, 0.5), (9, 1.0), (55.0, 900.0), 0.05);
     let warmup = (cfg.seconds / 5.0).min(0.5);
     enforce_cap("accept_throughput", cfg.cap);
@@ -473,12 +482,10 @@ fn main() -> io::Result<()> {
         );
     }
 
-    println!();
-    println!(
+    let mut table = String::from(
         "| in flight | server | conn/s | vs mio [min-max] | p50 µs | p99 µs | CPU µs/conn | \
-         CPU vs mio [min-max] | errors |"
+         CPU vs mio [min-max] | errors |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut headline = (f64::NAN, f64::NAN);
     for (li, &conc) in LEVELS.iter().enumerate() {
         for (s, server) in servers.iter().enumerate() {
@@ -496,9 +503,9 @@ fn main() -> io::Result<()> {
             let (cpu_ratio, cpu_range) =
                 ratio(&|c| c[li][s].cpu_us_per_conn / c[li][0].cpu_us_per_conn);
             let errors: u64 = cells.iter().map(|c| c[li][s].errors).sum();
-            println!(
+            table += &format!(
                 "| {conc} | {} | {rate:.0} | {rate_ratio:.3} {rate_range} | {:.1} | {:.1} | \
-                 {cpu:.2} | {cpu_ratio:.3} {cpu_range} | {errors} |",
+                 {cpu:.2} | {cpu_ratio:.3} {cpu_range} | {errors} |\n",
                 server.name,
                 col(&|c| c[li][s].p50_us),
                 col(&|c| c[li][s].p99_us),
@@ -508,15 +515,106 @@ fn main() -> io::Result<()> {
             }
         }
     }
+    println!();
+    print!("{table}");
+    let headline = format!(
+        "accept_throughput ratio_vs_mio={:.3} cpu_per_conn_vs_mio={:.3}",
+        headline.0, headline.1
+    );
+    write_report(&cfg, &servers, &cells, &table, &headline);
     let names: Vec<&str> = servers.iter().map(|s| s.name).collect();
     counts::report(&names, cfg.quick);
     for server in servers {
         server.stop();
     }
     println!();
-    println!(
-        "accept_throughput ratio_vs_mio={:.3} cpu_per_conn_vs_mio={:.3}",
-        headline.0, headline.1
-    );
+    println!("{headline}");
     Ok(())
+}
+
+/// Where the table and the chart go: `CS_BENCH_OUT`, else `accept_throughput/` in the target
+/// directory (`CARGO_TARGET_DIR`, else `target/` in the package).
+fn out_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CS_BENCH_OUT").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("accept_throughput")
+}
+
+/// Writes the table (`accept_throughput.md`) and its chart (`accept_throughput.svg`) and says
+/// where on stdout; a failure to write is said on stderr and does not end the run.
+fn write_report(
+    cfg: &common::Config,
+    servers: &[Server],
+    cells: &[Vec<Vec<Cell>>],
+    table: &str,
+    headline: &str,
+) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let title = format!(
+        "accept_throughput, {}, {} run: {} round{} of {:.2} s per cell, {cpus} CPUs",
+        chart::utc(now),
+        if cfg.quick { "quick" } else { "full" },
+        cfg.rounds,
+        if cfg.rounds == 1 { "" } else { "s" },
+        cfg.seconds,
+    );
+    // A cell that completed no connection has no CPU per connection (it reads 0).
+    let cpu = |c: &Cell| {
+        if c.conn_per_s > 0.0 {
+            c.cpu_us_per_conn
+        } else {
+            f64::NAN
+        }
+    };
+    let series: Vec<chart::Series> = servers
+        .iter()
+        .enumerate()
+        .map(|(s, server)| chart::Series {
+            name: server.name.to_string(),
+            points: LEVELS
+                .iter()
+                .enumerate()
+                .map(|(li, &in_flight)| chart::Point {
+                    in_flight,
+                    conn_per_s: chart::Band::over(cells.iter().map(|c| c[li][s].conn_per_s)),
+                    cpu_us_per_conn: chart::Band::over(cells.iter().map(|c| cpu(&c[li][s]))),
+                })
+                .collect(),
+        })
+        .collect();
+    let svg = chart::svg(&title, &series);
+    if let Err(e) = chart::check(&svg) {
+        panic!("accept_throughput: the chart is not well-formed: {e}");
+    }
+    let markdown = format!(
+        "# {title}\n\n{table}\n```text\n{headline}\n```\n\n![{title}](accept_throughput.svg)\n"
+    );
+    let dir = out_dir();
+    let (md_path, svg_path) = (
+        dir.join("accept_throughput.md"),
+        dir.join("accept_throughput.svg"),
+    );
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&md_path, markdown))
+        .and_then(|()| std::fs::write(&svg_path, svg));
+    match written {
+        Ok(()) => println!(
+            "\naccept_throughput: table in {}, chart in {}",
+            md_path.display(),
+            svg_path.display()
+        ),
+        Err(e) => eprintln!(
+            "accept_throughput: could not write {} and {}: {e}",
+            md_path.display(),
+            svg_path.display()
+        ),
+    }
 }

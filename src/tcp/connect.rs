@@ -116,7 +116,7 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
         resolver: &mut Resolver,
         cx: &mut Io<'_, R, S>,
     ) {
-        self.connect = Some(callback);
+        self.extra_mut().connect = Some(callback);
         match target {
             Target::Addr(addr) => self.start_connect(key, vec![addr], cx),
             Target::Host(host, port) => match resolver.start(self.id, host, port) {
@@ -224,7 +224,7 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
     }
 
     fn connect_done(&mut self, result: Result<()>, cx: &mut Io<'_, R, S>) {
-        if let Some(callback) = self.connect.take() {
+        if let Some(callback) = self.take_connect() {
             cx.queue.reply(callback, result);
         }
     }

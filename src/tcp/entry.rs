@@ -26,14 +26,15 @@ use crate::sys;
 
 /// A tcp socket. Fields are private to the `tcp` module: the view and the reactor go
 /// through methods.
+///
+/// Kept small (an idle accepted connection is this entry and its id-map slot): what most
+/// sockets never use lives in [`Extra`], allocated on first use.
 pub(crate) struct TcpEntry<R, S> {
     pub(super) id: i32,
-    name: String,
-    persistent: bool,
     /// As the app set it; 0 = unset (reads use 4096).
     pub(super) buffer_size: i32,
+    persistent: bool,
     pub(super) paused: bool,
-    pub(super) conn: Conn,
     /// The stream in `conn` is registered with the poll.
     pub(super) registered: bool,
     /// A `Task::Read` for this entry is queued (so at most one is).
@@ -41,16 +42,37 @@ pub(crate) struct TcpEntry<R, S> {
     /// The poll reported the peer's FIN (or a hang-up) on this connection: a short read no
     /// longer means the socket is drained, since no new edge will announce the EOF.
     pub(super) read_closed: bool,
+    /// `shutdown_send` was called on this connection: no more sends are taken.
+    pub(super) send_closed: bool,
+    pub(super) conn: Conn,
+    /// `None` until the socket is named, sends, connects or shuts down.
+    pub(super) extra: Option<Box<Extra<R, S>>>,
+}
+
+/// The rarely used part of a [`TcpEntry`].
+pub(super) struct Extra<R, S> {
+    /// Empty when unnamed.
+    pub(super) name: String,
     /// Sends in issue order; only the front one is being written.
     pub(super) sends: VecDeque<PendingSend<R, S>>,
     /// The callback of a connect in progress (`conn` is resolving or connecting).
     pub(super) connect: Option<Reply<R, S, Result<()>>>,
     /// Counts `connect` calls, so a connect timeout only ever aborts its own attempt.
     pub(super) connect_attempt: u64,
-    /// `shutdown_send` was called on this connection: no more sends are taken.
-    pub(super) send_closed: bool,
     /// The callback of a `shutdown_send` waiting for the queued sends to be written.
     pub(super) shutdown: Option<Reply<R, S, Result<()>>>,
+}
+
+impl<R, S> Default for Extra<R, S> {
+    fn default() -> Self {
+        Extra {
+            name: String::new(),
+            sends: VecDeque::new(),
+            connect: None,
+            connect_attempt: 0,
+            shutdown: None,
+        }
+    }
 }
 
 /// One `send` waiting to be written (the send path is in `send.rs`).
@@ -89,22 +111,47 @@ impl<R, S> Identified for TcpEntry<R, S> {
 impl<R: 'static, S: 'static> TcpEntry<R, S> {
     /// An unconnected socket with the given properties.
     pub(crate) fn created(id: i32, properties: SocketProperties) -> Self {
-        TcpEntry {
+        let mut e = TcpEntry {
             id,
-            name: properties.name.unwrap_or_default(),
-            persistent: properties.persistent.unwrap_or(false),
             buffer_size: properties.buffer_size.unwrap_or(0),
+            persistent: properties.persistent.unwrap_or(false),
             paused: false,
-            conn: Conn::Idle,
             registered: false,
             read_queued: false,
             read_closed: false,
-            sends: VecDeque::new(),
-            connect: None,
-            connect_attempt: 0,
             send_closed: false,
-            shutdown: None,
+            conn: Conn::Idle,
+            extra: None,
+        };
+        if let Some(name) = properties.name.filter(|n| !n.is_empty()) {
+            e.extra_mut().name = name;
         }
+        e
+    }
+
+    /// The rarely used part, allocated now if it was not.
+    pub(super) fn extra_mut(&mut self) -> &mut Extra<R, S> {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// Whether any send is queued.
+    pub(super) fn has_sends(&self) -> bool {
+        self.extra.as_ref().is_some_and(|e| !e.sends.is_empty())
+    }
+
+    /// The queued sends, if any part was ever allocated.
+    pub(super) fn sends_mut(&mut self) -> Option<&mut VecDeque<PendingSend<R, S>>> {
+        self.extra.as_deref_mut().map(|e| &mut e.sends)
+    }
+
+    /// Takes the callback of a connect in progress.
+    pub(super) fn take_connect(&mut self) -> Option<Reply<R, S, Result<()>>> {
+        self.extra.as_mut().and_then(|e| e.connect.take())
+    }
+
+    /// Takes the callback of a waiting `shutdown_send`.
+    pub(super) fn take_shutdown(&mut self) -> Option<Reply<R, S, Result<()>>> {
+        self.extra.as_mut().and_then(|e| e.shutdown.take())
     }
 
     /// A freshly accepted connection: connected, paused (Chrome's accepted sockets start
@@ -127,7 +174,9 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
     /// Sets the properties that are `Some`; a new `buffer_size` applies from the next read.
     pub(crate) fn update(&mut self, properties: SocketProperties) {
         if let Some(name) = properties.name {
-            self.name = name;
+            if !name.is_empty() || self.extra.is_some() {
+                self.extra_mut().name = name;
+            }
         }
         if let Some(persistent) = properties.persistent {
             self.persistent = persistent;
@@ -146,7 +195,11 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
         SocketInfo {
             socket_id: TcpSocketId::from_raw(self.id),
             persistent: self.persistent,
-            name: (!self.name.is_empty()).then(|| self.name.clone()),
+            name: self
+                .extra
+                .as_ref()
+                .filter(|e| !e.name.is_empty())
+                .map(|e| e.name.clone()),
             buffer_size: (self.buffer_size > 0).then_some(self.buffer_size),
             paused: self.paused,
             connected: self.is_connected(),
@@ -228,9 +281,7 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
                 if !self.paused && (event.is_readable() || event.is_read_closed() || failed) {
                     self.queue_read(key, cx);
                 }
-                if !self.sends.is_empty()
-                    && (event.is_writable() || event.is_write_closed() || failed)
-                {
+                if self.has_sends() && (event.is_writable() || event.is_write_closed() || failed) {
                     self.flush_sends(key, cx);
                 }
             }
@@ -277,16 +328,16 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
         self.registered = false;
         self.read_closed = false;
         self.send_closed = false;
-        if !self.sends.is_empty() {
-            for send in mem::take(&mut self.sends) {
+        if let Some(sends) = self.sends_mut().filter(|s| !s.is_empty()) {
+            for send in mem::take(sends) {
                 send.fail(NetError::SOCKET_NOT_CONNECTED, cx);
             }
         }
-        if let Some(callback) = self.shutdown.take() {
+        if let Some(callback) = self.take_shutdown() {
             let e = LastError::net(NetError::SOCKET_NOT_CONNECTED);
             cx.queue.reply_unit(callback, Err(e));
         }
-        if let Some(callback) = self.connect.take() {
+        if let Some(callback) = self.take_connect() {
             cx.queue
                 .reply(callback, Err(LastError::net(NetError::ABORTED)));
         }

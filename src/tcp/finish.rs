@@ -24,15 +24,15 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
         cx: &mut Io<'_, R, S>,
     ) {
         self.send_closed = true;
-        self.shutdown = Some(callback);
-        if self.sends.is_empty() {
+        self.extra_mut().shutdown = Some(callback);
+        if !self.has_sends() {
             self.finish_shutdown(cx);
         }
     }
 
     /// The queued sends are all written: a pending `shutdown_send` shuts the write side.
     pub(super) fn finish_shutdown(&mut self, cx: &mut Io<'_, R, S>) {
-        let Some(callback) = self.shutdown.take() else {
+        let Some(callback) = self.take_shutdown() else {
             return;
         };
         let result = match &self.conn {
@@ -46,19 +46,24 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
 
     /// A new `connect` starts: returns its attempt number.
     pub(crate) fn next_connect_attempt(&mut self) -> u64 {
-        self.connect_attempt += 1;
-        self.connect_attempt
+        let extra = self.extra_mut();
+        extra.connect_attempt += 1;
+        extra.connect_attempt
     }
 
     /// The attempt number the next `connect` will get.
     pub(crate) fn upcoming_connect_attempt(&self) -> u64 {
-        self.connect_attempt + 1
+        self.extra.as_ref().map_or(0, |e| e.connect_attempt) + 1
     }
 
     /// A connect timeout for `attempt` expired: if that connect is still in progress, it is
     /// abandoned (its fd closed) and its callback gets -118 `CONNECTION_TIMED_OUT`.
     pub(crate) fn connect_timed_out(&mut self, attempt: u64, cx: &mut Io<'_, R, S>) {
-        if attempt != self.connect_attempt || self.connect.is_none() {
+        let waiting = self
+            .extra
+            .as_ref()
+            .is_some_and(|e| e.connect_attempt == attempt && e.connect.is_some());
+        if !waiting {
             return;
         }
         match mem::replace(&mut self.conn, Conn::Idle) {
@@ -77,7 +82,7 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
             }
         }
         self.registered = false;
-        if let Some(callback) = self.connect.take() {
+        if let Some(callback) = self.take_connect() {
             let e = LastError::net(NetError::CONNECTION_TIMED_OUT);
             cx.queue.reply(callback, Err(e));
         }

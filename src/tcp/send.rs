@@ -33,12 +33,13 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
         cx: &mut Io<'_, R, S>,
     ) {
         *cx.write_pending += data.len();
-        self.sends.push_back(PendingSend {
+        let sends = &mut self.extra_mut().sends;
+        sends.push_back(PendingSend {
             data,
             written: 0,
             callback,
         });
-        if self.sends.len() == 1 {
+        if sends.len() == 1 {
             self.flush_sends(key, cx);
         }
     }
@@ -50,13 +51,13 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
             let Conn::Connected { stream, .. } = &self.conn else {
                 return;
             };
-            let Some(front) = self.sends.front_mut() else {
+            let Some(front) = self.extra.as_mut().and_then(|e| e.sends.front_mut()) else {
                 // Everything is written: a `shutdown_send` waiting for that happens now.
                 self.finish_shutdown(cx);
                 return;
             };
             if front.written == front.data.len() {
-                let Some(done) = self.sends.pop_front() else {
+                let Some(done) = self.sends_mut().and_then(|s| s.pop_front()) else {
                     return;
                 };
                 let info = SendInfo {
@@ -91,7 +92,7 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
     /// after that callback (Chrome's order) and is paused.
     fn write_failed(&mut self, error: &io::Error, cx: &mut Io<'_, R, S>) {
         let reading = !self.paused;
-        if let Some(send) = self.sends.pop_front() {
+        if let Some(send) = self.sends_mut().and_then(|s| s.pop_front()) {
             send.fail(NetError::from_io_error(error), cx);
         }
         self.drop_connection(cx);

@@ -109,11 +109,12 @@ impl Exec {
                     .ok_or("connect answered for a closed socket")?;
                 let fine = match g {
                     Got::Unit => expect_ok,
+                    Got::Err(..) if host == ConnectHost::NulName => *g == Got::net(-105),
+                    // An armed fault answers before the kernel could refuse or reset.
+                    Got::Err(..) if armed || w.fault_epoch > epoch => g.is_net_error(),
                     Got::Err(..) if expect_ok && !still_listening => {
                         [Got::net(-101), Got::net(-102), Got::net(-103)].contains(g)
                     }
-                    Got::Err(..) if host == ConnectHost::NulName => *g == Got::net(-105),
-                    Got::Err(..) if armed || w.fault_epoch > epoch => g.is_net_error(),
                     Got::Err(..) if port_val == 0 || may_hang => true,
                     Got::Err(..) => !expect_ok && *g == Got::net(-102),
                     _ => false,

@@ -193,9 +193,9 @@ impl<S: 'static> Reactor<S> {
         if !self.queue.is_empty() || self.poll_left_readiness() {
             return Some(Duration::ZERO);
         }
-        self.timers
-            .next_deadline()
-            .map(|d| d.saturating_duration_since(Instant::now()))
+        // The clock is read only when a timer is pending.
+        let deadline = self.timers.next_deadline()?;
+        Some(deadline.saturating_duration_since(Instant::now()))
     }
 
     /// Runs `callback` on the first turn at least `delay` from now. Due timers fire in

@@ -148,12 +148,13 @@ impl<S: 'static> Reactor<S> {
         Ok(report)
     }
 
-    /// Turns until [`stop`](Reactor::stop) is called or nothing can happen any more (no
-    /// sockets, timers, queued work or pending host-name resolutions).
+    /// Turns until [`stop`](Reactor::stop) or [`Waker::stop`](crate::Waker::stop) is called
+    /// or nothing can happen any more (no sockets, timers, queued work or pending host-name
+    /// resolutions). A stop made before `run` makes it return before its first turn; either
+    /// way the request is used up, and a later `run` turns again.
     pub fn run(&mut self, state: &mut S) -> io::Result<()> {
         loop {
-            if self.stop_requested {
-                self.stop_requested = false;
+            if self.take_stop() {
                 return Ok(());
             }
             if self.is_idle() {

@@ -193,11 +193,8 @@ pub fn listen<S: 'static>(
 
 /// Makes SIGINT and SIGTERM stop the reactor (the example then prints its summary as after
 /// `--seconds`). A thread waits for them with signal-hook's `Signals` iterator and calls
-/// [`Waker::stop`](chrome_sockets::Waker::stop), so the reactor keeps no timer for this
-/// (without `--seconds` its turns read no clock). The price of the thread: glibc takes its
-/// multi-threaded path in every cancellable syscall (`accept4`, `epoll_wait`, `close`), about
-/// 180 instructions per accepted-and-closed connection under callgrind, more than the timer
-/// path costs. Returns a flag, set once a signal came.
+/// [`Waker::stop`](chrome_sockets::Waker::stop), so the reactor keeps no timer for this and
+/// its turns read no clock. Returns a flag, set once a signal came.
 pub fn stop_on_signals<S: 'static>(r: &Reactor<S>, name: &'static str) -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let mut signals = match Signals::new([SIGINT, SIGTERM]) {

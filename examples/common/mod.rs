@@ -18,8 +18,6 @@ use std::time::Duration;
 
 use chrome_sockets::tcp_server::SocketProperties;
 use chrome_sockets::{Reactor, ReactorBuilder, ServerSocketId};
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
 
 /// The command line of one example, read flag by flag. Every error prints one line,
 /// `<example>: <what>`, on stderr and exits with status 2; `--help` (or `-h`) prints the
@@ -192,34 +190,27 @@ pub fn listen<S: 'static>(
 }
 
 /// Makes SIGINT and SIGTERM stop the reactor (the example then prints its summary as after
-/// `--seconds`). A thread waits for them with signal-hook's `Signals` iterator and calls
-/// [`Waker::stop`](chrome_sockets::Waker::stop), so the reactor keeps no timer for this and
-/// its turns read no clock. Returns a flag, set once a signal came.
-pub fn stop_on_signals<S: 'static>(r: &Reactor<S>, name: &'static str) -> Arc<AtomicBool> {
+/// `--seconds`). The handler only sets a flag (signal-hook's `flag::register`); a timer
+/// checks it every 50 ms. Returns the flag, set once a signal came.
+pub fn stop_on_signals<S: 'static>(r: &mut Reactor<S>, name: &'static str) -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
-    let mut signals = match Signals::new([SIGINT, SIGTERM]) {
-        Ok(signals) => signals,
-        Err(e) => {
-            eprintln!("{name}: cannot handle SIGINT and SIGTERM: {e}");
-            return flag;
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(signal, flag.clone()) {
+            eprintln!("{name}: cannot handle signal {signal}: {e}");
         }
-    };
-    let waker = r.waker();
-    let signalled = flag.clone();
-    let spawned = std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            for _ in signals.forever() {
-                signalled.store(true, Ordering::Release);
-                if let Err(e) = waker.stop() {
-                    eprintln!("{name}: cannot wake the reactor: {e}");
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        eprintln!("{name}: cannot start the signal thread: {e}");
     }
+    watch(r, flag.clone());
     flag
+}
+
+fn watch<S: 'static>(r: &mut Reactor<S>, flag: Arc<AtomicBool>) {
+    r.set_timeout(Duration::from_millis(50), move |r, _| {
+        if flag.load(Ordering::Relaxed) {
+            r.stop();
+        } else {
+            watch(r, flag);
+        }
+    });
 }
 
 /// Builds the reactor; on failure prints `<example>: creating the reactor: <error>`.

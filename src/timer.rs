@@ -1,26 +1,56 @@
 //! One-shot timers: [`TimerId`] and a binary heap keyed by `(deadline, seq)`.
 //!
-//! `seq` comes from a counter, so timers with equal deadlines fire in the order they were set,
-//! and it doubles as the id. A cleared timer's closure is dropped at once; its heap entry is
+//! `seq` comes from a counter, so timers with equal deadlines fire in the order they were set.
+//! Callbacks live in a slab; a [`TimerId`] is `seq` plus the slab key, and a slot is the
+//! timer's only while it holds the same `seq` (keys are reused, `seq`s never), so finding a
+//! timer hashes nothing. A cleared timer's closure is dropped at once; its heap entry is
 //! skipped when it reaches the top (and the heap is rebuilt if such dead entries pile up), so
 //! setting, clearing and firing are all O(log n) and a turn never scans the pending timers.
 //!
-//! A due timer leaves the heap but keeps its closure in the map until its queued task runs
+//! The heap's top is always live (dead entries are popped off the top whenever a clear or a
+//! pop exposes them), so [`Timers::next_deadline`], which every turn with a pending timer
+//! asks, is a peek.
+//!
+//! A due timer leaves the heap but keeps its closure in the slab until its queued task runs
 //! ([`Timers::take`]), so a callback that runs earlier in the same turn can still clear it.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::time::Instant;
 
+use slab::Slab;
+
 /// Identifies a timer set with [`Reactor::set_timeout`](crate::Reactor::set_timeout).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-pub struct TimerId(u64);
+///
+/// Ids order as the timers were set (a later `set_timeout` has a greater id).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TimerId {
+    /// Unique per reactor, in the order set (compared first).
+    seq: u64,
+    /// Where the callback sits in the slab.
+    key: usize,
+}
+
+impl fmt::Debug for TimerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("TimerId").field(&self.seq).finish()
+    }
+}
+
+/// A pending timer's callback and the `seq` that owns its slot.
+struct Slot<T> {
+    seq: u64,
+    callback: T,
+}
 
 /// The pending timers of a reactor; `T` is the boxed callback.
 pub(crate) struct Timers<T> {
-    heap: BinaryHeap<Reverse<(Instant, u64)>>,
-    callbacks: HashMap<u64, T>,
+    /// `(deadline, seq, key)` of every timer not yet due, plus dead entries of cleared ones
+    /// (never at the top).
+    heap: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+    /// The callbacks of pending timers, due ones included until taken.
+    slots: Slab<Slot<T>>,
     next: u64,
 }
 
@@ -28,7 +58,7 @@ impl<T> Timers<T> {
     pub(crate) fn new() -> Self {
         Timers {
             heap: BinaryHeap::new(),
-            callbacks: HashMap::new(),
+            slots: Slab::new(),
             next: 0,
         }
     }
@@ -36,68 +66,82 @@ impl<T> Timers<T> {
     pub(crate) fn insert(&mut self, deadline: Instant, callback: T) -> TimerId {
         let seq = self.next;
         self.next += 1;
-        self.heap.push(Reverse((deadline, seq)));
-        self.callbacks.insert(seq, callback);
-        TimerId(seq)
+        let key = self.slots.insert(Slot { seq, callback });
+        self.heap.push(Reverse((deadline, seq, key)));
+        TimerId { seq, key }
+    }
+
+    /// Whether the timer `seq` still has its callback at `key`.
+    fn is_live(&self, seq: u64, key: usize) -> bool {
+        self.slots.get(key).is_some_and(|slot| slot.seq == seq)
+    }
+
+    /// Pops dead entries off the top of the heap, so the top is live (or the heap empty).
+    fn prune_top(&mut self) {
+        while let Some(&Reverse((_, seq, key))) = self.heap.peek() {
+            if self.is_live(seq, key) {
+                return;
+            }
+            self.heap.pop();
+        }
     }
 
     /// Cancels a timer; returns whether it was still pending.
     pub(crate) fn remove(&mut self, id: TimerId) -> bool {
-        let removed = self.callbacks.remove(&id.0).is_some();
-        if removed && self.heap.len() > 64 && self.heap.len() > 2 * self.callbacks.len() {
-            let callbacks = &self.callbacks;
-            self.heap
-                .retain(|Reverse((_, seq))| callbacks.contains_key(seq));
+        if !self.is_live(id.seq, id.key) {
+            return false;
         }
-        removed
+        self.slots.remove(id.key);
+        if self.heap.len() > 64 && self.heap.len() > 2 * self.slots.len() {
+            let slots = &self.slots;
+            self.heap
+                .retain(|&Reverse((_, seq, key))| slots.get(key).is_some_and(|s| s.seq == seq));
+        } else {
+            self.prune_top();
+        }
+        true
     }
 
-    /// The earliest live deadline.
-    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
-        while let Some(Reverse((deadline, seq))) = self.heap.peek() {
-            if self.callbacks.contains_key(seq) {
-                return Some(*deadline);
-            }
-            self.heap.pop();
-        }
-        None
+    /// The earliest live deadline: the top of the heap, which is always live.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.heap.peek().map(|&Reverse((deadline, _, _))| deadline)
     }
 
     /// Takes the earliest live timer due at `now` off the heap. Its callback stays pending
     /// (clearable) until [`take`](Timers::take) removes it.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<TimerId> {
-        while let Some(&Reverse((deadline, seq))) = self.heap.peek() {
-            if deadline > now {
-                return None;
-            }
-            self.heap.pop();
-            if self.callbacks.contains_key(&seq) {
-                return Some(TimerId(seq));
-            }
+        let &Reverse((deadline, seq, key)) = self.heap.peek()?;
+        if deadline > now {
+            return None;
         }
-        None
+        self.heap.pop();
+        self.prune_top();
+        Some(TimerId { seq, key })
     }
 
     /// Removes and returns the callback of a timer that [`pop_due`](Timers::pop_due) returned,
     /// unless it was cleared meanwhile.
     pub(crate) fn take(&mut self, id: TimerId) -> Option<T> {
-        self.callbacks.remove(&id.0)
+        if !self.is_live(id.seq, id.key) {
+            return None;
+        }
+        Some(self.slots.remove(id.key).callback)
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.callbacks.len()
+        self.slots.len()
     }
 
     pub(crate) fn clear(&mut self) {
         self.heap.clear();
-        self.callbacks.clear();
+        self.slots.clear();
     }
 }
 
 impl<T> fmt::Debug for Timers<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Timers")
-            .field("pending", &self.callbacks.len())
+            .field("pending", &self.slots.len())
             .finish()
     }
 }
@@ -153,5 +197,48 @@ mod tests {
         assert_eq!(t.take(a), Some("a"));
         assert_eq!(t.take(b), None, "a cleared due timer never fires");
         assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn a_stale_id_never_reaches_a_reused_slot() {
+        let now = Instant::now();
+        let mut t = Timers::new();
+        let a = t.insert(now, "a");
+        assert!(t.remove(a));
+        let b = t.insert(now, "b");
+        assert_eq!(a.key, b.key, "the slot is reused");
+        assert!(a < b, "ids order as set");
+        assert!(!t.remove(a), "a cleared id stays cleared");
+        assert_eq!(t.take(a), None);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.pop_due(now), Some(b));
+        assert_eq!(t.take(b), Some("b"));
+    }
+
+    #[test]
+    fn the_earliest_deadline_skips_cleared_timers_at_once() {
+        let now = Instant::now();
+        let ms = Duration::from_millis;
+        let mut t = Timers::new();
+        let first = t.insert(now + ms(1), 1);
+        let second = t.insert(now + ms(2), 2);
+        t.insert(now + ms(3), 3);
+        assert_eq!(t.next_deadline(), Some(now + ms(1)));
+        assert!(t.remove(second));
+        assert_eq!(
+            t.next_deadline(),
+            Some(now + ms(1)),
+            "a cleared inner timer"
+        );
+        assert!(t.remove(first));
+        assert_eq!(t.next_deadline(), Some(now + ms(3)), "cleared top timers");
+        assert_eq!(
+            t.heap.len(),
+            1,
+            "dead entries at the top are popped at once"
+        );
+        assert_eq!(t.pop_due(now + ms(2)), None);
+        assert_eq!(t.pop_due(now + ms(3)).and_then(|id| t.take(id)), Some(3));
+        assert_eq!(t.next_deadline(), None);
     }
 }

@@ -25,6 +25,7 @@ mod turn;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -70,7 +71,7 @@ impl ReactorBuilder {
             write_quota: self.write_quota,
             resolver: Resolver::new(waker.clone()),
             waker,
-            stop_requested: false,
+            stop: Arc::new(AtomicBool::new(false)),
             flags: report::TurnFlags::new(),
         })
     }
@@ -149,7 +150,9 @@ pub struct Reactor<S = ()> {
     /// Host-name resolutions finish on helper threads and come back through the waker.
     resolver: Resolver,
     waker: Arc<mio::Waker>,
-    stop_requested: bool,
+    /// Set by [`Reactor::stop`] and [`Waker::stop`]; [`run`](Reactor::run) checks and clears
+    /// it before every turn.
+    stop: Arc<AtomicBool>,
     flags: report::TurnFlags,
 }
 
@@ -166,13 +169,21 @@ impl<S: 'static> Reactor<S> {
     }
 
     /// Makes [`run`](Reactor::run) return after the turn in progress (or before its next one).
+    /// From another thread, use [`Waker::stop`].
     pub fn stop(&mut self) {
-        self.stop_requested = true;
+        self.stop.store(true, Ordering::Release);
     }
 
-    /// A handle that wakes a blocking [`turn`](Reactor::turn) from another thread.
+    /// A handle that wakes a blocking [`turn`](Reactor::turn), or stops
+    /// [`run`](Reactor::run), from another thread.
     pub fn waker(&self) -> Waker {
-        Waker::new(self.waker.clone())
+        Waker::new(self.waker.clone(), self.stop.clone())
+    }
+
+    /// Takes a stop request made by [`stop`](Reactor::stop) or [`Waker::stop`].
+    fn take_stop(&self) -> bool {
+        // One load per turn of `run`; the swap only once a stop came.
+        self.stop.load(Ordering::Acquire) && self.stop.swap(false, Ordering::Acquire)
     }
 
     /// How long a host loop may sleep before calling [`turn`](Reactor::turn): zero when work is
@@ -193,9 +204,9 @@ impl<S: 'static> Reactor<S> {
         if !self.queue.is_empty() || self.poll_left_readiness() {
             return Some(Duration::ZERO);
         }
-        self.timers
-            .next_deadline()
-            .map(|d| d.saturating_duration_since(Instant::now()))
+        // The clock is read only when a timer is pending.
+        let deadline = self.timers.next_deadline()?;
+        Some(deadline.saturating_duration_since(Instant::now()))
     }
 
     /// Runs `callback` on the first turn at least `delay` from now. Due timers fire in

@@ -124,8 +124,11 @@ impl<S: 'static> Reactor<S> {
         self.events = Some(events);
         result?;
 
-        // No clock read when no timer is pending (the accept path's turns have none).
-        if self.timers.len() > 0 {
+        // The due timers, by a clock read after the poll (the poll may have blocked for any
+        // time up to its timeout), so a timer fires on the first turn whose poll returns at
+        // or after its deadline. No clock read when no timer is pending (the accept path's
+        // turns without timers have none); see `poll_timeout` for the read before the poll.
+        if self.timers.next_deadline().is_some() {
             let now = Instant::now();
             while let Some(id) = self.timers.pop_due(now) {
                 self.queue.push(Task::Timer(id));
@@ -145,12 +148,13 @@ impl<S: 'static> Reactor<S> {
         Ok(report)
     }
 
-    /// Turns until [`stop`](Reactor::stop) is called or nothing can happen any more (no
-    /// sockets, timers, queued work or pending host-name resolutions).
+    /// Turns until [`stop`](Reactor::stop) or [`Waker::stop`](crate::Waker::stop) is called
+    /// or nothing can happen any more (no sockets, timers, queued work or pending host-name
+    /// resolutions). A stop made before `run` makes it return before its first turn; either
+    /// way the request is used up, and a later `run` turns again.
     pub fn run(&mut self, state: &mut S) -> io::Result<()> {
         loop {
-            if self.stop_requested {
-                self.stop_requested = false;
+            if self.take_stop() {
                 return Ok(());
             }
             if self.is_idle() {
@@ -176,7 +180,20 @@ impl<S: 'static> Reactor<S> {
         }
     }
 
+    /// The poll's timeout: `timeout`, shortened to [`next_timeout`](Reactor::next_timeout).
+    ///
+    /// Clock reads: a turn reads the clock at most twice, and only while a timer is pending:
+    /// here, to shorten a poll that may block (exactly, so the poll returns by the deadline),
+    /// and after the poll, to find the due timers. A poll that cannot block needs no read
+    /// here: one the caller made non-blocking (`Some(Duration::ZERO)`, a host loop's turn),
+    /// or one forced to zero by queued work or readiness left behind (`next_timeout` answers
+    /// zero before looking at the clock). The read after the poll cannot be skipped: nothing
+    /// bounds how long the poll took (the thread may be descheduled even in a zero-timeout
+    /// poll), and a due timer must fire in this turn.
     fn poll_timeout(&mut self, timeout: Option<Duration>) -> Option<Duration> {
+        if timeout == Some(Duration::ZERO) {
+            return timeout;
+        }
         match self.next_timeout() {
             Some(next) => Some(timeout.map_or(next, |t| t.min(next))),
             None => timeout,

@@ -1,5 +1,5 @@
 //! Embedding in a host loop: the poll fd's readiness, zero-timeout turns, `next_timeout`, and
-//! the cross-thread waker.
+//! the cross-thread waker (`wake` and `stop`).
 use crate::util::*;
 
 use std::fs::File;
@@ -163,6 +163,68 @@ fn waker_from_another_thread_ends_a_turn_blocked_without_timeout() {
         .expect("the wake did not end the blocked turn");
     assert_eq!(report.events, 1, "the wake-up is one poll event");
     assert_eq!(report.tasks, 0, "and runs nothing");
+}
+
+#[test]
+fn waker_stop_from_another_thread_ends_run_blocked_in_its_poll() {
+    let (waker_tx, waker_rx) = mpsc::channel::<Waker>();
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r: Reactor<bool> = Reactor::new().unwrap();
+        let mut fired = false;
+        // A timer an hour away: `run` would block for that long.
+        r.set_timeout(Duration::from_secs(3600), |_, fired: &mut bool| {
+            *fired = true
+        });
+        waker_tx.send(r.waker()).unwrap();
+        r.run(&mut fired).unwrap();
+        let left = r.next_timeout();
+        done_tx.send((fired, left)).unwrap();
+    });
+    let waker = waker_rx.recv_timeout(PATIENCE).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(done_rx.try_recv().is_err(), "run returned before the stop");
+    waker.stop().unwrap();
+    let (fired, left) = done_rx
+        .recv_timeout(PATIENCE)
+        .expect("the stop did not end run");
+    assert!(!fired);
+    assert!(
+        left.is_some_and(|t| t > Duration::from_secs(3000)),
+        "the timer is still pending: {left:?}"
+    );
+}
+
+#[test]
+fn waker_stop_ends_run_after_the_turn_in_progress_and_is_used_up() {
+    let mut r: Reactor<Vec<u32>> = Reactor::new().unwrap();
+    let mut log = Vec::new();
+    let waker = r.waker();
+    r.set_timeout(Duration::ZERO, move |r, log: &mut Vec<u32>| {
+        waker.stop().unwrap();
+        log.push(1);
+        // Queued by a callback: runs in this same turn.
+        r.tcp_server()
+            .get_sockets(|_, log: &mut Vec<u32>, _| log.push(2));
+        // Set from a callback: fires on a later turn, after this `run` returned.
+        r.set_timeout(Duration::ZERO, |_, log: &mut Vec<u32>| log.push(3));
+    });
+    r.run(&mut log).unwrap();
+    assert_eq!(log, vec![1, 2], "run returned after the turn in progress");
+    r.run(&mut log).unwrap();
+    assert_eq!(
+        log,
+        vec![1, 2, 3],
+        "the stop was used up: run turned until idle"
+    );
+
+    // A stop made before `run` makes it return before its first turn.
+    r.waker().stop().unwrap();
+    r.set_timeout(Duration::ZERO, |_, log: &mut Vec<u32>| log.push(4));
+    r.run(&mut log).unwrap();
+    assert_eq!(log, vec![1, 2, 3]);
+    r.run(&mut log).unwrap();
+    assert_eq!(log, vec![1, 2, 3, 4]);
 }
 
 #[test]

@@ -235,7 +235,8 @@ fn connect_timeout_gives_up_with_118_and_the_socket_can_connect_again() {
 
 #[test]
 fn write_quota_is_configurable() {
-    init();
+    // The guard also keeps this test's reactor out of the other tests' fd counts.
+    let _fds = FdGuard::new();
     let mut r: Reactor<()> = ReactorBuilder::new().write_quota(1000).build().unwrap();
     let (listener, port) = std_listener_and_port();
     let id = ask(&mut r, &mut (), |r, cb| {

@@ -8,7 +8,7 @@ use chrome_sockets::{tcp, LastError, NetError, Reactor, TcpSocketId};
 
 use super::{refusing_ports, Exec};
 use crate::cmd::*;
-use crate::model::{eintr_retried, never_retried, Fate, Fifo, MConn, OutSend, World};
+use crate::model::{eintr_retried, never_retried, Fate, Fifo, Link, MConn, OutSend, World};
 use crate::trace::{Got, Seen};
 
 impl Exec {
@@ -125,6 +125,9 @@ impl Exec {
                     if expect_ok { "Ok" } else { "an error" }
                 );
                 t.conn = if *g == Got::Unit {
+                    // The other end is now the reactor's own server (an accepted socket that
+                    // connects again leaves its old peer behind).
+                    t.link = Link::Reactor;
                     MConn::Connected { maybe_gone: true }
                 } else {
                     MConn::Idle

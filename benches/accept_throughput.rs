@@ -279,6 +279,16 @@ fn tokio_current_thread(stop: Arc<AtomicBool>, tx: mpsc::Sender<SocketAddr>) -> 
     })
 }
 
+/// The servers [`counts`] can run alone in a child process (not Chrome: its processes are
+/// not this binary's children).
+fn counted(servers: &[Server]) -> Vec<&'static str> {
+    servers
+        .iter()
+        .map(|s| s.name)
+        .filter(|name| serve_alone(name).is_some())
+        .collect()
+}
+
 /// One server alone, for a child process of [`counts`]: serves until the parent closes stdin.
 fn serve_alone(name: &str) -> Option<Box<dyn FnOnce() + Send>> {
     fn run<F>(name: &'static str, body: F) -> Option<Box<dyn FnOnce() + Send>>
@@ -462,8 +472,7 @@ fn main() -> io::Result<()> {
     );
 
     if counts::only() {
-        let names: Vec<&str> = servers.iter().map(|s| s.name).collect();
-        counts::report(&names, cfg.quick);
+        counts::report(&counted(&servers), cfg.quick);
         return Ok(());
     }
     // cells[round][level][server]
@@ -522,8 +531,7 @@ fn main() -> io::Result<()> {
         headline.0, headline.1
     );
     write_report(&cfg, &servers, &cells, &table, &headline);
-    let names: Vec<&str> = servers.iter().map(|s| s.name).collect();
-    counts::report(&names, cfg.quick);
+    counts::report(&counted(&servers), cfg.quick);
     for server in servers {
         server.stop();
     }

@@ -67,6 +67,7 @@ impl LastError {
     }
 
     /// `Ok(())` if the socket was found, else "Socket not found".
+    #[inline]
     pub(crate) fn found(found: bool) -> Result<()> {
         if found {
             Ok(())

@@ -98,10 +98,17 @@ pub fn pending(call: Syscall) -> usize {
 }
 
 /// The error to fail `call` with, if a fault is armed for it (and counts it down).
+#[inline]
 pub(crate) fn take(call: Syscall) -> Option<io::Error> {
     if ARMED.load(Ordering::Relaxed) == 0 {
         return None;
     }
+    take_armed(call)
+}
+
+/// [`take`] once some fault is armed on some thread.
+#[cold]
+fn take_armed(call: Syscall) -> Option<io::Error> {
     PLAN.with(|p| {
         let plan = &mut p.borrow_mut().0;
         let i = plan

@@ -96,6 +96,7 @@ impl IdTable {
     }
 
     /// Issues the next id, or `None` once the counter is exhausted.
+    #[inline]
     pub(crate) fn allocate(&mut self) -> Option<i32> {
         if self.next == i32::MAX {
             return None;
@@ -105,15 +106,18 @@ impl IdTable {
         Some(id)
     }
 
+    #[inline]
     pub(crate) fn insert(&mut self, id: i32, key: usize) {
         debug_assert!(id > 0 && id < self.next);
         self.keys.insert(id, key);
     }
 
+    #[inline]
     pub(crate) fn get(&self, id: i32) -> Option<usize> {
         self.keys.get(id)
     }
 
+    #[inline]
     pub(crate) fn remove(&mut self, id: i32) -> Option<usize> {
         self.keys.remove(id)
     }
@@ -149,16 +153,19 @@ pub(crate) struct IdMap {
 }
 
 impl IdMap {
+    #[inline]
     fn home(&self, id: i32) -> usize {
         let bits = self.slots.len().trailing_zeros();
         ((id as u32).wrapping_mul(0x9e37_79b9) >> (32 - bits)) as usize
     }
 
+    #[inline]
     fn mask(&self) -> usize {
         self.slots.len() - 1
     }
 
     /// The slot holding `id`, if any.
+    #[inline]
     fn find(&self, id: i32) -> Option<usize> {
         if id <= 0 || self.len == 0 {
             return None;
@@ -177,11 +184,13 @@ impl IdMap {
         }
     }
 
+    #[inline]
     pub(crate) fn get(&self, id: i32) -> Option<usize> {
         self.find(id).map(|i| self.slots[i].key as usize)
     }
 
     /// Maps a new `id` (> 0, not present) to `key` (at most [`MAX_KEY`]).
+    #[inline]
     pub(crate) fn insert(&mut self, id: i32, key: usize) {
         debug_assert!(id > 0 && key <= MAX_KEY && self.find(id).is_none());
         if (self.len + 1) * 2 > self.slots.len() {
@@ -194,6 +203,7 @@ impl IdMap {
         self.len += 1;
     }
 
+    #[inline]
     fn place(&mut self, slot: Slot) {
         let mask = self.mask();
         let mut i = self.home(slot.id);
@@ -211,6 +221,7 @@ impl IdMap {
         }
     }
 
+    #[inline]
     pub(crate) fn remove(&mut self, id: i32) -> Option<usize> {
         let found = self.find(id)?;
         let key = self.slots[found].key as usize;
@@ -305,6 +316,7 @@ impl<E: Identified> Table<E> {
     }
 
     /// Removes a live id and hands its entry back.
+    #[inline]
     pub(crate) fn remove(&mut self, id: i32) -> Option<E> {
         let key = self.ids.remove(id)?;
         Some(self.slab.remove(key))
@@ -368,16 +380,19 @@ pub(crate) const MAX_KEY: usize = (u32::MAX - 1) as usize;
 /// The token reserved for the reactor's waker.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 
+#[inline]
 pub(crate) fn server_token(id: i32, key: usize) -> Token {
     debug_assert!(id > 0 && key <= MAX_KEY);
     Token(((id as usize) << 32) | key)
 }
 
+#[inline]
 pub(crate) fn tcp_token(id: i32, key: usize) -> Token {
     debug_assert!(id > 0 && key <= MAX_KEY);
     Token(TCP_BIT | ((id as usize) << 32) | key)
 }
 
+#[inline]
 pub(crate) fn decode(token: Token) -> Source {
     if token == WAKER_TOKEN {
         return Source::Waker;

@@ -174,9 +174,12 @@ pub(crate) fn dispatch<R, S, A>(
 ) where
     A: Clone,
 {
-    let mut arg = Some(arg);
     let registry = select(r);
     registry.remove_panicked();
+    if registry.slots.len() == 1 {
+        return dispatch_to_the_only_listener(r, state, select, arg);
+    }
+    let mut arg = Some(arg);
     let end = registry.next;
     let mut cursor = 0;
     let mut hint: usize = 0;
@@ -250,6 +253,46 @@ pub(crate) fn dispatch<R, S, A>(
     }
     if let Some(payload) = panicked {
         panic::resume_unwind(payload);
+    }
+}
+
+/// [`dispatch`] when exactly one listener is registered (the usual case): the same rules with
+/// no walk. It gets `arg` itself, since no listener comes after it.
+fn dispatch_to_the_only_listener<R, S, A>(
+    r: &mut R,
+    state: &mut S,
+    select: impl Fn(&mut R) -> &mut Listeners<R, S, A>,
+    arg: A,
+) {
+    let registry = select(r);
+    let (id, slot) = &mut registry.slots[0];
+    let id = *id;
+    let Some(mut listener) = slot.take() else {
+        return;
+    };
+    registry.running = Some(id);
+    let outcome = match &mut listener {
+        ListenerFn::Own(f) => panic::catch_unwind(AssertUnwindSafe(|| f(r, state, arg))),
+        ListenerFn::Borrow(f) => panic::catch_unwind(AssertUnwindSafe(|| f(r, state, &arg))),
+    };
+    let registry = select(r);
+    registry.running = None;
+    match outcome {
+        Ok(()) => {
+            // Still first unless it removed itself (listeners it added come after it).
+            let at = match registry.slots.first() {
+                Some(s) if s.0 == id => Some(0),
+                _ => registry.position(id),
+            };
+            if let Some(at) = at {
+                registry.slots[at].1 = Some(listener);
+            }
+        }
+        Err(payload) => {
+            registry.remove(id);
+            registry.panicked.push(id);
+            panic::resume_unwind(payload);
+        }
     }
 }
 

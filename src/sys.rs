@@ -4,6 +4,8 @@
 //! - [`bind_listener`]: `socket` + `SO_REUSEADDR` + `bind` + `listen` with the caller's backlog
 //!   (mio's and std's `bind` fix their own backlog);
 //! - [`send`]: `send(2)` with `MSG_NOSIGNAL`, so no write path can raise `SIGPIPE`;
+//! - [`accept`]: `accept4(2)` reading the peer's `sockaddr` directly, with would-block as a
+//!   plain value (it ends every accept batch);
 //! - [`set_keep_alive`]: `SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL` as Chrome sets them.
 //!
 //! Every fd is created with `SOCK_NONBLOCK | SOCK_CLOEXEC` and owned by an `OwnedFd` from the
@@ -76,12 +78,115 @@ pub(crate) fn bind_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpLis
     Ok(TcpListener::from(fd))
 }
 
-/// Accepts one connection: `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC` (through mio).
+/// Why [`accept`] returned no connection.
+#[derive(Debug)]
+pub(crate) enum AcceptError {
+    /// `EAGAIN`: nothing waiting (the common end of every accept batch, so it carries no
+    /// `io::Error` to build and drop).
+    WouldBlock,
+    /// Any other failure.
+    Os(io::Error),
+}
+
+impl From<io::Error> for AcceptError {
+    fn from(e: io::Error) -> Self {
+        match e.raw_os_error() {
+            Some(libc::EAGAIN) => AcceptError::WouldBlock,
+            _ => AcceptError::Os(e),
+        }
+    }
+}
+
+/// Accepts one connection: `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC`, the peer's
+/// address read straight out of the `sockaddr` (what mio's `accept` does, minus the
+/// `io::Error` on the would-block that ends every batch).
+#[inline]
 pub(crate) fn accept(
     listener: &mio::net::TcpListener,
-) -> io::Result<(mio::net::TcpStream, SocketAddr)> {
-    seam!(Accept);
-    listener.accept()
+) -> Result<(mio::net::TcpStream, SocketAddr), AcceptError> {
+    #[cfg(feature = "fault-injection")]
+    if let Some(e) = crate::fault_injection::take(crate::fault_injection::Syscall::Accept) {
+        return Err(AcceptError::from(e));
+    }
+    // Large enough for either family (the kernel truncates anything longer, and a TCP/IP
+    // peer never is), and a quarter of a `sockaddr_storage` to zero.
+    // SAFETY: sockaddr_in6 is plain old data; all-zero is a valid value.
+    let mut storage: libc::sockaddr_in6 = unsafe { mem::zeroed() };
+    let mut len = mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+    // SAFETY: `storage` is a live sockaddr_in6 and `len` holds its exact size.
+    let raw = unsafe {
+        libc::accept4(
+            listener.as_raw_fd(),
+            &mut storage as *mut libc::sockaddr_in6 as *mut libc::sockaddr,
+            &mut len,
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    };
+    if raw == -1 {
+        // SAFETY: `__errno_location` returns this thread's errno, always a valid pointer.
+        let errno = unsafe { *libc::__errno_location() };
+        return Err(match errno {
+            libc::EAGAIN => AcceptError::WouldBlock,
+            _ => AcceptError::Os(io::Error::from_raw_os_error(errno)),
+        });
+    }
+    // SAFETY: `raw` was just returned by accept4(2) and is owned by nothing else.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let peer = socket_addr(&storage).ok_or_else(|| {
+        AcceptError::Os(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "accept4 returned an address that is neither IPv4 nor IPv6",
+        ))
+    })?;
+    Ok((
+        mio::net::TcpStream::from_std(std::net::TcpStream::from(fd)),
+        peer,
+    ))
+}
+
+/// The IPv4 or IPv6 address the kernel wrote into `storage`.
+#[inline]
+fn socket_addr(storage: &libc::sockaddr_in6) -> Option<SocketAddr> {
+    match storage.sin6_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: the family says the kernel wrote a sockaddr_in, which is smaller than
+            // and aligned like sockaddr_in6.
+            let sin =
+                unsafe { &*(storage as *const libc::sockaddr_in6 as *const libc::sockaddr_in) };
+            let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+            Some(SocketAddr::from((ip, u16::from_be(sin.sin_port))))
+        }
+        libc::AF_INET6 => Some(SocketAddr::V6(std::net::SocketAddrV6::new(
+            storage.sin6_addr.s6_addr.into(),
+            u16::from_be(storage.sin6_port),
+            storage.sin6_flowinfo,
+            storage.sin6_scope_id,
+        ))),
+        _ => None,
+    }
+}
+
+/// `CLOCK_MONOTONIC` (the clock behind std's `Instant`) in nanoseconds, read directly: std's
+/// `Instant::now` and its `Duration` arithmetic cost several times the vDSO call itself.
+#[inline]
+pub(crate) fn monotonic_nanos() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live timespec for the call to fill in.
+    let res = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    // CLOCK_MONOTONIC cannot fail on Linux (std's `Instant::now` panics if it ever did).
+    debug_assert_eq!(res, 0);
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
+/// `TCP_NODELAY = 1`, Chrome's default on every connected socket.
+#[inline]
+pub(crate) fn set_nodelay(fd: BorrowedFd<'_>) -> io::Result<()> {
+    set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)
 }
 
 /// Registers `source` with the poll (through the seam, so a failed registration is testable).
@@ -132,6 +237,7 @@ pub(crate) fn set_keep_alive(fd: BorrowedFd<'_>, enable: bool, delay: i32) -> io
     Ok(())
 }
 
+#[inline]
 fn set_int_option(fd: BorrowedFd<'_>, level: i32, name: i32, value: i32) -> io::Result<()> {
     // SAFETY: the option value is a live i32 and its exact size is passed.
     syscall!(setsockopt(

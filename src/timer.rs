@@ -17,9 +17,43 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fmt;
-use std::time::Instant;
+use std::ops::Add;
+use std::time::Duration;
 
 use slab::Slab;
+
+use crate::sys;
+
+/// A reading of the monotonic clock (`CLOCK_MONOTONIC`, the clock of std's `Instant`) in
+/// nanoseconds: one vDSO call to read, and integer compares and subtractions after that,
+/// which matters because every turn with a timer pending reads the clock.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub(crate) struct Moment(u64);
+
+impl Moment {
+    #[inline]
+    pub(crate) fn now() -> Moment {
+        Moment(sys::monotonic_nanos())
+    }
+
+    /// How long from `self` to `later` (zero if `later` is not later).
+    #[inline]
+    pub(crate) fn until(self, later: Moment) -> Duration {
+        Duration::from_nanos(later.0.saturating_sub(self.0))
+    }
+}
+
+/// `delay` after the moment, saturating (2^64 ns is 584 years: later than any timer anyone
+/// waits for).
+impl Add<Duration> for Moment {
+    type Output = Moment;
+
+    #[inline]
+    fn add(self, delay: Duration) -> Moment {
+        let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+        Moment(self.0.saturating_add(nanos))
+    }
+}
 
 /// Identifies a timer set with [`Reactor::set_timeout`](crate::Reactor::set_timeout).
 ///
@@ -48,7 +82,7 @@ struct Slot<T> {
 pub(crate) struct Timers<T> {
     /// `(deadline, seq, key)` of every timer not yet due, plus dead entries of cleared ones
     /// (never at the top).
-    heap: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+    heap: BinaryHeap<Reverse<(Moment, u64, usize)>>,
     /// The callbacks of pending timers, due ones included until taken.
     slots: Slab<Slot<T>>,
     next: u64,
@@ -63,7 +97,7 @@ impl<T> Timers<T> {
         }
     }
 
-    pub(crate) fn insert(&mut self, deadline: Instant, callback: T) -> TimerId {
+    pub(crate) fn insert(&mut self, deadline: Moment, callback: T) -> TimerId {
         let seq = self.next;
         self.next += 1;
         let key = self.slots.insert(Slot { seq, callback });
@@ -103,13 +137,13 @@ impl<T> Timers<T> {
     }
 
     /// The earliest live deadline: the top of the heap, which is always live.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+    pub(crate) fn next_deadline(&self) -> Option<Moment> {
         self.heap.peek().map(|&Reverse((deadline, _, _))| deadline)
     }
 
     /// Takes the earliest live timer due at `now` off the heap. Its callback stays pending
     /// (clearable) until [`take`](Timers::take) removes it.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<TimerId> {
+    pub(crate) fn pop_due(&mut self, now: Moment) -> Option<TimerId> {
         let &Reverse((deadline, seq, key)) = self.heap.peek()?;
         if deadline > now {
             return None;
@@ -149,11 +183,10 @@ impl<T> fmt::Debug for Timers<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn due_timers_pop_in_deadline_then_insertion_order() {
-        let now = Instant::now();
+        let now = Moment::now();
         let mut t = Timers::new();
         t.insert(now + Duration::from_millis(5), "late");
         t.insert(now, "first");
@@ -169,7 +202,7 @@ mod tests {
 
     #[test]
     fn cleared_timers_never_fire_and_do_not_pile_up() {
-        let now = Instant::now();
+        let now = Moment::now();
         let mut t = Timers::new();
         let ids: Vec<_> = (0..1000).map(|i| t.insert(now, i)).collect();
         for id in &ids[1..] {
@@ -185,7 +218,7 @@ mod tests {
 
     #[test]
     fn a_due_timer_can_be_cleared_until_taken() {
-        let now = Instant::now();
+        let now = Moment::now();
         let mut t = Timers::new();
         let a = t.insert(now, "a");
         let b = t.insert(now, "b");
@@ -201,7 +234,7 @@ mod tests {
 
     #[test]
     fn a_stale_id_never_reaches_a_reused_slot() {
-        let now = Instant::now();
+        let now = Moment::now();
         let mut t = Timers::new();
         let a = t.insert(now, "a");
         assert!(t.remove(a));
@@ -217,7 +250,7 @@ mod tests {
 
     #[test]
     fn the_earliest_deadline_skips_cleared_timers_at_once() {
-        let now = Instant::now();
+        let now = Moment::now();
         let ms = Duration::from_millis;
         let mut t = Timers::new();
         let first = t.insert(now + ms(1), 1);

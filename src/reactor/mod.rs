@@ -27,7 +27,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mio::{Events, Poll};
 
@@ -42,7 +42,7 @@ use crate::queue::{Callback, Io, Queue, Reply};
 use crate::tcp::connect::{Resolver, Target};
 use crate::tcp::entry::TcpEntry;
 use crate::tcp_server::entry::ServerEntry;
-use crate::timer::{TimerId, Timers};
+use crate::timer::{Moment, TimerId, Timers};
 use crate::waker::Waker;
 
 /// A tcp socket's entry in this reactor.
@@ -72,7 +72,7 @@ impl ReactorBuilder {
             resolver: Resolver::new(waker.clone()),
             waker,
             stop: Arc::new(AtomicBool::new(false)),
-            flags: report::TurnFlags::new(),
+            flags: report::TurnFlags::default(),
         })
     }
 }
@@ -206,7 +206,7 @@ impl<S: 'static> Reactor<S> {
         }
         // The clock is read only when a timer is pending.
         let deadline = self.timers.next_deadline()?;
-        Some(deadline.saturating_duration_since(Instant::now()))
+        Some(Moment::now().until(deadline))
     }
 
     /// Runs `callback` on the first turn at least `delay` from now. Due timers fire in
@@ -227,8 +227,7 @@ impl<S: 'static> Reactor<S> {
     where
         F: FnOnce(&mut Reactor<S>, &mut S) + 'static,
     {
-        let now = Instant::now();
-        let deadline = now.checked_add(delay).unwrap_or_else(|| far_future(now));
+        let deadline = Moment::now() + delay;
         self.timers.insert(deadline, Box::new(callback))
     }
 
@@ -381,23 +380,16 @@ impl<S: 'static> Reactor<S> {
     /// follows (D6), a connect in progress gets "Socket not found" (D5). Returns whether the
     /// id was live.
     pub(crate) fn close_tcp(&mut self, id: i32) -> bool {
-        let Some(mut entry) = self.tcps.remove(id) else {
+        let Some(entry) = self.tcps.remove(id) else {
             return false;
         };
-        let mut cx = lend!(self);
-        entry.connect_overtaken_by_close(&mut cx);
-        entry.drop_connection(&mut cx);
+        entry.close(&mut lend!(self));
         true
     }
 }
 
 fn id_of<E: crate::ids::Identified>(entry: &E) -> i32 {
     entry.id()
-}
-
-fn far_future(now: Instant) -> Instant {
-    // About 30 years: later than any timer anyone waits for, and safe to add to.
-    now + Duration::from_secs(30 * 365 * 24 * 3600)
 }
 
 /// The poll fd: readable when a turn has I/O to handle. A host loop watches it (with its own

@@ -1,8 +1,5 @@
 //! What a turn reports, and the flags a turn keeps right even when a callback panics.
 
-use std::cell::Cell;
-use std::rc::Rc;
-
 /// What one [`Reactor::turn`](crate::Reactor::turn) did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TurnReport {
@@ -21,51 +18,12 @@ impl TurnReport {
     }
 }
 
-/// Shared with the guard a turn holds, so they are kept right even when a callback panics.
-#[derive(Debug)]
+/// Whether a turn is running, and whether the last one ended in a panic. A turn sets and
+/// clears them around a `catch_unwind` of its body, so they stay right when a callback
+/// panics (no guard object, no shared cells on the turn's path).
+#[derive(Debug, Default)]
 pub(super) struct TurnFlags {
-    in_turn: Rc<Cell<bool>>,
+    pub(super) in_turn: bool,
     /// A callback or listener panicked out of the last turn.
-    panicked: Rc<Cell<bool>>,
-}
-
-impl TurnFlags {
-    pub(super) fn new() -> Self {
-        TurnFlags {
-            in_turn: Rc::new(Cell::new(false)),
-            panicked: Rc::new(Cell::new(false)),
-        }
-    }
-
-    /// Marks a turn as running until the guard drops; `None` if one already is (a callback
-    /// called `turn` on its own reactor).
-    pub(super) fn enter(&self) -> Option<TurnGuard> {
-        if self.in_turn.replace(true) {
-            return None;
-        }
-        Some(TurnGuard {
-            in_turn: self.in_turn.clone(),
-            panicked: self.panicked.clone(),
-        })
-    }
-
-    /// Whether the last turn ended in a panic (and forgets it).
-    pub(super) fn take_panicked(&self) -> bool {
-        self.panicked.replace(false)
-    }
-}
-
-/// Held for the length of a turn.
-pub(super) struct TurnGuard {
-    in_turn: Rc<Cell<bool>>,
-    panicked: Rc<Cell<bool>>,
-}
-
-impl Drop for TurnGuard {
-    fn drop(&mut self) {
-        self.in_turn.set(false);
-        if std::thread::panicking() {
-            self.panicked.set(true);
-        }
-    }
+    pub(super) panicked: bool,
 }

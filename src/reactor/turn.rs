@@ -22,7 +22,8 @@
 //!    turn, after a poll (deferred, see [`Queue::deferring`](crate::queue::Queue::deferring)).
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::panic::{self, AssertUnwindSafe};
+use std::time::Duration;
 
 use super::builder::AcceptedSockets;
 use super::report::TurnReport;
@@ -34,6 +35,7 @@ use crate::queue::{Io, Task};
 use crate::tcp::entry::TcpEntry;
 use crate::tcp::read::{Read, READS_PER_STEP};
 use crate::tcp_server::entry::{Accepted, ServerEntry};
+use crate::timer::Moment;
 
 /// Queues the next step of the entry at `key` in `$r.$table` (if it is still the socket `id`
 /// and `$still` holds) with `$queue_step`, deferred to the next turn: a step that used up its
@@ -90,13 +92,27 @@ impl<S: 'static> Reactor<S> {
     /// interrupted batch runs on the next turn, and accepts and reads are re-armed so no
     /// connection or byte waits for a new readiness edge.
     pub fn turn(&mut self, timeout: Option<Duration>, state: &mut S) -> io::Result<TurnReport> {
-        let Some(_guard) = self.flags.enter() else {
+        if self.flags.in_turn {
             return Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
                 "Reactor::turn called from inside a callback of the same reactor",
             ));
-        };
-        if self.flags.take_panicked() {
+        }
+        self.flags.in_turn = true;
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| self.turn_body(timeout, state)));
+        self.flags.in_turn = false;
+        match outcome {
+            Ok(result) => result,
+            Err(payload) => {
+                self.flags.panicked = true;
+                panic::resume_unwind(payload)
+            }
+        }
+    }
+
+    /// [`turn`](Reactor::turn) once it is known not to be re-entered.
+    fn turn_body(&mut self, timeout: Option<Duration>, state: &mut S) -> io::Result<TurnReport> {
+        if std::mem::take(&mut self.flags.panicked) {
             self.queue.end_turn();
             self.recover_after_panic();
         }
@@ -129,7 +145,7 @@ impl<S: 'static> Reactor<S> {
         // or after its deadline. No clock read when no timer is pending (the accept path's
         // turns without timers have none); see `poll_timeout` for the read before the poll.
         if self.timers.next_deadline().is_some() {
-            let now = Instant::now();
+            let now = Moment::now();
             while let Some(id) = self.timers.pop_due(now) {
                 self.queue.push(Task::Timer(id));
             }

@@ -309,6 +309,18 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
         Ok(())
     }
 
+    /// `close`, once the entry is out of its table: a connect in progress gets "Socket not
+    /// found" (D5), queued sends and a waiting shutdown fail, and the fd is deregistered and
+    /// dropped. An entry with nothing in flight and no registration (the accept-and-close
+    /// path) has nothing to answer: dropping it closes the fd.
+    pub(crate) fn close(mut self, cx: &mut Io<'_, R, S>) {
+        if self.extra.is_none() && !self.registered {
+            return;
+        }
+        self.connect_overtaken_by_close(cx);
+        self.drop_connection(cx);
+    }
+
     /// Closes the fd and fails what was in flight: queued sends with -15 (D9), a connect in
     /// progress with -3 (D5: a disconnect overtook it; `close` answers it first, with "Socket
     /// not found"). Returns whether the socket was connected.

@@ -7,6 +7,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 
 use mio::net::TcpListener;
 use mio::{Interest, Registry};
@@ -17,7 +18,7 @@ use crate::ids::{self, Identified, ServerSocketId, Table, TcpSocketId};
 use crate::info::{AcceptErrorInfo, AcceptInfo};
 use crate::net_error::{accept_errno_is_retryable, NetError};
 use crate::queue::{Io, Task};
-use crate::sys;
+use crate::sys::{self, AcceptError};
 use crate::tcp::entry::TcpEntry;
 
 /// A server socket.
@@ -214,7 +215,7 @@ impl ServerEntry {
         match sys::accept(&l.listener) {
             Ok((stream, peer)) => {
                 if nodelay {
-                    if let Err(e) = stream.set_nodelay(true) {
+                    if let Err(e) = sys::set_nodelay(stream.as_fd()) {
                         log::debug!("TCP_NODELAY on an accepted socket: {e}");
                     }
                 }
@@ -229,12 +230,12 @@ impl ServerEntry {
                     client_socket_id: TcpSocketId::from_raw(client),
                 })
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Accepted::Done,
-            Err(e) if e.raw_os_error().is_some_and(accept_errno_is_retryable) => {
+            Err(AcceptError::WouldBlock) => Accepted::Done,
+            Err(AcceptError::Os(e)) if e.raw_os_error().is_some_and(accept_errno_is_retryable) => {
                 log::debug!("accept on server {id}: {e}; retrying");
                 Accepted::Skipped
             }
-            Err(e) => {
+            Err(AcceptError::Os(e)) => {
                 let code = e
                     .raw_os_error()
                     .map_or(NetError::FAILED, NetError::from_accept_errno);

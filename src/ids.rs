@@ -283,14 +283,14 @@ impl<E: Identified> Table<E> {
 
     /// Issues the next id and stores `make(id)` under it. `None` (and nothing stored) once
     /// the ids are exhausted or no token could carry the slab key.
+    #[inline]
     pub(crate) fn insert(&mut self, make: impl FnOnce(i32) -> E) -> Option<(i32, usize)> {
         let id = self.ids.allocate()?;
-        let slot = self.slab.vacant_entry();
-        let key = slot.key();
+        let key = self.slab.vacant_key();
         if key > MAX_KEY {
             return None;
         }
-        slot.insert(make(id));
+        self.slab.insert(make(id));
         self.ids.insert(id, key);
         Some((id, key))
     }

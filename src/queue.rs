@@ -125,6 +125,7 @@ impl<R: 'static, S: 'static> Queue<R, S> {
 
     /// Queues `callback(result)` for a call answering with `Result<()>`: the same as
     /// [`reply`](Self::reply) without the allocation of a closure binding the result.
+    #[inline]
     pub(crate) fn reply_unit(
         &mut self,
         callback: impl FnOnce(&mut R, &mut S, Result<()>) + 'static,

@@ -311,6 +311,7 @@ impl<S: 'static> Reactor<S> {
 
     /// Queues `callback(result)` to run after the call returns, for calls answering with `Result<()>`: the
     /// same as [`reply`](Self::reply) without the allocation of a closure binding the result.
+    #[inline]
     pub(crate) fn reply_unit(
         &mut self,
         callback: impl FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
@@ -379,6 +380,7 @@ impl<S: 'static> Reactor<S> {
     /// `close` of a tcp socket: removes the id at once and drops the connection; no event
     /// follows (D6), a connect in progress gets "Socket not found" (D5). Returns whether the
     /// id was live.
+    #[inline]
     pub(crate) fn close_tcp(&mut self, id: i32) -> bool {
         let Some(entry) = self.tcps.remove(id) else {
             return false;

@@ -313,6 +313,7 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
     /// found" (D5), queued sends and a waiting shutdown fail, and the fd is deregistered and
     /// dropped. An entry with nothing in flight and no registration (the accept-and-close
     /// path) has nothing to answer: dropping it closes the fd.
+    #[inline]
     pub(crate) fn close(mut self, cx: &mut Io<'_, R, S>) {
         if self.extra.is_none() && !self.registered {
             return;

@@ -179,6 +179,7 @@ impl ServerEntry {
     }
 
     /// Queues one accept step unless one is queued already.
+    #[inline]
     pub(crate) fn queue_accept<R: 'static, S: 'static>(
         &mut self,
         key: usize,
@@ -201,6 +202,7 @@ impl ServerEntry {
     /// Re-checks `paused` and listening first, since a listener of the previous connection
     /// may have paused, disconnected or closed the server. Would-block ends the step; the
     /// retryable errnos are skipped silently; any other error pauses the server.
+    #[inline]
     pub(crate) fn accept_one<R: 'static, S: 'static>(
         &mut self,
         key: usize,

@@ -15,7 +15,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 
-use crate::error::Result;
+use crate::error::{LastError, Result};
 use crate::info::{AcceptErrorInfo, ReceiveErrorInfo};
 use crate::timer::TimerId;
 
@@ -29,10 +29,14 @@ pub(crate) type Reply<R, S, T> = Box<dyn FnOnce(&mut R, &mut S, T)>;
 pub(crate) enum Task<R, S> {
     /// An API callback.
     Call(Callback<R, S>),
-    /// An API callback answering with `Result<()>`, and that result. Boxing the app's closure
-    /// alone does not allocate when it captures nothing (`|_, _, _| {}`), so the close on the
-    /// accept-and-close path queues without a `malloc`.
-    Done(Reply<R, S, Result<()>>, Result<()>),
+    /// An API callback answering with `Result<()>`, and that result (an error boxed, so a
+    /// task stays 32 bytes instead of 48). Boxing the app's closure alone does not allocate
+    /// when it captures nothing (`|_, _, _| {}`), so the close on the accept-and-close path
+    /// queues without a `malloc`.
+    Done(
+        Reply<R, S, Result<()>>,
+        std::result::Result<(), Box<LastError>>,
+    ),
     /// A due timer: its callback runs unless `clear_timeout` removed it before this task ran.
     Timer(TimerId),
     /// A listener has connections waiting: accept a batch and dispatch `on_accept` for each.
@@ -131,7 +135,7 @@ impl<R: 'static, S: 'static> Queue<R, S> {
         callback: impl FnOnce(&mut R, &mut S, Result<()>) + 'static,
         result: Result<()>,
     ) {
-        self.push(Task::Done(Box::new(callback), result));
+        self.push(Task::Done(Box::new(callback), result.map_err(Box::new)));
     }
 }
 

@@ -1,12 +1,15 @@
 //! The crate's only `unsafe`: the few socket syscalls that std and mio do not offer the way
-//! Chrome needs them.
+//! Chrome needs them, and the hot path's calls made directly (std's and mio's wrappers cost
+//! more user-space instructions than the syscall's own libc wrapper).
 //!
 //! - [`bind_listener`]: `socket` + `SO_REUSEADDR` + `bind` + `listen` with the caller's backlog
 //!   (mio's and std's `bind` fix their own backlog);
 //! - [`send`]: `send(2)` with `MSG_NOSIGNAL`, so no write path can raise `SIGPIPE`;
 //! - [`accept`]: `accept4(2)` reading the peer's `sockaddr` directly, with would-block as a
 //!   plain value (it ends every accept batch);
-//! - [`set_keep_alive`]: `SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL` as Chrome sets them.
+//! - [`set_nodelay`]: `TCP_NODELAY`, Chrome's default on accepted sockets;
+//! - [`set_keep_alive`]: `SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL` as Chrome sets them;
+//! - [`monotonic_nanos`]: the timers' clock, one `clock_gettime` (a vDSO call).
 //!
 //! Every fd is created with `SOCK_NONBLOCK | SOCK_CLOEXEC` and owned by an `OwnedFd` from the
 //! moment it exists, so every early return closes it. Functions that act on an fd they do

@@ -243,7 +243,7 @@ impl<S: 'static> Reactor<S> {
     fn run_task(&mut self, task: Task<Reactor<S>, S>, state: &mut S) -> bool {
         match task {
             Task::Call(callback) => callback(self, state),
-            Task::Done(callback, result) => callback(self, state, result),
+            Task::Done(callback, result) => callback(self, state, result.map_err(|e| *e)),
             Task::Timer(id) => {
                 // A timer cleared after it fell due (even by an earlier callback of this turn)
                 // has no callback any more: it never fires.

@@ -315,6 +315,26 @@ mod tests {
         assert_eq!(err.raw_os_error(), Some(libc::EADDRINUSE));
     }
 
+    #[test]
+    fn accept_says_would_block_then_returns_the_peer_as_the_client_sees_itself() {
+        for ip in ["127.0.0.1:0", "[::1]:0"] {
+            let l = mio::net::TcpListener::from_std(bind_listener(ip.parse().unwrap(), 8).unwrap());
+            assert!(matches!(accept(&l), Err(AcceptError::WouldBlock)));
+            let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+            let (stream, peer) = loop {
+                match accept(&l) {
+                    Ok(accepted) => break accepted,
+                    Err(AcceptError::WouldBlock) => std::thread::yield_now(),
+                    Err(AcceptError::Os(e)) => panic!("accept on {ip}: {e}"),
+                }
+            };
+            assert_eq!(peer, client.local_addr().unwrap(), "{ip}");
+            assert_eq!(stream.peer_addr().unwrap(), peer, "{ip}");
+            let flags = unsafe_free_fcntl(stream.as_raw_fd());
+            assert!(flags & libc::O_NONBLOCK != 0, "{ip}: accepted non-blocking");
+        }
+    }
+
     fn unsafe_free_fcntl(fd: std::os::fd::RawFd) -> i32 {
         syscall!(fcntl(fd, libc::F_GETFL)).unwrap()
     }

@@ -383,4 +383,77 @@ mod tests {
         fire(&mut r, &mut log, 1);
         assert_eq!(log, [(0, 0), (1, 0), (2, 0), (0, 1), (2, 1)]);
     }
+
+    // The single-listener path (`dispatch_to_the_only_listener`) keeps the same rules.
+
+    #[test]
+    fn an_only_listener_that_replaces_itself_is_not_put_back_and_its_successor_waits() {
+        let mut r = r_with(1, |_| {
+            ListenerFn::Borrow(Box::new(|r: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
+                log.push((0, *e));
+                let me = r.ids[0];
+                assert!(r.on.remove(me));
+                let next =
+                    r.on.add(ListenerFn::Borrow(Box::new(|_, log, e| log.push((1, *e)))));
+                r.ids.push(next);
+            }))
+        });
+        let mut log = Vec::new();
+        fire(&mut r, &mut log, 0);
+        assert_eq!(log, [(0, 0)], "a listener added during dispatch waits");
+        fire(&mut r, &mut log, 1);
+        assert_eq!(log, [(0, 0), (1, 1)]);
+        assert_eq!(r.on.len(), 1);
+        assert!(!r.on.contains(r.ids[0]) && r.on.contains(r.ids[1]));
+    }
+
+    #[test]
+    fn an_only_listener_that_adds_one_is_put_back_first() {
+        let mut r = r_with(1, |_| {
+            ListenerFn::Borrow(Box::new(|r: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
+                log.push((0, *e));
+                if *e == 0 {
+                    let next =
+                        r.on.add(ListenerFn::Borrow(Box::new(|_, log, e| log.push((1, *e)))));
+                    r.ids.push(next);
+                }
+            }))
+        });
+        let mut log = Vec::new();
+        fire(&mut r, &mut log, 0);
+        fire(&mut r, &mut log, 1);
+        assert_eq!(log, [(0, 0), (0, 1), (1, 1)]);
+    }
+
+    #[test]
+    fn an_only_listener_that_panics_is_removed_and_reported() {
+        let mut r = r_with(1, |_| {
+            ListenerFn::Borrow(Box::new(|_: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
+                log.push((0, *e));
+                panic!("the only listener panics");
+            }))
+        });
+        let mut log = Vec::new();
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| fire(&mut r, &mut log, 0)));
+        assert!(outcome.is_err(), "the panic goes on after dispatch");
+        fire(&mut r, &mut log, 1);
+        assert_eq!(log, [(0, 0)], "not called again");
+        assert_eq!(r.on.len(), 0);
+        assert_eq!(r.on.panicked, [r.ids[0]]);
+    }
+
+    #[test]
+    fn an_only_owning_listener_gets_the_event_itself() {
+        let mut r: R = R {
+            on: Listeners::new(),
+            ids: Vec::new(),
+        };
+        r.on.add(ListenerFn::Own(Box::new(
+            |_: &mut R, log: &mut Vec<(u32, u32)>, e: u32| log.push((7, e)),
+        )));
+        let mut log = Vec::new();
+        fire(&mut r, &mut log, 3);
+        fire(&mut r, &mut log, 4);
+        assert_eq!(log, [(7, 3), (7, 4)]);
+    }
 }

@@ -104,6 +104,28 @@ impl<R, S, A> Listeners<R, S, A> {
         self.slots.binary_search_by_key(&id, |s| s.0).ok()
     }
 
+    /// The listener `id` returned normally: its closure goes back into its slot, expected at
+    /// `guess` (where it was) unless listeners were added or removed meanwhile; nowhere if
+    /// it was removed. Returns the slot's index.
+    #[inline(always)]
+    fn put_back(&mut self, guess: usize, id: u64, listener: ListenerFn<R, S, A>) -> Option<usize> {
+        self.running = None;
+        let at = match self.slots.get(guess) {
+            Some(s) if s.0 == id => Some(guess),
+            _ => self.position(id),
+        }?;
+        self.slots[at].1 = Some(listener);
+        Some(at)
+    }
+
+    /// The listener `id` panicked: removed at once (its closure may be half-way through a
+    /// change) and kept for `take_removed_listeners`.
+    fn drop_panicked(&mut self, id: u64) {
+        self.running = None;
+        self.remove(id);
+        self.panicked.push(id);
+    }
+
     /// Drops the slot of a listener that panicked during the previous dispatch.
     fn remove_panicked(&mut self) {
         if let Some(id) = self.running.take() {
@@ -228,25 +250,17 @@ pub(crate) fn dispatch<R, S, A>(
             _ => Ok(()),
         };
         let registry = select(r);
-        registry.running = None;
         match outcome {
             Ok(()) => {
-                // Still at `i` unless the listener added or removed listeners.
-                let at = match registry.slots.get(i) {
-                    Some(s) if s.0 == id => Some(i),
-                    _ => registry.position(id),
-                };
-                if let Some(at) = at {
-                    registry.slots[at].1 = Some(listener);
+                if let Some(at) = registry.put_back(i, id, listener) {
                     hint = at + 1;
                 }
             }
             Err(payload) => {
-                // Removed at once; the other listeners still get this event (as a throwing
-                // JavaScript listener does not keep the others from theirs), then the first
-                // panic goes on unwinding out of the turn.
-                registry.remove(id);
-                registry.panicked.push(id);
+                // The other listeners still get this event (as a throwing JavaScript listener
+                // does not keep the others from theirs), then the first panic goes on
+                // unwinding out of the turn.
+                registry.drop_panicked(id);
                 panicked.get_or_insert(payload);
             }
         }
@@ -276,21 +290,13 @@ fn dispatch_to_the_only_listener<R, S, A>(
         ListenerFn::Borrow(f) => panic::catch_unwind(AssertUnwindSafe(|| f(r, state, &arg))),
     };
     let registry = select(r);
-    registry.running = None;
     match outcome {
+        // Still first unless it removed itself (listeners it added come after it).
         Ok(()) => {
-            // Still first unless it removed itself (listeners it added come after it).
-            let at = match registry.slots.first() {
-                Some(s) if s.0 == id => Some(0),
-                _ => registry.position(id),
-            };
-            if let Some(at) = at {
-                registry.slots[at].1 = Some(listener);
-            }
+            registry.put_back(0, id, listener);
         }
         Err(payload) => {
-            registry.remove(id);
-            registry.panicked.push(id);
+            registry.drop_panicked(id);
             panic::resume_unwind(payload);
         }
     }

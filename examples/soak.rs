@@ -71,6 +71,7 @@ any byte or connection is lost.
   --minutes N   run for N minutes, a sample every 10 s
   --seconds N   run for N seconds, a sample every second
   --hostile     first half quiet, second half under hostile peers (see the source)
+  --attacker    (internal) the hostile mode's child process: MAIN DRIP SINK FLOOD SECONDS
   --help        this text
 ";
 
@@ -190,7 +191,9 @@ fn new_server(
             let sid = created.expect("create").socket_id;
             *slot.lock().unwrap() = Some(sid);
             r.tcp_server()
-                .listen(sid, "127.0.0.1", 0, backlog, |_, _, res| res.expect("listen"));
+                .listen(sid, "127.0.0.1", 0, backlog, |_, _, res| {
+                    res.expect("listen")
+                });
         });
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {

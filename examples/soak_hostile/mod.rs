@@ -115,6 +115,8 @@ pub(crate) struct Server {
     connects_ok: u64,
     connects_not_found: u64,
     connects_failed: u64,
+    /// Failed host-name connects by net error code.
+    connect_errors: std::collections::BTreeMap<i32, u64>,
     bursts: u64,
 }
 
@@ -297,7 +299,11 @@ fn burst(r: &mut Reactor<Echo>, echo: &mut Echo) {
                             Err(e) if e.message() == "Socket not found" => {
                                 h.connects_not_found += 1
                             }
-                            Err(_) => h.connects_failed += 1,
+                            Err(e) => {
+                                h.connects_failed += 1;
+                                let code = e.code().map_or(0, |c| c.code());
+                                *h.connect_errors.entry(code).or_default() += 1;
+                            }
                         }
                         r.tcp().close(id, |_, _, _| {});
                     });
@@ -325,11 +331,8 @@ const EXACT: u64 = 1 << 16;
 
 impl Histogram {
     fn new() -> Self {
-        let mut counts = Vec::with_capacity(EXACT as usize + 60_000);
-        // Written now, so its pages count in the first samples and not as growth.
-        counts.resize(EXACT as usize + 60_000, 0);
         Histogram {
-            counts,
+            counts: vec![0; EXACT as usize + 60_000],
             n: 0,
             max_us: 0,
         }
@@ -370,7 +373,10 @@ pub(crate) const DONE: u8 = 2;
 /// checked and timed into the histogram of the phase it was sent in.
 fn probe(port: u16, phase: Arc<AtomicU8>, tally: Arc<Tally>) -> [Histogram; 2] {
     let mut hist = [Histogram::new(), Histogram::new()];
-    let (stop, port) = (AtomicBool::new(false), std::sync::atomic::AtomicU16::new(port));
+    let (stop, port) = (
+        AtomicBool::new(false),
+        std::sync::atomic::AtomicU16::new(port),
+    );
     let mut s = None;
     let mut at = 0usize;
     let mut buf = [0u8; PING];
@@ -550,7 +556,9 @@ impl Run {
             .spawn()
         {
             Ok(child) => self.child = Some(child),
-            Err(e) => self.failures.push(format!("cannot start the attacker: {e}")),
+            Err(e) => self
+                .failures
+                .push(format!("cannot start the attacker: {e}")),
         }
         server(echo).attacking = true;
         feed_sinks(r, echo);
@@ -590,10 +598,16 @@ impl Run {
             match status {
                 Some(s) if s.success() => {}
                 Some(s) => self.failures.push(format!("the attacker exited with {s}")),
-                None => self.failures.push("the attacker did not stop: killed".into()),
+                None => self
+                    .failures
+                    .push("the attacker did not stop: killed".into()),
             }
         }
         self.phase.store(DONE, Ordering::Relaxed);
+        // The probe's last ping needs the reactor: turn until it stops.
+        while self.probe.as_ref().is_some_and(|p| !p.is_finished()) {
+            let _ = r.turn(Some(Duration::from_millis(5)), echo);
+        }
         let hist = match self.probe.take().map(JoinHandle::join) {
             Some(Ok(h)) => h,
             _ => {
@@ -635,7 +649,7 @@ pub(crate) fn server_report(echo: &mut Echo, failures: &mut Vec<String>) -> (Str
         "hostile server: drip {} bytes in, {} lines, retained max {} KiB; write quota met {} \
          times by never-readers, echo sends retried {}; flood accepted {} ({} pause toggles); \
          host-name connects {} in {} bursts: {} answered ({} ok, {} closed while resolving, {} \
-         failed)",
+         failed: {:?} by code)",
         h.retained_len,
         h.drip_lines,
         h.retained_max / 1024,
@@ -649,6 +663,7 @@ pub(crate) fn server_report(echo: &mut Echo, failures: &mut Vec<String>) -> (Str
         h.connects_ok,
         h.connects_not_found,
         h.connects_failed,
+        h.connect_errors,
     );
     (line, z)
 }
@@ -795,11 +810,21 @@ pub(crate) fn attacker_main(args: &[String]) -> ExitCode {
         }
         let ms = tick;
         tick += 1;
-        for (i, slot) in loris.iter_mut().enumerate().skip((ms % 1000) as usize).step_by(1000) {
+        for (i, slot) in loris
+            .iter_mut()
+            .enumerate()
+            .skip((ms % 1000) as usize)
+            .step_by(1000)
+        {
             step(slot, main, &mut lc, |k| loris_byte(i, k));
         }
         let first = (ms % DRIP_MS) as usize;
-        for (i, slot) in drips.iter_mut().enumerate().skip(first).step_by(DRIP_MS as usize) {
+        for (i, slot) in drips
+            .iter_mut()
+            .enumerate()
+            .skip(first)
+            .step_by(DRIP_MS as usize)
+        {
             if step(slot, drip, &mut dc, |k| drip_byte(i, k)) == Some(DRIP_HANG_UP) {
                 // Hang up mid-line: the listener drops what it kept; connect again next time.
                 *slot = None;
@@ -900,9 +925,8 @@ impl Summary<'_> {
         }
         let (line, z) = server_report(echo, &mut failures);
         println!("{line}");
-        let max = |s: &[super::Sample], f: fn(&super::Sample) -> u64| {
-            s.iter().map(f).max().unwrap_or(0)
-        };
+        let max =
+            |s: &[super::Sample], f: fn(&super::Sample) -> u64| s.iter().map(f).max().unwrap_or(0);
         let [quiet, attack] = self.phases;
         let rss = [max(quiet, |s| s.rss_kib), max(attack, |s| s.rss_kib)];
         let sockets = [max(quiet, |s| s.sockets), max(attack, |s| s.sockets)];
@@ -942,7 +966,9 @@ impl Summary<'_> {
             failures.push(format!("attack p99 {a} us is above 10 x quiet p99 {q} us"));
         }
         if z > 2.0 {
-            failures.push(format!("{z:.1} bytes retained per byte received (at most 2)"));
+            failures.push(format!(
+                "{z:.1} bytes retained per byte received (at most 2)"
+            ));
         }
         if t > 4 {
             failures.push(format!("{t} resolver threads at once (at most 4)"));

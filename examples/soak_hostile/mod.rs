@@ -426,10 +426,12 @@ fn probe(port: u16, phase: Arc<AtomicU8>, tally: Arc<Tally>) -> [Histogram; 2] {
 /// Threads of this process the soak did not start: every soak thread is named `soak-*`, so
 /// these are the library's (and any dependency's). A thread still carrying the inherited
 /// name `soak` is counted once seen so in two samples in a row (a soak thread carries it
-/// for the moment between its start and its naming).
+/// for the moment between its start and its naming). A thread's kind is read once (its
+/// `comm`), so a sample costs a directory read.
 struct ThreadCensus {
     pid: u32,
     soak: HashSet<u32>,
+    foreign: HashSet<u32>,
     unnamed: HashSet<u32>,
 }
 
@@ -449,6 +451,10 @@ impl ThreadCensus {
             if tid == self.pid || self.soak.contains(&tid) {
                 continue;
             }
+            if self.foreign.contains(&tid) {
+                foreign += 1;
+                continue;
+            }
             let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
             let comm = comm.trim_end();
             if comm.starts_with("soak-") {
@@ -459,10 +465,12 @@ impl ThreadCensus {
                 }
                 unnamed.insert(tid);
             } else if !comm.is_empty() {
+                self.foreign.insert(tid);
                 foreign += 1;
             }
         }
         self.soak.retain(|t| alive.contains(t));
+        self.foreign.retain(|t| alive.contains(t));
         self.unnamed = unnamed;
         foreign
     }
@@ -474,6 +482,7 @@ fn census(phase: Arc<AtomicU8>) -> [u64; 2] {
     let mut c = ThreadCensus {
         pid: std::process::id(),
         soak: HashSet::new(),
+        foreign: HashSet::new(),
         unnamed: HashSet::new(),
     };
     let mut max = [0u64; 2];

@@ -585,9 +585,12 @@ fn main() -> ExitCode {
                 i += 1;
             }
         }
-        let storming = threads.len() > CLIENTS;
+        // Under attack, thousands of connections are open: a storm's 64 are not growth.
+        let attacking = attack.as_ref().is_some_and(|a| a.attacking());
+        let storming = threads.len() > CLIENTS && !attacking;
         if now >= next_sample && restore_limit_at.is_none() && !storming {
-            next_sample += every;
+            // After a long wait, one sample, not one per missed interval.
+            next_sample = (next_sample + every).max(now);
             // The socket counts come from the previous sample's request.
             let c = counts.clone();
             r.tcp().get_sockets(move |_, _, l| {
@@ -603,7 +606,7 @@ fn main() -> ExitCode {
                 rss_kib: rss_kib(),
                 fds: fd_count(),
                 sockets: (echo.tcp_count + echo.server_count) as u64,
-                attack: attack.as_ref().is_some_and(|a| a.attacking()),
+                attack: attacking,
             };
             println!(
                 "soak: t={:>5.0}s rss {} KiB, fds {}, sockets {}, connections {}, lost {}, \

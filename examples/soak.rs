@@ -588,7 +588,11 @@ fn main() -> ExitCode {
         // Under attack, thousands of connections are open: a storm's 64 are not growth.
         let attacking = attack.as_ref().is_some_and(|a| a.attacking());
         let storming = threads.len() > CLIENTS && !attacking;
-        if now >= next_sample && restore_limit_at.is_none() && !storming {
+        if now >= next_sample
+            && restore_limit_at.is_none()
+            && !storming
+            && soak_hostile::settled(&echo)
+        {
             // After a long wait, one sample, not one per missed interval.
             next_sample = (next_sample + every).max(now);
             // The socket counts come from the previous sample's request.

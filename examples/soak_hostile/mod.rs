@@ -118,6 +118,14 @@ pub(crate) struct Server {
     /// Failed host-name connects by net error code.
     connect_errors: std::collections::BTreeMap<i32, u64>,
     bursts: u64,
+    /// Host-name connects of the bursts not answered yet.
+    burst_pending: u64,
+}
+
+/// Whether no burst of host-name connects is in flight: a sample taken during one would see
+/// its hundreds of sockets come and go as growth.
+pub(crate) fn settled(echo: &Echo) -> bool {
+    echo.hostile.as_ref().map_or(true, |h| h.burst_pending == 0)
 }
 
 fn server(echo: &mut Echo) -> &mut Server {
@@ -280,12 +288,15 @@ fn burst(r: &mut Reactor<Echo>, echo: &mut Echo) {
         return;
     }
     h.bursts += 1;
+    h.burst_pending += BURST as u64;
     let port = i32::from(h.main_port);
     for i in 0..BURST {
         r.tcp()
             .create(TcpProperties::default(), move |r, echo, created| {
                 let Ok(created) = created else {
-                    server(echo).connects_failed += 1;
+                    let h = server(echo);
+                    h.connects_failed += 1;
+                    h.burst_pending -= 1;
                     return;
                 };
                 let id = created.socket_id;
@@ -294,6 +305,7 @@ fn burst(r: &mut Reactor<Echo>, echo: &mut Echo) {
                     .connect(id, "localhost", port, move |r, echo, result| {
                         let h = server(echo);
                         h.connects_answered += 1;
+                        h.burst_pending -= 1;
                         match result {
                             Ok(()) => h.connects_ok += 1,
                             Err(e) if e.message() == "Socket not found" => {

@@ -29,7 +29,7 @@
 //! capacity the buffering listener retained per byte it received (summed `Vec::capacity()`
 //! of the chunks it kept over their summed lengths), the resident memory per connection
 //! under attack, and the most threads alive that the soak did not start (every soak thread
-//! is named `soak-*`; sampled every millisecond by a thread of its own).
+//! is named `soak-*`; sampled every 5 ms by a thread of its own).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{ErrorKind, Read, Write};
@@ -50,7 +50,7 @@ pub(crate) const LORIS: usize = 5000;
 /// Dripping connections into the buffering listener.
 pub(crate) const DRIP: usize = 500;
 /// Milliseconds between two bytes of one dripping connection.
-pub(crate) const DRIP_MS: u64 = 50;
+pub(crate) const DRIP_MS: u64 = 200;
 /// Never-reading connections open at a time (renewed every 2 s).
 pub(crate) const NEVER: usize = 2;
 /// Connections reset per second.
@@ -437,15 +437,19 @@ fn probe(port: u16, phase: Arc<AtomicU8>, tally: Arc<Tally>) -> [Histogram; 2] {
 
 /// Threads of this process the soak did not start: every soak thread is named `soak-*`, so
 /// these are the library's (and any dependency's). A thread still carrying the inherited
-/// name `soak` is counted once seen so in two samples in a row (a soak thread carries it
-/// for the moment between its start and its naming). A thread's kind is read once (its
-/// `comm`), so a sample costs a directory read.
+/// name `soak` is counted once it has carried it for [`UNNAMED_FOR`] (a soak thread carries
+/// it from its start to its naming, which on a loaded machine can take milliseconds). A
+/// thread's kind is read once (its `comm`), so a sample costs a directory read.
 struct ThreadCensus {
     pid: u32,
     soak: HashSet<u32>,
     foreign: HashSet<u32>,
-    unnamed: HashSet<u32>,
+    /// Threads named `soak`, and when first seen so.
+    unnamed: HashMap<u32, Instant>,
 }
+
+/// How long a thread must carry the inherited name before it counts as not the soak's.
+const UNNAMED_FOR: Duration = Duration::from_millis(100);
 
 impl ThreadCensus {
     fn count(&mut self) -> u64 {
@@ -454,7 +458,8 @@ impl ThreadCensus {
         };
         let mut foreign = 0;
         let mut alive = HashSet::new();
-        let mut unnamed = HashSet::new();
+        let mut unnamed = HashMap::new();
+        let now = Instant::now();
         for entry in dir.flatten() {
             let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse().ok()) else {
                 continue;
@@ -472,10 +477,11 @@ impl ThreadCensus {
             if comm.starts_with("soak-") {
                 self.soak.insert(tid);
             } else if comm == "soak" {
-                if self.unnamed.contains(&tid) {
+                let since = self.unnamed.get(&tid).copied().unwrap_or(now);
+                if now - since >= UNNAMED_FOR {
                     foreign += 1;
                 }
-                unnamed.insert(tid);
+                unnamed.insert(tid, since);
             } else if !comm.is_empty() {
                 self.foreign.insert(tid);
                 foreign += 1;
@@ -488,14 +494,14 @@ impl ThreadCensus {
     }
 }
 
-/// Samples the foreign threads every millisecond (every 10 while quiet) until `DONE`;
+/// Samples the foreign threads every 5 ms (every 10 while quiet) until `DONE`;
 /// returns the most seen in each phase.
 fn census(phase: Arc<AtomicU8>) -> [u64; 2] {
     let mut c = ThreadCensus {
         pid: std::process::id(),
         soak: HashSet::new(),
         foreign: HashSet::new(),
-        unnamed: HashSet::new(),
+        unnamed: HashMap::new(),
     };
     let mut max = [0u64; 2];
     loop {
@@ -505,7 +511,7 @@ fn census(phase: Arc<AtomicU8>) -> [u64; 2] {
         }
         let n = c.count();
         max[p as usize] = max[p as usize].max(n);
-        let every = if p == ATTACK { 1 } else { 10 };
+        let every = if p == ATTACK { 5 } else { 10 };
         thread::sleep(Duration::from_millis(every));
     }
 }

@@ -102,12 +102,38 @@ fn parse_args() -> (Duration, Duration, bool) {
 }
 
 /// Starts a thread named `name`: every thread of the soak is named `soak-*`, so that the
-/// hostile mode can count the threads it did not start.
+/// hostile mode can count the threads it did not start. Threads are started by a thread of
+/// their own (`soak-spawner`): a new thread carries its creator's name until it names itself,
+/// and the main thread's (`soak`) is the name a thread the library starts unnamed would carry.
 fn spawn<T: Send + 'static>(
     name: &str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> std::io::Result<JoinHandle<T>> {
-    thread::Builder::new().name(name.to_owned()).spawn(f)
+    type Job = Box<dyn FnOnce() + Send>;
+    static SPAWNER: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> =
+        std::sync::OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let started = thread::Builder::new()
+            .name("soak-spawner".into())
+            .spawn(move || rx.into_iter().for_each(|job| job()));
+        if let Err(e) = started {
+            eprintln!("soak: cannot start the spawner thread: {e}");
+        }
+        std::sync::Mutex::new(tx)
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = name.to_owned();
+    let job: Job = Box::new(move || {
+        let _ = tx.send(thread::Builder::new().name(name).spawn(f));
+    });
+    let sent = spawner.lock().map(|s| s.send(job).is_ok()).unwrap_or(false);
+    match sent {
+        true => rx
+            .recv()
+            .unwrap_or_else(|_| Err(std::io::ErrorKind::Other.into())),
+        false => Err(std::io::ErrorKind::Other.into()),
+    }
 }
 
 /// What the clients report, shared across threads.

@@ -435,21 +435,16 @@ fn probe(port: u16, phase: Arc<AtomicU8>, tally: Arc<Tally>) -> [Histogram; 2] {
     hist
 }
 
-/// Threads of this process the soak did not start: every soak thread is named `soak-*`, so
-/// these are the library's (and any dependency's). A thread still carrying the inherited
-/// name `soak` is counted once it has carried it for [`UNNAMED_FOR`] (a soak thread carries
-/// it from its start to its naming, which on a loaded machine can take milliseconds). A
-/// thread's kind is read once (its `comm`), so a sample costs a directory read.
+/// Threads of this process the soak did not start: every soak thread is named `soak-*` from
+/// its first moment (they are started by `soak-spawner`, see `spawn`), so every other
+/// thread but the main one is the library's (or a dependency's), whether it named itself or
+/// carries the main thread's name `soak`. A thread is classified once (its `comm`); one
+/// still named `soak-spawner` is looked at again (it is about to name itself).
 struct ThreadCensus {
     pid: u32,
     soak: HashSet<u32>,
     foreign: HashSet<u32>,
-    /// Threads named `soak`, and when first seen so.
-    unnamed: HashMap<u32, Instant>,
 }
-
-/// How long a thread must carry the inherited name before it counts as not the soak's.
-const UNNAMED_FOR: Duration = Duration::from_millis(100);
 
 impl ThreadCensus {
     fn count(&mut self) -> u64 {
@@ -458,8 +453,7 @@ impl ThreadCensus {
         };
         let mut foreign = 0;
         let mut alive = HashSet::new();
-        let mut unnamed = HashMap::new();
-        let now = Instant::now();
+
         for entry in dir.flatten() {
             let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse().ok()) else {
                 continue;
@@ -474,14 +468,10 @@ impl ThreadCensus {
             }
             let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
             let comm = comm.trim_end();
-            if comm.starts_with("soak-") {
+            if comm == "soak-spawner" {
+                continue;
+            } else if comm.starts_with("soak-") {
                 self.soak.insert(tid);
-            } else if comm == "soak" {
-                let since = self.unnamed.get(&tid).copied().unwrap_or(now);
-                if now - since >= UNNAMED_FOR {
-                    foreign += 1;
-                }
-                unnamed.insert(tid, since);
             } else if !comm.is_empty() {
                 self.foreign.insert(tid);
                 foreign += 1;
@@ -489,7 +479,6 @@ impl ThreadCensus {
         }
         self.soak.retain(|t| alive.contains(t));
         self.foreign.retain(|t| alive.contains(t));
-        self.unnamed = unnamed;
         foreign
     }
 }
@@ -501,7 +490,6 @@ fn census(phase: Arc<AtomicU8>) -> [u64; 2] {
         pid: std::process::id(),
         soak: HashSet::new(),
         foreign: HashSet::new(),
-        unnamed: HashMap::new(),
     };
     let mut max = [0u64; 2];
     loop {

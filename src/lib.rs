@@ -53,8 +53,40 @@
 //!
 //! # Errors
 //! A failed call gives its callback `Err(`[`LastError`]`)`: Chrome's `lastError` message and,
-//! where Chrome passes one, the [`NetError`] code. Accept and read failures arrive as events.
-//! Only the OS poll failing comes back from a turn as `io::Error`. See [`LastError`].
+//! where Chrome passes one, the [`NetError`] code. Match on [`LastError::kind`] (a
+//! [`LastErrorKind`]) to tell errors apart; the message is for people and logs. Accept and read
+//! failures arrive as events. Only the OS poll failing, or a turn started from inside a callback
+//! ([`ReentrantTurn`]), comes back from a turn as `io::Error`.
+//!
+//! ```
+//! use chrome_sockets::{tcp_server::SocketProperties, LastErrorKind, NetError, Reactor};
+//!
+//! let taken = std::net::TcpListener::bind("127.0.0.1:0")?; // someone else has the port
+//! let port = i32::from(taken.local_addr()?.port());
+//! let mut r: Reactor<Option<u16>> = Reactor::new()?;
+//! r.tcp_server().create(SocketProperties::new(), move |r, _, created| {
+//!     let id = created.expect("create cannot fail").socket_id;
+//!     r.tcp_server().listen(id, "127.0.0.1", port, None, move |r, bound, result| {
+//!         match result.map_err(|e| e.kind()) {
+//!             Ok(()) => *bound = r.tcp_server().local_addr(id).ok().map(|a| a.port()),
+//!             // Taken: fall back to any free port.
+//!             Err(LastErrorKind::Net(NetError::ADDRESS_IN_USE)) => {
+//!                 r.tcp_server().listen(id, "127.0.0.1", 0, None, move |r, bound, result| {
+//!                     result.expect("port 0 is always free");
+//!                     *bound = r.tcp_server().local_addr(id).ok().map(|a| a.port());
+//!                 });
+//!             }
+//!             Err(other) => panic!("listen: {other:?}"),
+//!         }
+//!     });
+//! });
+//! let mut bound = None;
+//! while bound.is_none() {
+//!     r.turn(None, &mut bound)?;
+//! }
+//! assert_ne!(bound, Some(port as u16));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Embedding
 //! [`Reactor`] implements `AsRawFd`/`AsFd` (the poll fd, readable when there is I/O),
@@ -87,6 +119,7 @@ compile_error!(
 #[macro_use]
 mod macros;
 mod address;
+mod callbacks;
 mod error;
 mod event;
 #[cfg(feature = "fault-injection")]
@@ -114,7 +147,8 @@ pub mod deviations;
 struct ReadmeDoctests;
 
 pub use address::format_ip;
-pub use error::{LastError, Result};
+pub use callbacks::ignore;
+pub use error::{LastError, LastErrorKind, ReentrantTurn, Result};
 pub use event::{Event, ListenerId};
 pub use ids::{ServerSocketId, TcpSocketId};
 pub use net_error::NetError;

@@ -96,6 +96,33 @@
 //! # Ids
 //! Server and tcp ids come from separate counters starting at 1, only go up and are never
 //! reused; a closed id answers "Socket not found" forever.
+//!
+//! # Stability
+//! The crate follows Cargo's semver rules (while at 0.x, a change of the second number is the
+//! breaking one). What may grow without a breaking release:
+//! - the dictionaries ([`tcp_server::SocketProperties`], [`tcp::SocketProperties`], both
+//!   `CreateInfo`s and `SocketInfo`s, the event infos such as [`tcp_server::AcceptInfo`] and
+//!   [`tcp::ReceiveInfo`], [`tcp::SendInfo`]) and [`TurnReport`] are `#[non_exhaustive]`
+//!   structs: Chrome adds fields to its dictionaries (`tcp.connect` gained `dnsQueryType`) and
+//!   this crate may add extensions, so a release may add fields. Outside the crate, read their
+//!   public fields, but build a `SocketProperties` with `new()` (or `Default`) and its setters
+//!   (or assign fields of one), and destructure with `..`;
+//! - [`LastErrorKind`] and [`AcceptedSockets`] are `#[non_exhaustive]` enums: a release may
+//!   add variants, so a `match` on them needs a `_` arm.
+//!
+//! What does not change without a breaking release: [`LastError::message`] is Chrome's exact
+//! `lastError` string and [`NetError`] codes are Chrome's numbers; both change only if Chrome's
+//! do, never to improve the wording. The `fault-injection` feature (its `fault_injection`
+//! module) is for the crate's own tests and outside this promise.
+//!
+//! ```compile_fail
+//! // error[E0639]: a `#[non_exhaustive]` struct cannot be built with a literal out here.
+//! let props = chrome_sockets::tcp::SocketProperties { persistent: None, name: None, buffer_size: None };
+//! ```
+//! ```
+//! let mut props = chrome_sockets::tcp::SocketProperties::new().name("peer");
+//! props.buffer_size = Some(8192); // fields stay public: assigning works
+//! ```
 
 #![deny(
     missing_docs,

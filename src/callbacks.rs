@@ -13,6 +13,8 @@ use crate::reactor::Reactor;
 /// also ends reading with -100 there). Where an error would mean something, handle it in a
 /// closure; a log line alone is not handling it, so the crate offers no `log_error`.
 ///
+/// Like a closure that captures nothing, `ignore` is zero-sized: queueing it allocates nothing.
+///
 /// ```
 /// use chrome_sockets::{ignore, tcp_server::SocketProperties, Reactor};
 ///

@@ -42,16 +42,17 @@ pub struct LastError {
 /// What kind of [`LastError`] a call failed with, for a `match` (from [`LastError::kind`]).
 ///
 /// Each kind is one of Chrome's `lastError` messages; [`LastError::message`] stays Chrome's
-/// exact string. The enum is `#[non_exhaustive]`: a later minor version may add kinds (a new
+/// exact string. The enum is `#[non_exhaustive]`: a later release may add kinds (a new
 /// Chrome message, or one of an extension), so a `match` needs a `_` arm.
 ///
 /// ```
-/// # use chrome_sockets::{tcp_server::SocketProperties, LastError, LastErrorKind, NetError, Reactor};
+/// use chrome_sockets::{LastError, LastErrorKind, NetError};
+/// # use chrome_sockets::{tcp_server::SocketProperties, Reactor};
 /// fn describe(e: &LastError) -> &'static str {
 ///     match e.kind() {
 ///         LastErrorKind::NotFound => "no such socket (closed, or never created)",
 ///         LastErrorKind::Permission => "the sockets manifest does not allow it",
-///         LastErrorKind::WriteQuota => "too much data waiting to be sent: wait for send callbacks",
+///         LastErrorKind::WriteQuota => "too much unsent data: wait for send callbacks",
 ///         LastErrorKind::Net(NetError::ADDRESS_IN_USE) => "port taken",
 ///         LastErrorKind::Net(NetError::INVALID_ARGUMENT) => "bad address, port or backlog",
 ///         LastErrorKind::Net(_) => "another network error",
@@ -75,7 +76,8 @@ pub struct LastError {
 /// });
 /// let mut seen = Vec::new();
 /// r.run(&mut seen)?;
-/// assert_eq!(seen, ["port taken", "bad address, port or backlog", "no such socket (closed, or never created)"]);
+/// let no_such = "no such socket (closed, or never created)";
+/// assert_eq!(seen, ["port taken", "bad address, port or backlog", no_such]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[non_exhaustive]

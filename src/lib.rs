@@ -15,7 +15,7 @@
 //!
 //! # Quick start: accept and close
 //! ```
-//! use chrome_sockets::{tcp_server::SocketProperties, Reactor};
+//! use chrome_sockets::{ignore, tcp_server::SocketProperties, Reactor};
 //! use std::net::TcpStream;
 //!
 //! #[derive(Default)]
@@ -25,14 +25,13 @@
 //! let mut app = App::default();
 //! r.tcp_server().on_accept().add_listener(|r, app, info| {
 //!     app.accepted += 1;
-//!     r.tcp().close(info.client_socket_id, |_, _, _| {});
+//!     r.tcp().close(info.client_socket_id, ignore); // a fresh id: cannot fail
 //! });
-//! r.tcp_server().create(SocketProperties::default(), |r, _, created| {
+//! r.tcp_server().create(SocketProperties::default(), |r, app, created| {
 //!     let id = created.expect("create cannot fail").socket_id;
-//!     r.tcp_server().listen(id, "127.0.0.1", 0, None, move |r, _, result| {
-//!         result.expect("listen");
-//!         r.tcp_server().get_info(id, |_, app, info| app.port = info.unwrap().local_port);
-//!     });
+//!     r.tcp_server().listen(id, "127.0.0.1", 0, None, |_, _, result| result.expect("listen"));
+//!     // `listen` took effect when it returned; `local_addr` (an extension) reads the port.
+//!     app.port = r.tcp_server().local_addr(id).ok().map(|addr| addr.port());
 //! });
 //! while app.port.is_none() {
 //!     r.turn(None, &mut app)?;
@@ -43,6 +42,9 @@
 //! }
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! More complete programs are in the [`cookbook`]: stopping on Ctrl-C, a line-framing echo
+//! that ends gracefully, and what a paused socket hears.
 //!
 //! # Sharing state with callbacks
 //! Callbacks are `FnOnce(&mut Reactor<S>, &mut S, Result<T, LastError>)` and listeners
@@ -117,7 +119,8 @@
 //!
 //! ```compile_fail
 //! // error[E0639]: a `#[non_exhaustive]` struct cannot be built with a literal out here.
-//! let props = chrome_sockets::tcp::SocketProperties { persistent: None, name: None, buffer_size: None };
+//! use chrome_sockets::tcp::SocketProperties;
+//! let props = SocketProperties { persistent: None, name: None, buffer_size: None };
 //! ```
 //! ```
 //! let mut props = chrome_sockets::tcp::SocketProperties::new().name("peer");
@@ -166,6 +169,7 @@ pub mod tcp_server;
 mod timer;
 mod waker;
 
+pub mod cookbook;
 pub mod deviations;
 
 /// The README's Rust snippets, each a complete program, run as doctests by `cargo test`.

@@ -15,7 +15,7 @@ use crate::reactor::Reactor;
 /// `chrome.sockets.tcpServer`, borrowed from a [`Reactor`] by [`Reactor::tcp_server`].
 ///
 /// Every callback is `FnOnce(&mut Reactor<S>, &mut S, Result<T, LastError>)`. Where Chrome's
-/// callback is optional, pass `|_, _, _| {}`.
+/// callback is optional and the result cannot matter, pass [`ignore`](crate::ignore).
 #[must_use]
 #[derive(Debug)]
 pub struct TcpServer<'r, S: 'static> {
@@ -92,7 +92,10 @@ impl<'r, S: 'static> TcpServer<'r, S> {
     }
 
     /// Listens on `address` (an IP literal, Chrome's grammar) and `port` (0 = any free port).
-    /// `backlog` `None` means `SOMAXCONN`.
+    /// `backlog` `None` means `SOMAXCONN`. `port` is an `i32` like Chrome's number, so that a
+    /// port out of range reaches the callback as -4 (D3) rather than being truncated; the bound
+    /// port comes back as a `u16` from [`local_addr`](Self::local_addr) (at once) or
+    /// [`get_info`](Self::get_info).
     ///
     /// # Errors (in this order)
     /// - unknown id: "Socket not found";

@@ -34,7 +34,6 @@ use crate::net_error::NetError;
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct LastError {
-    kind: LastErrorKind,
     message: Cow<'static, str>,
     code: Option<NetError>,
 }
@@ -98,6 +97,11 @@ pub enum LastErrorKind {
     Net(NetError),
 }
 
+// Chrome's messages for the errors that are not net errors.
+const NOT_FOUND: &str = "Socket not found";
+const PERMISSION: &str = "Does not have permission";
+const WRITE_QUOTA: &str = "Exceeded write quota.";
+
 /// The result every callback receives.
 pub type Result<T> = std::result::Result<T, LastError>;
 
@@ -127,13 +131,21 @@ impl LastError {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn kind(&self) -> LastErrorKind {
-        self.kind
+        // Derived rather than stored, so a `LastError` stays 32 bytes (a message and a code).
+        // Every constructor below is pinned to its kind by a unit test.
+        match self.code {
+            Some(code) if self.message.starts_with("net::") => LastErrorKind::Net(code),
+            _ => match &*self.message {
+                PERMISSION => LastErrorKind::Permission,
+                WRITE_QUOTA => LastErrorKind::WriteQuota,
+                _ => LastErrorKind::NotFound,
+            },
+        }
     }
 
     /// A net error with its own message ("net::ERR_…") and code.
     pub(crate) fn net(code: NetError) -> Self {
         LastError {
-            kind: LastErrorKind::Net(code),
             message: Cow::Owned(code.message()),
             code: Some(code),
         }
@@ -142,8 +154,7 @@ impl LastError {
     /// "Socket not found", with no result.
     pub(crate) fn socket_not_found() -> Self {
         LastError {
-            kind: LastErrorKind::NotFound,
-            message: Cow::Borrowed("Socket not found"),
+            message: Cow::Borrowed(NOT_FOUND),
             code: None,
         }
     }
@@ -161,8 +172,7 @@ impl LastError {
     /// "Socket not found" with a result code (tcp `setKeepAlive`/`setNoDelay` pass -2).
     pub(crate) fn socket_not_found_with(code: NetError) -> Self {
         LastError {
-            kind: LastErrorKind::NotFound,
-            message: Cow::Borrowed("Socket not found"),
+            message: Cow::Borrowed(NOT_FOUND),
             code: Some(code),
         }
     }
@@ -170,8 +180,7 @@ impl LastError {
     /// "Does not have permission": the sockets manifest allows no such listen or connect.
     pub(crate) fn no_permission() -> Self {
         LastError {
-            kind: LastErrorKind::Permission,
-            message: Cow::Borrowed("Does not have permission"),
+            message: Cow::Borrowed(PERMISSION),
             code: None,
         }
     }
@@ -179,8 +188,7 @@ impl LastError {
     /// "Exceeded write quota.": more than 200 MiB would be pending in sends.
     pub(crate) fn write_quota() -> Self {
         LastError {
-            kind: LastErrorKind::WriteQuota,
-            message: Cow::Borrowed("Exceeded write quota."),
+            message: Cow::Borrowed(WRITE_QUOTA),
             code: None,
         }
     }
@@ -305,6 +313,11 @@ mod tests {
             LastError::ids_exhausted().message(),
             "net::ERR_INSUFFICIENT_RESOURCES"
         );
+        // Every net error's message starts with "net::", which `kind` relies on.
+        for code in (-1000..=-1).map(NetError::from_code) {
+            assert_eq!(LastError::net(code).kind(), LastErrorKind::Net(code));
+        }
+        assert_eq!(std::mem::size_of::<LastError>(), 32);
     }
 
     #[test]

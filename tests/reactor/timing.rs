@@ -413,3 +413,51 @@ fn turn_or_run_from_inside_a_callback_or_listener_fails_with_reentrant_turn() {
     r.tcp_server().get_sockets(put(&out));
     assert_eq!(wait(&mut r, &mut errors, &out).unwrap().len(), 2);
 }
+
+#[test]
+fn ignore_fits_every_call_and_runs_as_its_callback_once() {
+    // `chrome_sockets::ignore` type-checks as the callback of every call (each result type),
+    // and each one is queued and run like any callback: one task per call, in one turn.
+    let mut r: Reactor<()> = Reactor::new().unwrap();
+    let (server, tcp) = (ServerSocketId::from_raw(77), TcpSocketId::from_raw(77));
+    use chrome_sockets::ignore;
+    r.tcp_server()
+        .create(SocketProperties::new().name("kept"), ignore);
+    r.tcp_server()
+        .update(server, SocketProperties::new(), ignore);
+    r.tcp_server().set_paused(server, true, ignore);
+    r.tcp_server().listen(server, "127.0.0.1", 0, None, ignore);
+    r.tcp_server().disconnect(server, ignore);
+    r.tcp_server().get_info(server, ignore);
+    r.tcp_server().get_sockets(ignore);
+    r.tcp_server().close(server, ignore);
+    r.tcp().create(tcp::SocketProperties::new(), ignore);
+    r.tcp().update(tcp, tcp::SocketProperties::new(), ignore);
+    r.tcp().set_paused(tcp, false, ignore);
+    r.tcp().set_keep_alive(tcp, true, 1, ignore);
+    r.tcp().set_no_delay(tcp, true, ignore);
+    r.tcp().connect(tcp, "127.0.0.1", 1, ignore);
+    r.tcp()
+        .connect_timeout(tcp, "127.0.0.1", 1, Duration::from_secs(1), ignore);
+    r.tcp().send(tcp, b"x".to_vec(), ignore);
+    r.tcp().shutdown_send(tcp, ignore);
+    r.tcp().end(tcp, ignore);
+    r.tcp().disconnect(tcp, ignore);
+    r.tcp().get_info(tcp, ignore);
+    r.tcp().get_sockets(ignore);
+    r.tcp().close(tcp, ignore);
+    let report = r.turn(Some(Duration::ZERO), &mut ()).unwrap();
+    // 22 calls; `connect_timeout` also set a timer, which its callback cleared.
+    assert_eq!(report.tasks, 22);
+    assert_eq!(
+        r.next_timeout(),
+        None,
+        "the connect timeout's timer was cleared"
+    );
+    // The two creates took effect (ignoring a result changes nothing else).
+    let out = slot();
+    r.tcp_server().get_sockets(put(&out));
+    let servers = wait(&mut r, &mut (), &out).unwrap();
+    assert_eq!(servers.len(), 1);
+    assert_eq!(servers[0].name.as_deref(), Some("kept"));
+}

@@ -14,6 +14,8 @@ use crate::reactor::Reactor;
 /// closure; a log line alone is not handling it, so the crate offers no `log_error`.
 ///
 /// Like a closure that captures nothing, `ignore` is zero-sized: queueing it allocates nothing.
+/// Name it at each call (`use chrome_sockets::ignore;`); a `let f = ignore;` binding is one
+/// instantiation, whose result type then fits only one kind of call.
 ///
 /// ```
 /// use chrome_sockets::{ignore, tcp_server::SocketProperties, Reactor};

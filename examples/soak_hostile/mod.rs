@@ -41,7 +41,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use chrome_sockets::tcp::SocketProperties as TcpProperties;
-use chrome_sockets::{Reactor, ReactorBuilder, ServerSocketId, TcpSocketId};
+use chrome_sockets::{LastErrorKind, Reactor, ReactorBuilder, ServerSocketId, TcpSocketId};
 
 use super::{close, connect, pattern, spawn, Echo, Tally, CHUNK};
 
@@ -69,8 +69,6 @@ const SINK_SEND: usize = 1 << 20;
 const PING: usize = 64;
 /// Connection number of the probe's pattern (apart from the clients' `n << 40 | k`).
 const PROBE_CONN: u64 = 1 << 60;
-/// "Exceeded write quota.": the error a send over the quota gets.
-const QUOTA_ERROR: &str = "Exceeded write quota.";
 
 /// The reactor of this mode: the soak's, with a write quota a never-reading client can fill.
 pub(crate) fn builder() -> ReactorBuilder {
@@ -150,10 +148,7 @@ pub(crate) fn serve(r: &mut Reactor<Echo>) {
             h.roles.insert(id, Role::Sink);
             h.sinks.push(id);
         } else {
-            let props = TcpProperties {
-                buffer_size: Some(CHUNK),
-                ..TcpProperties::default()
-            };
+            let props = TcpProperties::new().buffer_size(CHUNK);
             r.tcp().update(id, props, |_, _, _| {});
         }
         r.tcp().set_paused(id, false, |_, _, _| {});
@@ -223,7 +218,7 @@ fn echo_back(r: &mut Reactor<Echo>, id: TcpSocketId, data: Vec<u8>) {
     r.tcp()
         .send(id, data.clone(), move |r, echo, sent| match sent {
             Ok(_) => r.tcp().set_paused(id, false, |_, _, _| {}),
-            Err(e) if e.message() == QUOTA_ERROR => {
+            Err(e) if e.kind() == LastErrorKind::WriteQuota => {
                 server(echo).echo_retries += 1;
                 r.set_timeout(Duration::from_millis(1), move |r, _| echo_back(r, id, data));
             }
@@ -257,7 +252,7 @@ fn feed_sinks(r: &mut Reactor<Echo>, echo: &mut Echo) {
                 Ok(_) => {}
                 Err(e) => {
                     let h = server(echo);
-                    if e.message() == QUOTA_ERROR {
+                    if e.kind() == LastErrorKind::WriteQuota {
                         h.quota_hits += 1;
                     }
                     forget(h, id);
@@ -308,7 +303,7 @@ fn burst(r: &mut Reactor<Echo>, echo: &mut Echo) {
                         h.burst_pending -= 1;
                         match result {
                             Ok(()) => h.connects_ok += 1,
-                            Err(e) if e.message() == "Socket not found" => {
+                            Err(e) if e.kind() == LastErrorKind::NotFound => {
                                 h.connects_not_found += 1
                             }
                             Err(e) => {

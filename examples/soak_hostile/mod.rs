@@ -62,9 +62,13 @@ pub(crate) const FLOOD_BACKLOG: i32 = 8;
 /// Host-name connects per burst.
 pub(crate) const BURST: usize = 300;
 /// The reactor's write quota in this mode.
-pub(crate) const QUOTA: usize = 8 << 20;
+pub(crate) const QUOTA: usize = 4 << 20;
 /// What the never-reading connections are sent at a time.
 const SINK_SEND: usize = 1 << 20;
+/// The most memory the never-readers' unsent bytes hold (the quota, and the send that met
+/// it), in KiB: added to the slack of the attack half's memory check, since they are freed
+/// every 2 s and a sample may or may not catch them.
+pub(crate) const PENDING_KIB: u64 = ((QUOTA + SINK_SEND) >> 10) as u64;
 /// Bytes of one probe ping.
 const PING: usize = 64;
 /// Connection number of the probe's pattern (apart from the clients' `n << 40 | k`).

@@ -388,7 +388,11 @@ fn tcp_info(i: &tcp::SocketInfo) -> Value {
 }
 
 fn server_props(name: Option<String>, persistent: Option<bool>) -> tcp_server::SocketProperties {
-    tcp_server::SocketProperties { name, persistent }
+    tcp_server::SocketProperties {
+        name,
+        persistent,
+        ..Default::default()
+    }
 }
 
 fn tcp_props(

@@ -315,6 +315,7 @@ fn get_info_reports_name_address_paused_and_persistent() {
             socket_id: id,
             persistent: false,
             name: None,
+            reuse_port: false,
             paused: false,
             local_address: None,
             local_port: None,

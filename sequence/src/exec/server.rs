@@ -31,7 +31,11 @@ impl Exec {
                 accepts: (0, 0),
             },
         );
-        let props = tcp_server::SocketProperties { persistent, name };
+        let props = tcp_server::SocketProperties {
+            persistent,
+            name,
+            ..Default::default()
+        };
         self.r().tcp_server().create(
             props,
             World::callback(seq, |r| {
@@ -58,7 +62,11 @@ impl Exec {
             None => Got::not_found(),
         };
         let seq = self.w.expect_exact(format!("tcpServer.update {id}"), want);
-        let props = tcp_server::SocketProperties { persistent, name };
+        let props = tcp_server::SocketProperties {
+            persistent,
+            name,
+            ..Default::default()
+        };
         self.r().tcp_server().update(
             ServerSocketId::from_raw(id),
             props,

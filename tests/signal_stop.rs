@@ -46,19 +46,35 @@ fn kill_self(signal: &str) {
     assert!(status.success());
 }
 
-/// Stops `r` through its waker after 10 s if nothing else did (so a broken signal stop fails
-/// the test instead of hanging it); returns a flag set if it had to.
-fn watchdog(r: &Reactor) -> (Arc<AtomicBool>, std::sync::mpsc::Sender<()>) {
-    let fired = Arc::new(AtomicBool::new(false));
-    let (done, wait) = std::sync::mpsc::channel::<()>();
-    let (waker, flag) = (r.waker(), fired.clone());
-    std::thread::spawn(move || {
-        if wait.recv_timeout(Duration::from_secs(10)).is_err() {
-            flag.store(true, Ordering::SeqCst);
-            waker.stop().unwrap();
-        }
-    });
-    (fired, done)
+/// Stops `r` through its waker if nothing else did within 10 s, so a broken signal stop
+/// fails the test instead of hanging it. [`Watchdog::called_off`] says whether it had to.
+struct Watchdog {
+    call_off: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<bool>,
+}
+
+impl Watchdog {
+    fn new<S: 'static>(r: &Reactor<S>) -> Watchdog {
+        let (call_off, wait) = std::sync::mpsc::channel::<()>();
+        let waker = r.waker();
+        let thread = std::thread::spawn(move || {
+            let timed_out = matches!(
+                wait.recv_timeout(Duration::from_secs(10)),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+            );
+            if timed_out {
+                waker.stop().unwrap();
+            }
+            timed_out
+        });
+        Watchdog { call_off, thread }
+    }
+
+    /// Calls the watchdog off; true if it had already stopped the reactor.
+    fn had_to_stop(self) -> bool {
+        let _ = self.call_off.send(());
+        self.thread.join().unwrap()
+    }
 }
 
 #[test]
@@ -74,13 +90,12 @@ fn run_blocked_with_no_timeout_returns_on_sigterm_from_another_thread_and_on_sig
         std::thread::sleep(Duration::from_millis(100));
         signal_hook::low_level::raise(libc::SIGTERM).unwrap();
     });
-    let (fired, done) = watchdog(&r);
+    let watchdog = Watchdog::new(&r);
     let start = Instant::now();
     r.run(&mut ()).unwrap();
     let waited = start.elapsed();
-    drop(done);
     raiser.join().unwrap();
-    assert!(!fired.load(Ordering::SeqCst), "SIGTERM did not stop run");
+    assert!(!watchdog.had_to_stop(), "SIGTERM did not stop run");
     assert!(
         waited >= Duration::from_millis(90),
         "run returned before the signal: {waited:?}"
@@ -92,11 +107,10 @@ fn run_blocked_with_no_timeout_returns_on_sigterm_from_another_thread_and_on_sig
         std::thread::sleep(Duration::from_millis(100));
         kill_self("-INT");
     });
-    let (fired, done) = watchdog(&r);
+    let watchdog = Watchdog::new(&r);
     r.run(&mut ()).unwrap();
-    drop(done);
     killer.join().unwrap();
-    assert!(!fired.load(Ordering::SeqCst), "SIGINT did not stop run");
+    assert!(!watchdog.had_to_stop(), "SIGINT did not stop run");
     // The server is untouched (stopping is the app's to act on), and still listening.
     let port = std::rc::Rc::new(std::cell::Cell::new(None));
     let seen = port.clone();

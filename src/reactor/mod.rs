@@ -223,8 +223,10 @@ impl<S: 'static> Reactor<S> {
     /// stop on one Ctrl-C). While at least one reactor watches a signal the handler replaces
     /// the signal's previous disposition (another library's handler is not called); once
     /// none does (the set is replaced, or the reactor is dropped) the previous disposition
-    /// is put back. The first call costs the process one fd for good; each watching reactor
-    /// costs nothing more than one registration.
+    /// is put back (so a handler someone else installs for the signal meanwhile is replaced
+    /// then too: install other handlers before the first watcher, or after the last). The
+    /// first call costs the process one fd for good; each watching reactor costs nothing
+    /// more than one registration.
     ///
     /// # Errors
     /// `InvalidInput` for a number outside 1..=64 or a signal that cannot be handled

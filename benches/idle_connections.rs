@@ -37,7 +37,8 @@
 //! - `tokio`: tokio's current-thread runtime, one task per connection, one read done;
 //! - `node`: Node's `net.Server`, one `data` event per socket (only when `node` is installed).
 //!
-//! tokio and Node run up to 100,000 connections. Each figure is the median of
+//! tokio and Node run up to 100,000 connections; `CS_IDLE_SERVERS=lib-paused,mio-slab` (a
+//! comma-separated list) runs only the servers it names. Each figure is the median of
 //! `CS_BENCH_ROUNDS` runs (1 quick, 3 full) up to 10,000 connections, of one run above;
 //! `CS_BENCH_SECONDS` is how long the parent lets a server settle before reading again.
 //!
@@ -47,14 +48,15 @@
 //! of the machine, so the bench leaves the ephemeral range to them), then 127.0.0.3, and so on
 //! across 127.0.0.0/8 (about 28 addresses for 1,000,000 with the default range). Client
 //! sockets close with RST (`SO_LINGER {on, 0}`): no TIME_WAIT is left behind. Each process
-//! raises its own `RLIMIT_NOFILE` (soft and hard) to N + 1,024, which needs root or a hard
-//! limit that high. Before each N the parent checks the machine, and when it is short, says
-//! exactly what to raise and skips that N (one line, then the next N):
+//! raises its own `RLIMIT_NOFILE` (soft and hard) to N + 256, which needs a hard limit that
+//! high or `CAP_SYS_RESOURCE`. Before each N the parent checks the machine, and when it is
+//! short, says exactly what to raise and skips that N (one line, then the next N):
 //! - `fs.nr_open` (the most one process may open; 1,048,576 by default, enough for
 //!   1,000,000): `sysctl -w fs.nr_open=2097152`;
 //! - `fs.file-max` (open files machine-wide: 2N more are needed):
 //!   `sysctl -w fs.file-max=4194304`;
-//! - the hard `RLIMIT_NOFILE` when not root: `ulimit -Hn` as root, or `LimitNOFILE=`;
+//! - the hard `RLIMIT_NOFILE` when the process cannot raise it (no `CAP_SYS_RESOURCE`):
+//!   `ulimit -Hn`, `LimitNOFILE=` or `docker run --ulimit nofile=...` before the run;
 //! - free memory: about 3.5 KiB of kernel memory per socket (7 GiB for 1,000,000
 //!   connections).
 //!
@@ -119,6 +121,10 @@ fn servers() -> Vec<(&'static str, bool)> {
         v.push(("node", true));
     } else {
         println!("node is not installed: no Node row.");
+    }
+    // `CS_IDLE_SERVERS=lib-paused,mio-slab` runs only those.
+    if let Ok(only) = std::env::var("CS_IDLE_SERVERS") {
+        v.retain(|(name, _)| only.split(',').any(|o| o.trim() == *name));
     }
     v
 }
@@ -332,7 +338,7 @@ fn child_if_child() -> io::Result<bool> {
         .ok()
         .and_then(|v| v.parse().ok())
         .expect("CS_IDLE_N");
-    if let Err(e) = common::raise_nofile(n as u64 + 1024) {
+    if let Err(e) = common::raise_nofile(n as u64 + 256) {
         say(&format!("ERROR {e}"));
         return Ok(true);
     }
@@ -587,7 +593,7 @@ fn main() -> io::Result<()> {
     let mut measured = Vec::new();
     for &n in &levels {
         // Each child holds n sockets; one run puts 2n sockets in the kernel.
-        let fds = n as u64 + 1024;
+        let fds = n as u64 + 256;
         if let Err(why) =
             common::raise_nofile(fds).and_then(|()| common::room_for_sockets(2 * n as u64, fds))
         {

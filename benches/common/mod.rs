@@ -219,9 +219,11 @@ pub fn raise_nofile(want: u64) -> Result<(), String> {
     let new_hard = hard.max(want);
     Resource::NOFILE.set(want, new_hard).map_err(|e| {
         format!(
-            "the hard open-file limit is {hard} < {want} and cannot be raised here ({e}): \
-             run as root, or raise it with `ulimit -Hn {want}` (or LimitNOFILE= / \
-             /etc/security/limits.conf) before the run"
+            "the hard open-file limit (RLIMIT_NOFILE) is {hard} < {want} and this process \
+             cannot raise it ({e}; raising it takes CAP_SYS_RESOURCE, which root in a \
+             container may lack): raise it before the run, as a user that can, with \
+             `ulimit -Hn {want}` (or LimitNOFILE= / /etc/security/limits.conf / `docker run \
+             --ulimit nofile={want}`)"
         )
     })
 }

@@ -162,8 +162,9 @@ pub fn connect_many(
     let mut clients = Vec::with_capacity(n);
     while clients.len() < n {
         let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+        // No SO_REUSEADDR: a port another socket holds on this address fails the bind and is
+        // skipped, rather than binding and then colliding in connect.
         s.set_linger(Some(Duration::ZERO))?;
-        s.set_reuse_address(true)?;
         loop {
             if next_port == ports.len() {
                 next_port = 0;
@@ -185,7 +186,12 @@ pub fn connect_many(
                 Err(e) => return Err(io::Error::new(e.kind(), format!("bind {src}: {e}"))),
             }
         }
-        s.connect(&SockAddr::from(addr))?;
+        match s.connect(&SockAddr::from(addr)) {
+            Ok(()) => {}
+            // The same source and destination are in use (another run's socket): next port.
+            Err(e) if e.kind() == io::ErrorKind::AddrNotAvailable => continue,
+            Err(e) => return Err(e),
+        }
         if write {
             s.send(b"x")?;
         }

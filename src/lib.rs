@@ -98,6 +98,7 @@ mod net_error;
 mod permission;
 mod queue;
 mod reactor;
+mod resolver;
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 mod sys;

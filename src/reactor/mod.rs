@@ -39,7 +39,8 @@ use crate::ids::{Table, WAKER_TOKEN};
 use crate::listeners::EventListeners;
 use crate::permission::SocketsManifest;
 use crate::queue::{Callback, Io, Queue, Reply};
-use crate::tcp::connect::{Resolver, Target};
+use crate::resolver::Resolver;
+use crate::tcp::connect::Target;
 use crate::tcp::entry::TcpEntry;
 use crate::tcp_server::entry::ServerEntry;
 use crate::timer::{Moment, TimerId, Timers};
@@ -69,7 +70,11 @@ impl ReactorBuilder {
             manifest: self.manifest,
             write_pending: 0,
             write_quota: self.write_quota,
-            resolver: Resolver::new(waker.clone()),
+            resolver: Resolver::new(
+                waker.clone(),
+                self.resolver_threads,
+                self.resolver_idle_timeout,
+            ),
             waker,
             stop: Arc::new(AtomicBool::new(false)),
             flags: report::TurnFlags::default(),
@@ -147,7 +152,8 @@ pub struct Reactor<S = ()> {
     write_pending: usize,
     /// The most `write_pending` may reach ([`ReactorBuilder::write_quota`]).
     write_quota: usize,
-    /// Host-name resolutions finish on helper threads and come back through the waker.
+    /// Host-name lookups run on its threads (started on demand, at most
+    /// [`ReactorBuilder::resolver_threads`]) and come back through the waker.
     resolver: Resolver,
     waker: Arc<mio::Waker>,
     /// Set by [`Reactor::stop`] and [`Waker::stop`]; [`run`](Reactor::run) checks and clears

@@ -221,7 +221,7 @@ impl<S: 'static> Reactor<S> {
         let mut cx = lend!(self);
         match ids::decode(event.token()) {
             Source::Waker => {
-                while let Some(res) = self.resolver.try_recv() {
+                for res in self.resolver.take_answers() {
                     if let Some(key) = self.tcps.key(res.tcp_id) {
                         self.tcps[key].resolved(key, res, &mut cx);
                     }

@@ -126,7 +126,9 @@ impl ReactorBuilder {
 /// A `Reactor` is neither `Send` nor `Sync`: callbacks and listeners are plain boxed closures
 /// (they may hold `Rc`s and other single-threaded state, and run on the thread that turns
 /// the reactor), so the reactor stays on the thread that created it. Other threads reach it
-/// through [`Reactor::waker`] (`Send + Sync + Clone`) and their own channels.
+/// through [`Reactor::waker`] (`Send + Sync + Clone`) and their own channels. The reactor
+/// starts threads only to resolve host names for `connect`
+/// ([`ReactorBuilder::resolver_threads`]).
 ///
 /// ```compile_fail
 /// fn needs_send<T: Send>(_: T) {}

@@ -70,6 +70,7 @@ impl ReactorBuilder {
             manifest: self.manifest,
             write_pending: 0,
             write_quota: self.write_quota,
+            read_buf: Vec::new(),
             resolver: Resolver::new(
                 waker.clone(),
                 self.resolver_threads,
@@ -154,6 +155,9 @@ pub struct Reactor<S = ()> {
     write_pending: usize,
     /// The most `write_pending` may reach ([`ReactorBuilder::write_quota`]).
     write_quota: usize,
+    /// Every read lands here and is copied out at its length (`tcp/read.rs`): as long as the
+    /// largest `buffer_size` read so far (at most 1 MiB), allocated on the first read.
+    read_buf: Vec<u8>,
     /// Host-name lookups run on its threads (started on demand, at most
     /// [`ReactorBuilder::resolver_threads`]) and come back through the waker.
     resolver: Resolver,

@@ -322,7 +322,7 @@ impl<S: 'static> Reactor<S> {
             let Some(entry) = self.tcps.get_mut(key, id) else {
                 return;
             };
-            match entry.read_one(&mut cx) {
+            match entry.read_one(&mut self.read_buf, &mut cx) {
                 Read::Data { info, more } => {
                     self.emit(Emit::Receive(info), state);
                     match self.tcps.get(key, id) {

@@ -15,6 +15,10 @@
 //! rounds. Knobs (environment): `CS_BENCH_QUICK=1` (same as `--quick`), `CS_BENCH_ROUNDS`,
 //! `CS_BENCH_SECONDS` (seconds per case and round), `CS_BENCH_CAP` (hard cap in seconds).
 //!
+//! Fixed work instead of fixed time, for instruction counts (`valgrind --tool=callgrind`,
+//! where time means nothing): `CS_BENCH_BULK_MIB=M` sends exactly M MiB in the bulk case and
+//! `CS_BENCH_ECHO_TRIPS=N` makes exactly N round trips, once each.
+//!
 //! The last line is machine-readable: `receive bulk_mb_per_s=X ns_per_receive=Y
 //! echo64_round_trips_per_s=Z`.
 
@@ -70,8 +74,14 @@ fn serve(r: &mut Reactor<Counts>, counts: &mut Counts, done: &AtomicBool) -> io:
     Ok(())
 }
 
+/// The fixed amount of work the environment variable `name` asks for, if any.
+fn fixed(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
 /// Bulk: returns (MB/s, ns per `on_receive`).
 fn bulk(seconds: f64) -> io::Result<(f64, f64)> {
+    let blocks = fixed("CS_BENCH_BULK_MIB").map(|mib| mib * 16);
     let (mut r, addr) = reactor(false)?;
     let mut counts = Counts::default();
     let done = Arc::new(AtomicBool::new(false));
@@ -80,8 +90,10 @@ fn bulk(seconds: f64) -> io::Result<(f64, f64)> {
         let mut s = TcpStream::connect(addr)?;
         let block = vec![7u8; 64 * 1024];
         let end = Instant::now() + Duration::from_secs_f64(seconds);
-        while Instant::now() < end {
+        let mut sent = 0u64;
+        while blocks.map_or(Instant::now() < end, |n| sent < n) {
             s.write_all(&block)?;
+            sent += 1;
         }
         flag.store(true, Ordering::Release);
         Ok(())
@@ -93,6 +105,12 @@ fn bulk(seconds: f64) -> io::Result<(f64, f64)> {
     let start = Instant::now();
     let (b0, n0) = (counts.bytes, counts.receives);
     serve(&mut r, &mut counts, &done)?;
+    if let Some(n) = blocks {
+        // Fixed work: read every byte sent.
+        while counts.bytes < n * 64 * 1024 {
+            r.turn(Some(Duration::from_millis(5)), &mut counts)?;
+        }
+    }
     let elapsed = start.elapsed().as_secs_f64();
     client.join().expect("client thread")?;
     let bytes = (counts.bytes - b0) as f64;
@@ -103,6 +121,7 @@ fn bulk(seconds: f64) -> io::Result<(f64, f64)> {
 /// Echo of 64-byte messages, one in flight: returns round trips per second.
 fn echo(seconds: f64) -> io::Result<f64> {
     let (mut r, addr) = reactor(true)?;
+    let max_trips = fixed("CS_BENCH_ECHO_TRIPS");
     let mut counts = Counts::default();
     let done = Arc::new(AtomicBool::new(false));
     let flag = done.clone();
@@ -114,7 +133,7 @@ fn echo(seconds: f64) -> io::Result<f64> {
         let start = Instant::now();
         let end = start + Duration::from_secs_f64(seconds);
         let mut trips = 0u64;
-        while Instant::now() < end {
+        while max_trips.map_or(Instant::now() < end, |n| trips < n) {
             s.write_all(&msg)?;
             s.read_exact(&mut back)?;
             trips += 1;
@@ -137,7 +156,9 @@ fn main() -> io::Result<()> {
         if cfg.quick { " (quick)" } else { "" },
     );
     let (mut mbs, mut ns, mut trips) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..cfg.rounds {
+    let fixed_work = fixed("CS_BENCH_BULK_MIB").is_some() || fixed("CS_BENCH_ECHO_TRIPS").is_some();
+    let rounds = if fixed_work { 1 } else { cfg.rounds };
+    for _ in 0..rounds {
         let (m, n) = bulk(cfg.seconds)?;
         mbs.push(m);
         ns.push(n);

@@ -18,12 +18,16 @@
 //!   A thread inside `getaddrinfo` finishes that lookup (the C library gives no way to
 //!   interrupt it), drops its answer and exits; until then it holds the pool's shared state
 //!   and the reactor's waker (one eventfd), nothing else.
+//! - A thread counts itself out of the pool just before it returns, so for the few
+//!   microseconds it takes to finish exiting the OS may still list it while a thread started
+//!   after it runs; at most `threads` ever do lookups at once.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::mem;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::panic;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -223,6 +227,13 @@ fn spawn(shared: &Arc<Shared>) -> io::Result<()> {
         .map(drop)
 }
 
+/// Resolves `host`; a panic inside the lookup (none is known) becomes an error, so the
+/// thread lives on and the connect still gets its answer (-105).
+fn lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    panic::catch_unwind(|| (host, port).to_socket_addrs().map(|addrs| addrs.collect()))
+        .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::Other, "the lookup panicked")))
+}
+
 /// A resolver thread: takes lookups from the queue until the reactor is gone or no work
 /// came for the idle timeout.
 fn work(shared: &Shared) {
@@ -230,11 +241,10 @@ fn work(shared: &Shared) {
     loop {
         if let Some(job) = state.jobs.pop_front() {
             drop(state);
-            let result = job.wanted.load(Ordering::Relaxed).then(|| {
-                (job.host.as_str(), job.port)
-                    .to_socket_addrs()
-                    .map(|addrs| addrs.collect())
-            });
+            let result = job
+                .wanted
+                .load(Ordering::Relaxed)
+                .then(|| lookup(&job.host, job.port));
             state = shared.lock();
             if state.closed {
                 continue;

@@ -95,6 +95,22 @@
 //! [`Reactor::next_timeout`] says how long a host loop may sleep, `turn(Some(Duration::ZERO))`
 //! never blocks, and [`Reactor::waker`] wakes a blocking turn from another thread.
 //!
+//! # Threads
+//! Everything runs on the thread that turns the reactor. The one exception is name
+//! resolution: a [`connect`](tcp::Tcp::connect) to a host name (not an IP literal) looks it
+//! up on the reactor's resolver pool, the only threads the crate ever starts, and only once
+//! a host name is used: at most 4 by default
+//! ([`ReactorBuilder::resolver_threads`]), lookups beyond that queued, a thread idle for 5
+//! seconds exiting. An app that connects only to IP literals (or only accepts) stays a
+//! single-threaded process.
+//!
+//! # Memory per received byte
+//! `buffer_size` (Chrome's `bufferSize`, 4096 by default, capped at 1 MiB) is the most one
+//! `on_receive` carries, not what it costs: each read lands in one buffer the reactor reuses
+//! and the event's `data` is a copy of exactly the bytes read. An app that keeps every
+//! `on_receive` holds what it received, so a peer sending one byte at a time costs a byte per
+//! byte. The reactor's read buffer is as large as the largest `buffer_size` read so far.
+//!
 //! # Ids
 //! Server and tcp ids come from separate counters starting at 1, only go up and are never
 //! reused; a closed id answers "Socket not found" forever.
@@ -161,6 +177,7 @@ mod net_error;
 mod permission;
 mod queue;
 mod reactor;
+mod resolver;
 mod signal;
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]

@@ -1,7 +1,10 @@
 //! [`ReactorBuilder`]: the options of a reactor. (`build` is in the reactor module, which
 //! owns the reactor's fields.)
 
+use std::time::Duration;
+
 use crate::permission::SocketsManifest;
+use crate::resolver::{DEFAULT_RESOLVER_IDLE, DEFAULT_RESOLVER_THREADS};
 use crate::tcp::DEFAULT_WRITE_QUOTA;
 
 /// What the reactor does to each accepted connection before announcing it.
@@ -45,6 +48,8 @@ pub struct ReactorBuilder {
     pub(super) manifest: Option<SocketsManifest>,
     pub(super) events_capacity: usize,
     pub(super) write_quota: usize,
+    pub(super) resolver_threads: usize,
+    pub(super) resolver_idle_timeout: Duration,
 }
 
 impl ReactorBuilder {
@@ -119,6 +124,41 @@ impl ReactorBuilder {
         self
     }
 
+    /// At most `n` threads resolve host names for `connect` at once (at least 1; default 4,
+    /// as libuv's pool). These are the only threads the crate ever starts, and only when a
+    /// `connect` names a host instead of an IP literal: the first such connect starts one,
+    /// more start while every running one is busy, up to `n`; lookups beyond that wait in
+    /// a FIFO queue. A thread with no lookup to do for 5 seconds exits.
+    ///
+    /// A thread only resolves (`getaddrinfo`): the answer comes back through the reactor's
+    /// waker and the connect goes on on the reactor's thread. A connect closed,
+    /// disconnected or timed out while its name is looked up is answered at once; its lookup
+    /// is skipped if it has not started, and its answer is discarded either way. Dropping
+    /// the reactor does not wait for the threads: a thread inside `getaddrinfo` finishes
+    /// that lookup (it cannot be interrupted), drops the answer and exits.
+    ///
+    /// If no resolver thread runs and none can be started, the connect's callback gets -12
+    /// `ERR_INSUFFICIENT_RESOURCES`; while some run, the lookup waits for one of them.
+    ///
+    /// ```
+    /// use chrome_sockets::{Reactor, ReactorBuilder};
+    /// let r: Reactor = ReactorBuilder::new().resolver_threads(2).build()?;
+    /// # drop(r);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn resolver_threads(mut self, n: usize) -> Self {
+        self.resolver_threads = n.max(1);
+        self
+    }
+
+    /// How long a resolver thread waits for a lookup before it exits (default 5 s). Only with
+    /// the `fault-injection` feature: for the crate's own tests, which watch threads exit.
+    #[cfg(feature = "fault-injection")]
+    pub fn resolver_idle_timeout(mut self, idle: Duration) -> Self {
+        self.resolver_idle_timeout = idle;
+        self
+    }
+
     /// How many readiness events one OS poll may return (default 1024). Readiness beyond a
     /// full buffer waits in the OS poll for the next turn, which
     /// [`Reactor::next_timeout`](crate::Reactor::next_timeout) then asks for (zero).
@@ -137,6 +177,8 @@ impl Default for ReactorBuilder {
             manifest: None,
             events_capacity: 1024,
             write_quota: DEFAULT_WRITE_QUOTA,
+            resolver_threads: DEFAULT_RESOLVER_THREADS,
+            resolver_idle_timeout: DEFAULT_RESOLVER_IDLE,
         }
     }
 }

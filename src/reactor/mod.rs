@@ -39,8 +39,9 @@ use crate::ids::{Table, SIGNAL_TOKEN, WAKER_TOKEN};
 use crate::listeners::EventListeners;
 use crate::permission::SocketsManifest;
 use crate::queue::{Callback, Io, Queue, Reply};
+use crate::resolver::Resolver;
 use crate::signal::SignalStop;
-use crate::tcp::connect::{Resolver, Target};
+use crate::tcp::connect::Target;
 use crate::tcp::entry::TcpEntry;
 use crate::tcp_server::entry::ServerEntry;
 use crate::timer::{Moment, TimerId, Timers};
@@ -70,7 +71,12 @@ impl ReactorBuilder {
             manifest: self.manifest,
             write_pending: 0,
             write_quota: self.write_quota,
-            resolver: Resolver::new(waker.clone()),
+            read_buf: Vec::new(),
+            resolver: Resolver::new(
+                waker.clone(),
+                self.resolver_threads,
+                self.resolver_idle_timeout,
+            ),
             waker,
             stop: Arc::new(AtomicBool::new(false)),
             signals: None,
@@ -123,7 +129,9 @@ impl ReactorBuilder {
 /// A `Reactor` is neither `Send` nor `Sync`: callbacks and listeners are plain boxed closures
 /// (they may hold `Rc`s and other single-threaded state, and run on the thread that turns
 /// the reactor), so the reactor stays on the thread that created it. Other threads reach it
-/// through [`Reactor::waker`] (`Send + Sync + Clone`) and their own channels.
+/// through [`Reactor::waker`] (`Send + Sync + Clone`) and their own channels. The reactor
+/// starts threads only to resolve host names for `connect`
+/// ([`ReactorBuilder::resolver_threads`]).
 ///
 /// ```compile_fail
 /// fn needs_send<T: Send>(_: T) {}
@@ -149,7 +157,11 @@ pub struct Reactor<S = ()> {
     write_pending: usize,
     /// The most `write_pending` may reach ([`ReactorBuilder::write_quota`]).
     write_quota: usize,
-    /// Host-name resolutions finish on helper threads and come back through the waker.
+    /// Every read lands here and is copied out at its length (`tcp/read.rs`): as long as the
+    /// largest `buffer_size` read so far (at most 1 MiB), allocated on the first read.
+    read_buf: Vec<u8>,
+    /// Host-name lookups run on its threads (started on demand, at most
+    /// [`ReactorBuilder::resolver_threads`]) and come back through the waker.
     resolver: Resolver,
     waker: Arc<mio::Waker>,
     /// Set by [`Reactor::stop`] and [`Waker::stop`]; [`run`](Reactor::run) checks and clears

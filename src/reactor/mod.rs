@@ -51,6 +51,15 @@ type TcpSocket<S> = TcpEntry<Reactor<S>, S>;
 type Lent<'a, S> = Io<'a, Reactor<S>, S>;
 
 impl ReactorBuilder {
+    /// An empty socket table whose ids start where [`ids_from`](Self::ids_from) says.
+    fn tables<E: crate::ids::Identified>(&self) -> Table<E> {
+        #[allow(unused_mut)]
+        let mut table = Table::new();
+        #[cfg(feature = "fault-injection")]
+        table.ids().start_at(self.first_id, self.last_id);
+        table
+    }
+
     /// Creates the reactor: an epoll instance and its waker (two fds).
     pub fn build<S: 'static>(self) -> io::Result<Reactor<S>> {
         let poll = Poll::new()?;
@@ -58,8 +67,8 @@ impl ReactorBuilder {
         Ok(Reactor {
             poll,
             events: Some(Events::with_capacity(self.events_capacity)),
-            servers: Table::new(),
-            tcps: Table::new(),
+            servers: self.tables(),
+            tcps: self.tables(),
             queue: Queue::new(),
             timers: Timers::new(),
             listeners: EventListeners::new(),
@@ -160,6 +169,14 @@ impl<S: 'static> Reactor<S> {
     /// A reactor with default options. See [`Reactor::builder`] for the others.
     pub fn new() -> io::Result<Self> {
         ReactorBuilder::default().build()
+    }
+
+    /// How many times a socket id counter (servers' or tcp sockets') wrapped from `i32::MAX`
+    /// back to 1 (deviation D12). Only with the `fault-injection` feature, for tests and the
+    /// soak, which start the counters near the wrap with [`ReactorBuilder::ids_from`].
+    #[cfg(feature = "fault-injection")]
+    pub fn id_wraps(&mut self) -> u64 {
+        self.servers.ids().wraps() + self.tcps.ids().wraps()
     }
 
     /// A builder for a reactor with non-default options. (`Reactor::builder()` needs the state

@@ -62,8 +62,14 @@
 //! never blocks, and [`Reactor::waker`] wakes a blocking turn from another thread.
 //!
 //! # Ids
-//! Server and tcp ids come from separate counters starting at 1, only go up and are never
-//! reused; a closed id answers "Socket not found" forever.
+//! Server and tcp ids come from separate counters starting at 1. An id is never reused while
+//! its socket lives, and not for 2^31 - 1 allocations of its kind after it was issued: at
+//! `i32::MAX` a counter wraps to 1 and skips the ids still live (deviation D12), so a server
+//! accepts forever. Until then a closed id answers "Socket not found"; a stale readiness event
+//! never reaches a newer socket in a reused slot. Only if every id of a kind were live at once
+//! (2^31 - 1 sockets) would `create` fail, and an accept pause its server, with -12
+//! "net::ERR_INSUFFICIENT_RESOURCES". [`TimerId`]s and [`ListenerId`]s are unique in the
+//! process: another reactor's ids find nothing.
 
 #![deny(
     missing_docs,

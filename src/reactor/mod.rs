@@ -260,7 +260,8 @@ impl<S: 'static> Reactor<S> {
 
     /// Cancels a timer. Returns whether it was still pending (false once it fired or was
     /// cleared). A cleared timer never fires, even one already due whose callback an earlier
-    /// callback of the same turn clears.
+    /// callback of the same turn clears. Timer ids are unique in the process: another
+    /// reactor's id finds nothing here and returns false.
     ///
     /// Timers live in a binary heap keyed by deadline: setting, clearing and firing cost
     /// O(log n), so many pending timers do not slow a turn down.

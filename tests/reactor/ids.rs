@@ -238,7 +238,7 @@ fn accepting_across_the_wrap_gives_20_distinct_live_ids_and_keeps_going_after_cl
 fn server_ids_wrap_and_skip_live_ones_and_a_full_space_fails_create_with_minus_12() {
     let mut r = wrapping_reactor(3, 4);
     let mut rec = Rec::default();
-    let mut create = |r: &mut Reactor<Rec>, rec: &mut Rec| {
+    let create = |r: &mut Reactor<Rec>, rec: &mut Rec| {
         ask(r, rec, |r, cb| {
             r.tcp_server().create(SocketProperties::default(), cb)
         })

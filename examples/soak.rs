@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run --release --example soak -- --minutes N     # samples every 10 s
 //! cargo run --release --example soak -- --seconds N     # quick: samples every second
+//! cargo run --release --example soak -- --seconds N --ids-from 2147480000  # crosses the id wrap
 //! ```
 //!
 //! The mix, all against one reactor on this thread:
@@ -30,8 +31,12 @@
 //! X us, attack Y us, retained bytes per received byte Z, resolver threads max T, N lost`;
 //! the run fails unless Y <= 10 X, Z <= 2 and T <= 4.
 //!
-//! The `soak:` line is `soak: N connections, B bytes, 0 lost, rss first/last third X/Y KiB,
-//! fds X/Y` (the maximum of the first and of the last third of the samples). A quantity
+//! `--ids-from N` starts both socket id counters at N (`ReactorBuilder::ids_from`), so a run
+//! crosses the wrap from `i32::MAX` to 1 (deviation D12) after `i32::MAX - N` sockets.
+//!
+//! The `soak:` line (the last line without `--hostile`) is `soak: N connections, B bytes, 0
+//! lost, ids wrapped K, rss first/last third X/Y KiB, fds X/Y` (K: how many times a socket id
+//! counter wrapped; X/Y: the maximum of the first and of the last third of the samples). A quantity
 //! "grows" when the last third's maximum is above the first third's by more than 5 % plus a
 //! small absolute slack (1 MiB of memory, 32 fds or sockets). Clients generate and check
 //! their bytes piece by piece, so the memory measured is the reactor's; samples wait while
@@ -48,7 +53,7 @@ use std::time::{Duration, Instant};
 use chrome_sockets::fault_injection::{self, Syscall};
 use chrome_sockets::tcp::SocketProperties as TcpProperties;
 use chrome_sockets::tcp_server::SocketProperties;
-use chrome_sockets::{Reactor, ServerSocketId, TcpSocketId};
+use chrome_sockets::{Reactor, ReactorBuilder, ServerSocketId, TcpSocketId};
 use rlimit::Resource;
 
 mod common;
@@ -72,21 +77,31 @@ any byte or connection is lost.
   --seconds N   run for N seconds, a sample every second
   --hostile     first half quiet, second half under hostile peers (see the source)
   --attacker    (internal) the hostile mode's child process: MAIN DRIP SINK FLOOD SECONDS
+  --ids-from N  start the socket id counters at N (1..=2147483647), e.g. 2147480000 to
+                cross the wrap from i32::MAX to 1 during the run
   --help        this text
 ";
 
 /// How long to run and how often to sample: `--minutes N` (a sample every 10 s) or
-/// `--seconds N` (a sample every second); and whether `--hostile`.
-fn parse_args() -> (Duration, Duration, bool) {
+/// `--seconds N` (a sample every second); whether `--hostile`; `--ids-from N`.
+fn parse_args() -> (Duration, Duration, bool, i32) {
     let mut cli = Cli::new("soak", USAGE);
     let mut run = None;
     let mut hostile = false;
+    let mut ids_from = 1;
     while let Some(flag) = cli.next_flag() {
         let (scale, every) = match flag.as_str() {
             "--minutes" => (60.0, Duration::from_secs(10)),
             "--seconds" => (1.0, Duration::from_secs(1)),
             "--hostile" => {
                 hostile = true;
+                continue;
+            }
+            "--ids-from" => {
+                ids_from = cli.value(&flag, "a socket id (1..=2147483647)");
+                if ids_from < 1 {
+                    cli.fail(format!("--ids-from {ids_from}: ids start at 1"));
+                }
                 continue;
             }
             _ => cli.unknown(&flag),
@@ -98,7 +113,7 @@ fn parse_args() -> (Duration, Duration, bool) {
         run = Some((Duration::from_secs_f64(n * scale), every));
     }
     let (run, every) = run.unwrap_or_else(|| cli.fail("expected --minutes N or --seconds N"));
-    (run, every, hostile)
+    (run, every, hostile, ids_from)
 }
 
 /// Starts a thread named `name`: every thread of the soak is named `soak-*`, so that the
@@ -488,17 +503,18 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("--attacker") {
         return soak_hostile::attacker_main(&args[1..]);
     }
-    let (duration, every, hostile) = parse_args();
+    let (duration, every, hostile, ids_from) = parse_args();
     if hostile {
         // Thousands of connections: the soft fd limit up to the hard one (the attacker, a
         // child, inherits it).
         let (_, hard) = rlimit::getrlimit(Resource::NOFILE).expect("getrlimit");
         rlimit::setrlimit(Resource::NOFILE, hard, hard).expect("raise RLIMIT_NOFILE");
     }
-    let mut r: Reactor<Echo> = match hostile {
-        true => soak_hostile::builder().build().expect("reactor"),
-        false => Reactor::new().expect("reactor"),
+    let builder = match hostile {
+        true => soak_hostile::builder(),
+        false => ReactorBuilder::new(),
     };
+    let mut r: Reactor<Echo> = builder.ids_from(ids_from).build().expect("reactor");
     let mut echo = Echo::default();
     match hostile {
         true => soak_hostile::serve(&mut r),
@@ -693,9 +709,10 @@ fn main() -> ExitCode {
     let fds = thirds(shown, |s| s.fds);
     let lost = tally.lost.load(Ordering::Relaxed);
     println!(
-        "soak: {} connections, {} bytes, {lost} lost, rss first/last third {}/{} KiB, fds {}/{}",
+        "soak: {} connections, {} bytes, {lost} lost, ids wrapped {}, rss first/last third {}/{} KiB, fds {}/{}",
         tally.connections.load(Ordering::Relaxed),
         tally.bytes.load(Ordering::Relaxed),
+        r.id_wraps(),
         rss.0,
         rss.1,
         fds.0,

@@ -112,8 +112,14 @@
 //! byte. The reactor's read buffer is as large as the largest `buffer_size` read so far.
 //!
 //! # Ids
-//! Server and tcp ids come from separate counters starting at 1, only go up and are never
-//! reused; a closed id answers "Socket not found" forever.
+//! Server and tcp ids come from separate counters starting at 1. An id is never reused while
+//! its socket lives, and not for 2^31 - 1 allocations of its kind after it was issued: at
+//! `i32::MAX` a counter wraps to 1 and skips the ids still live (deviation D12), so a server
+//! accepts forever. Until then a closed id answers "Socket not found"; a stale readiness event
+//! never reaches a newer socket in a reused slot. Only if every id of a kind were live at once
+//! (2^31 - 1 sockets) would `create` fail, and an accept pause its server, with -12
+//! "net::ERR_INSUFFICIENT_RESOURCES". [`TimerId`]s and [`ListenerId`]s are unique in the
+//! process: another reactor's ids find nothing.
 //!
 //! # Stability
 //! The crate follows Cargo's semver rules (while at 0.x, a change of the second number is the
@@ -131,7 +137,8 @@
 //! What does not change without a breaking release: [`LastError::message`] is Chrome's exact
 //! `lastError` string and [`NetError`] codes are Chrome's numbers; both change only if Chrome's
 //! do, never to improve the wording. The `fault-injection` feature (its `fault_injection`
-//! module) is for the crate's own tests and outside this promise.
+//! module, and the builder knobs it adds such as `ReactorBuilder::ids_from`) is for the crate's
+//! own tests and outside this promise.
 //!
 //! ```compile_fail
 //! // error[E0639]: a `#[non_exhaustive]` struct cannot be built with a literal out here.

@@ -32,6 +32,7 @@ use chrome_oracle::scenario::mask_ports;
 use chrome_oracle::{
     Backend, Call, ChromeBackend, Failure, Kind, LibraryBackend, Payload, Peer, Record, Settle, Sid,
 };
+use chrome_sockets::ReactorBuilder;
 use chrome_sockets_sequence::{Cmd, ConnectHost, ConnectPort, Input, Pick, PortChoice};
 use serde_json::Value;
 
@@ -917,7 +918,13 @@ fn chrome_differential() {
         // nothing but the sequence.
         let (c, l) = std::thread::scope(|scope| {
             let library = scope.spawn(|| {
-                let mut library = side(LibraryBackend::new().map_err(|e| e.to_string())?);
+                // A sequence's `ids_from` applies on the library side only (Chrome's
+                // counters cannot be moved): sides are compared by creation order, so a wrap
+                // must be invisible. `ids_up_to` is not applied: a small id space reissues raw
+                // ids within a session, which the creation-order mapping does not allow.
+                let builder = ReactorBuilder::new().ids_from(input.ids_from);
+                let mut library =
+                    side(LibraryBackend::with_builder(builder).map_err(|e| e.to_string())?);
                 library.b.set_settle(Settle {
                     quiet: Duration::from_millis(15),
                     max: Duration::from_secs(5),

@@ -50,6 +50,12 @@ pub struct ReactorBuilder {
     pub(super) write_quota: usize,
     pub(super) resolver_threads: usize,
     pub(super) resolver_idle_timeout: Duration,
+    /// The first id of both socket counters ([`ids_from`](Self::ids_from)); 1 normally.
+    #[cfg(feature = "fault-injection")]
+    pub(super) first_id: i32,
+    /// The largest id before the counters wrap ([`ids_up_to`](Self::ids_up_to)); `i32::MAX`.
+    #[cfg(feature = "fault-injection")]
+    pub(super) last_id: i32,
 }
 
 impl ReactorBuilder {
@@ -168,6 +174,56 @@ impl ReactorBuilder {
     }
 }
 
+#[cfg(feature = "fault-injection")]
+impl ReactorBuilder {
+    /// Starts both socket id counters (servers and tcp sockets) at `n` instead of 1, so a
+    /// test reaches the wrap from `i32::MAX` to 1 (deviation D12) in a few allocations.
+    /// Values below 1 are taken as 1. Only with the `fault-injection` feature (tests only).
+    ///
+    /// ```
+    /// use chrome_sockets::{tcp_server::SocketProperties, Reactor, ReactorBuilder};
+    /// let mut r: Reactor<Vec<i32>> = ReactorBuilder::new().ids_from(i32::MAX).build()?;
+    /// let mut ids = Vec::new();
+    /// for _ in 0..2 {
+    ///     r.tcp_server().create(SocketProperties::default(), |_, ids: &mut Vec<i32>, c| {
+    ///         ids.push(c.unwrap().socket_id.raw())
+    ///     });
+    /// }
+    /// r.turn(Some(std::time::Duration::ZERO), &mut ids)?;
+    /// assert_eq!(ids, [i32::MAX, 1]);
+    /// assert_eq!(r.id_wraps(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn ids_from(mut self, n: i32) -> Self {
+        self.first_id = n.max(1);
+        self
+    }
+
+    /// Makes both socket id counters wrap after `last` instead of `i32::MAX` (values below 1
+    /// are taken as 1; an [`ids_from`](Self::ids_from) above `last` starts at `last`), so a
+    /// test can go round the id space and meet ids still live, or fill it. With this knob an
+    /// id comes back after `last` allocations instead of 2^31 - 1 (deviation D12's
+    /// guarantee shrinks with the space). Only with the `fault-injection` feature.
+    ///
+    /// ```
+    /// use chrome_sockets::{tcp_server::SocketProperties, Reactor, ReactorBuilder};
+    /// let mut r: Reactor<Vec<i32>> = ReactorBuilder::new().ids_up_to(3).build()?;
+    /// for _ in 0..4 {
+    ///     r.tcp_server().create(SocketProperties::default(), |_, ids: &mut Vec<i32>, c| {
+    ///         ids.push(c.map_or(-12, |c| c.socket_id.raw()))
+    ///     });
+    /// }
+    /// let mut ids = Vec::new();
+    /// r.turn(Some(std::time::Duration::ZERO), &mut ids)?;
+    /// assert_eq!(ids, [1, 2, 3, -12]); // every id live: "net::ERR_INSUFFICIENT_RESOURCES"
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn ids_up_to(mut self, last: i32) -> Self {
+        self.last_id = last.max(1);
+        self
+    }
+}
+
 impl Default for ReactorBuilder {
     fn default() -> Self {
         ReactorBuilder {
@@ -179,6 +235,10 @@ impl Default for ReactorBuilder {
             write_quota: DEFAULT_WRITE_QUOTA,
             resolver_threads: DEFAULT_RESOLVER_THREADS,
             resolver_idle_timeout: DEFAULT_RESOLVER_IDLE,
+            #[cfg(feature = "fault-injection")]
+            first_id: 1,
+            #[cfg(feature = "fault-injection")]
+            last_id: i32::MAX,
         }
     }
 }

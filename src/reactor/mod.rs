@@ -53,6 +53,15 @@ type TcpSocket<S> = TcpEntry<Reactor<S>, S>;
 type Lent<'a, S> = Io<'a, Reactor<S>, S>;
 
 impl ReactorBuilder {
+    /// An empty socket table whose ids start where [`ids_from`](Self::ids_from) says.
+    fn tables<E: crate::ids::Identified>(&self) -> Table<E> {
+        #[allow(unused_mut)]
+        let mut table = Table::new();
+        #[cfg(feature = "fault-injection")]
+        table.ids().start_at(self.first_id, self.last_id);
+        table
+    }
+
     /// Creates the reactor: an epoll instance and its waker (two fds).
     pub fn build<S: 'static>(self) -> io::Result<Reactor<S>> {
         let poll = Poll::new()?;
@@ -60,8 +69,8 @@ impl ReactorBuilder {
         Ok(Reactor {
             poll,
             events: Some(Events::with_capacity(self.events_capacity)),
-            servers: Table::new(),
-            tcps: Table::new(),
+            servers: self.tables(),
+            tcps: self.tables(),
             queue: Queue::new(),
             timers: Timers::new(),
             listeners: EventListeners::new(),
@@ -177,6 +186,14 @@ impl<S: 'static> Reactor<S> {
     /// A reactor with default options. See [`Reactor::builder`] for the others.
     pub fn new() -> io::Result<Self> {
         ReactorBuilder::default().build()
+    }
+
+    /// How many times a socket id counter (servers' or tcp sockets') wrapped from `i32::MAX`
+    /// back to 1 (deviation D12). Only with the `fault-injection` feature, for tests and the
+    /// soak, which start the counters near the wrap with [`ReactorBuilder::ids_from`].
+    #[cfg(feature = "fault-injection")]
+    pub fn id_wraps(&mut self) -> u64 {
+        self.servers.ids().wraps() + self.tcps.ids().wraps()
     }
 
     /// A builder for a reactor with non-default options. (`Reactor::builder()` needs the state
@@ -338,7 +355,8 @@ impl<S: 'static> Reactor<S> {
 
     /// Cancels a timer. Returns whether it was still pending (false once it fired or was
     /// cleared). A cleared timer never fires, even one already due whose callback an earlier
-    /// callback of the same turn clears.
+    /// callback of the same turn clears. Timer ids are unique in the process: another
+    /// reactor's id finds nothing here and returns false.
     ///
     /// Timers live in a binary heap keyed by deadline: setting, clearing and firing cost
     /// O(log n), so many pending timers do not slow a turn down.

@@ -12,7 +12,11 @@
 //!    sockets get Chrome's options ([`AcceptedSockets::ChromeDefaults`]);
 //! 3. `lib-untouched`: the same with [`AcceptedSockets::Untouched`];
 //! 4. `std-blocking` and `tokio-current-thread`, for context;
-//! 5. `chrome`: real Chromium running the accept-and-close Chrome App of `chrome/bench-app`
+//! 5. `lib-sharded-1` and `lib-sharded-2`: the library sharded over 1 and 2 reactors, one per
+//!    thread, on one port (`SocketProperties::reuse_port`, Chrome's defaults), as
+//!    `examples/sharded_accept.rs` runs it; CPU is summed over the shard threads. On a
+//!    2-core machine the load generator competes with both shards for the cores;
+//! 6. `chrome`: real Chromium running the accept-and-close Chrome App of `chrome/bench-app`
 //!    (`chrome.sockets.tcpServer`, each accepted socket closed in `onAccept`), when chromium is
 //!    installed (one line says it is skipped otherwise). Its CPU is summed over all of
 //!    Chromium's processes (its process group), from `/proc/<pid>/stat` in clock ticks.
@@ -89,6 +93,8 @@ enum Cpu {
     Thread(u32),
     /// Every process of a process group (Chromium's).
     Group(u32),
+    /// Several threads' (the shards of a sharded server).
+    Threads(Vec<u32>),
 }
 
 impl Server {
@@ -162,6 +168,7 @@ impl Server {
     fn cpu_ns(&self) -> u64 {
         match self.cpu {
             Cpu::Thread(tid) => thread_cpu_ns(tid),
+            Cpu::Threads(ref tids) => tids.iter().map(|&tid| thread_cpu_ns(tid)).sum(),
             Cpu::Group(pgid) => {
                 u64::try_from(group_cpu_time(pgid).0.as_nanos()).unwrap_or(u64::MAX)
             }
@@ -242,6 +249,68 @@ fn library(
             r.turn(None, &mut app)?;
         }
         Ok(())
+    }
+}
+
+/// The library sharded over `threads` reactors, one per thread, each with a `reuse_port`
+/// server on the same port whose `on_accept` closes each client socket. A coordinating
+/// thread (not counted: it sleeps) stops the shards through their wakers once the stop flag
+/// is set.
+fn sharded(name: &'static str, threads: usize) -> Server {
+    use chrome_sockets::tcp_server::SocketProperties;
+    let mut port = 0u16;
+    let (mut tids, mut wakers, mut shards) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..threads {
+        let (tx, rx) = mpsc::channel();
+        shards.push(std::thread::spawn(move || {
+            let mut r: Reactor<Option<u16>> = ReactorBuilder::new().build().expect("reactor");
+            r.tcp_server().on_accept().add_listener(|r, _, info| {
+                r.tcp().close(info.client_socket_id, |_, _, _| {});
+            });
+            let props = SocketProperties::new().reuse_port(true);
+            r.tcp_server().create(props, move |r, _, created| {
+                let id = created.expect("create").socket_id;
+                let port = i32::from(port);
+                r.tcp_server()
+                    .listen(id, "127.0.0.1", port, None, move |r, _, res| {
+                        res.expect("listen on the shared port");
+                        r.tcp_server().get_info(id, |_, bound, info| {
+                            *bound = info.expect("get_info").local_port;
+                        });
+                    });
+            });
+            let mut bound = None;
+            while bound.is_none() {
+                r.turn(None, &mut bound).expect("turn");
+            }
+            tx.send((thread_id(), bound.unwrap(), r.waker()))
+                .expect("main waits");
+            r.run(&mut bound).expect("run");
+        }));
+        let (tid, bound, waker) = rx.recv().expect("a shard listens");
+        port = bound;
+        tids.push(tid);
+        wakers.push(waker);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::spawn(move || {
+        while !flag.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for waker in wakers {
+            waker.stop().expect("stop a shard");
+        }
+        for shard in shards {
+            shard.join().expect("shard thread panicked");
+        }
+    });
+    Server {
+        name,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        cpu: Cpu::Threads(tids),
+        stop,
+        thread,
     }
 }
 
@@ -456,6 +525,8 @@ fn main() -> io::Result<()> {
         Server::spawn("lib-untouched", library(AcceptedSockets::Untouched)),
         Server::spawn("std-blocking", std_blocking),
         Server::spawn("tokio-current-thread", tokio_current_thread),
+        sharded("lib-sharded-1", 1),
+        sharded("lib-sharded-2", 2),
     ];
     servers.extend(Server::chrome());
     let n = servers.len();

@@ -505,3 +505,14 @@ impl<S> fmt::Debug for Reactor<S> {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// An idle accepted connection is one slab entry plus its id-map slot; the entry's 72
+    /// bytes are most of the library's bytes per connection at any scale (the growth table of
+    /// `docs/performance-scale.md`): growing it shows up there.
+    #[test]
+    fn an_idle_connection_entry_is_at_most_72_bytes() {
+        assert!(std::mem::size_of::<super::TcpSocket<()>>() <= 72);
+    }
+}

@@ -109,6 +109,50 @@ fn accept_close_closes_every_connection_and_counts_them() {
 }
 
 #[test]
+fn accept_close_reply_http_answers_each_request_and_closes_after_the_client_fin() {
+    let mut server = Running::start(
+        "accept_close",
+        &[
+            "--port",
+            "0",
+            "--reply",
+            "http",
+            "--max-connections",
+            "4",
+            "--seconds",
+            "15",
+        ],
+    );
+    let addr = server.listening();
+    let response = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\
+                    Connection: close\r\n\r\nok";
+    // A request in one write, one in pieces, and one followed by bytes sent after it: each
+    // gets the whole response then EOF (never a reset), and the client closes.
+    for pieces in [
+        &[&b"GET / HTTP/1.0\r\n\r\n"[..]][..],
+        &[b"GET / HT", b"TP/1.0\r\nHost: x\r", b"\n\r\n"],
+        &[
+            b"GET / HTTP/1.0\r\n\r\n",
+            b"trailing bytes the server reads and drops",
+        ],
+    ] {
+        let mut c = client(addr);
+        for piece in pieces {
+            c.write_all(piece).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut got = String::new();
+        c.read_to_string(&mut got).expect("the response, then EOF");
+        assert_eq!(got, response);
+    }
+    // A client that connects and closes without a request is counted as unanswered.
+    drop(client(addr));
+    let (ok, rest) = server.finish();
+    assert!(ok);
+    assert_eq!(rest.trim(), "accepted 4 served 3 unanswered 1 errors 0");
+}
+
+#[test]
 fn echo_server_echoes_every_byte_and_survives_a_reset_peer() {
     let mut server = Running::start("echo_server", &["--port", "0", "--seconds", "3"]);
     let addr = server.listening();

@@ -4,7 +4,7 @@
 //! `chrome.sockets.*`); D12 is read from Chrome's source, since 2^31 sockets cannot be opened
 //! in a test: the workspace crate `chrome/` runs each scenario on Chrome and on
 //! this crate in one test (`chrome/tests/deviations.rs`, one test per row), and the
-//! differential runner `tests/chrome_differential.rs` attributes every difference it finds
+//! differential runner `chrome/tests/chrome_differential.rs` attributes every difference it finds
 //! to one of these rows. Where Chrome's behaviour is a bug against its own documentation,
 //! the crate does what the documentation promises:
 //!

@@ -546,7 +546,7 @@ impl<S> fmt::Debug for Reactor<S> {
 mod tests {
     /// An idle accepted connection is one slab entry plus its id-map slot; the entry's 72
     /// bytes are most of the library's bytes per connection at any scale (the growth table of
-    /// `docs/performance-scale.md`): growing it shows up there.
+    /// `docs/performance.md`, "Performance at scale"): growing it shows up there.
     #[test]
     fn an_idle_connection_entry_is_at_most_72_bytes() {
         assert!(std::mem::size_of::<super::TcpSocket<()>>() <= 72);

@@ -134,6 +134,12 @@ impl ReactorBuilder {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 ///
+/// # Dropping
+/// Dropping a reactor closes every socket it owns (the ports are free at once) and drops,
+/// without running them, every queued callback, event, timer and listener, as
+/// [`unload_app`](Reactor::unload_app) does: nobody is left to call. Turn it until the
+/// callbacks you wait for have run before dropping it.
+///
 /// # Threads
 /// A `Reactor` is neither `Send` nor `Sync`: callbacks and listeners are plain boxed closures
 /// (they may hold `Rc`s and other single-threaded state, and run on the thread that turns

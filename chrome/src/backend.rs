@@ -73,7 +73,7 @@ fn with_retries<T>(
         match attempt(n) {
             Err(Error::Timeout(why)) if n < CHROME_RETRIES => {
                 n += 1;
-                *retries += 1;
+                *retries = retries.saturating_add(1);
                 eprintln!(
                     "chrome-oracle: {what} timed out ({why}): retry {n} of {CHROME_RETRIES} \
                      with a fresh Chromium"
@@ -383,7 +383,7 @@ impl Backend for ChromeBackend {
                 self.relaunch()
             }
         });
-        self.retries += retries;
+        self.retries = self.retries.saturating_add(retries);
         self.broken = result.is_err();
         result
     }

@@ -27,7 +27,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const FAST_RELOAD: Duration = Duration::from_millis(1000);
 /// Chrome terminates an unpacked app at its 30th fast reload in a row
 /// (`kUnpackedFastReloadCount`): the reload is refused, the app unloaded, and its background
-/// page never comes back. Measured on Chromium 156: 30 reloads back to back (0.15-0.5 s each)
+/// page never comes back. Measured on Chromium 156: 30 reloads back to back (0.16-0.51 s each)
 /// come back, the 31st never does. [`Chrome::reload_app`] keeps its own count well below.
 const FAST_RELOADS_ALLOWED: u32 = 20;
 

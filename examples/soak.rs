@@ -119,10 +119,7 @@ fn close(r: &mut Reactor<Echo>, id: TcpSocketId) {
 fn serve(r: &mut Reactor<Echo>) {
     let _ = r.tcp_server().on_accept().add_listener(|r, _, info| {
         let id = info.client_socket_id;
-        let props = TcpProperties {
-            buffer_size: Some(CHUNK),
-            ..TcpProperties::default()
-        };
+        let props = TcpProperties::new().buffer_size(CHUNK);
         r.tcp().update(id, props, |_, _, _| {});
         r.tcp().set_paused(id, false, |_, _, _| {});
     });

@@ -9,6 +9,7 @@ use crate::ids::{ServerSocketId, TcpSocketId};
 use crate::net_error::NetError;
 
 /// `onAccept`: a connection was accepted and became tcp socket `client_socket_id`, paused.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AcceptInfo {
     /// The server socket.
@@ -19,6 +20,7 @@ pub struct AcceptInfo {
 }
 
 /// `onAcceptError`: accepting failed; the server is now paused.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AcceptErrorInfo {
     /// The server socket.
@@ -28,6 +30,7 @@ pub struct AcceptErrorInfo {
 }
 
 /// The result of a successful [`Tcp::send`](crate::tcp::Tcp::send): every byte was written.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SendInfo {
     /// Always [`NetError::OK`] here; failures arrive as `Err` with the code.
@@ -37,6 +40,7 @@ pub struct SendInfo {
 }
 
 /// `onReceive`: bytes read from a socket (1 to `buffer_size` of them).
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReceiveInfo {
     /// The socket.
@@ -47,6 +51,7 @@ pub struct ReceiveInfo {
 
 /// `onReceiveError`: the connection ended (-100 on EOF or disconnect, the read error's code
 /// otherwise); the socket is now disconnected and paused.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReceiveErrorInfo {
     /// The socket.

@@ -15,7 +15,7 @@
 //!
 //! # Quick start: accept and close
 //! ```
-//! use chrome_sockets::{tcp_server::SocketProperties, Reactor};
+//! use chrome_sockets::{ignore, tcp_server::SocketProperties, Reactor};
 //! use std::net::TcpStream;
 //!
 //! #[derive(Default)]
@@ -25,14 +25,13 @@
 //! let mut app = App::default();
 //! r.tcp_server().on_accept().add_listener(|r, app, info| {
 //!     app.accepted += 1;
-//!     r.tcp().close(info.client_socket_id, |_, _, _| {});
+//!     r.tcp().close(info.client_socket_id, ignore); // a fresh id: cannot fail
 //! });
-//! r.tcp_server().create(SocketProperties::default(), |r, _, created| {
+//! r.tcp_server().create(SocketProperties::default(), |r, app, created| {
 //!     let id = created.expect("create cannot fail").socket_id;
-//!     r.tcp_server().listen(id, "127.0.0.1", 0, None, move |r, _, result| {
-//!         result.expect("listen");
-//!         r.tcp_server().get_info(id, |_, app, info| app.port = info.unwrap().local_port);
-//!     });
+//!     r.tcp_server().listen(id, "127.0.0.1", 0, None, |_, _, result| result.expect("listen"));
+//!     // `listen` took effect when it returned; `local_addr` (an extension) reads the port.
+//!     app.port = r.tcp_server().local_addr(id).ok().map(|addr| addr.port());
 //! });
 //! while app.port.is_none() {
 //!     r.turn(None, &mut app)?;
@@ -44,6 +43,9 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! More complete programs are in the [`cookbook`]: stopping on Ctrl-C, a line-framing echo
+//! that ends gracefully, and what a paused socket hears.
+//!
 //! # Sharing state with callbacks
 //! Callbacks are `FnOnce(&mut Reactor<S>, &mut S, Result<T, LastError>)` and listeners
 //! `FnMut(&mut Reactor<S>, &mut S, &Info)`. The first argument lets them make further calls;
@@ -53,8 +55,40 @@
 //!
 //! # Errors
 //! A failed call gives its callback `Err(`[`LastError`]`)`: Chrome's `lastError` message and,
-//! where Chrome passes one, the [`NetError`] code. Accept and read failures arrive as events.
-//! Only the OS poll failing comes back from a turn as `io::Error`. See [`LastError`].
+//! where Chrome passes one, the [`NetError`] code. Match on [`LastError::kind`] (a
+//! [`LastErrorKind`]) to tell errors apart; the message is for people and logs. Accept and read
+//! failures arrive as events. Only the OS poll failing, or a turn started from inside a callback
+//! ([`ReentrantTurn`]), comes back from a turn as `io::Error`.
+//!
+//! ```
+//! use chrome_sockets::{tcp_server::SocketProperties, LastErrorKind, NetError, Reactor};
+//!
+//! let taken = std::net::TcpListener::bind("127.0.0.1:0")?; // someone else has the port
+//! let port = i32::from(taken.local_addr()?.port());
+//! let mut r: Reactor<Option<u16>> = Reactor::new()?;
+//! r.tcp_server().create(SocketProperties::new(), move |r, _, created| {
+//!     let id = created.expect("create cannot fail").socket_id;
+//!     r.tcp_server().listen(id, "127.0.0.1", port, None, move |r, bound, result| {
+//!         match result.map_err(|e| e.kind()) {
+//!             Ok(()) => *bound = r.tcp_server().local_addr(id).ok().map(|a| a.port()),
+//!             // Taken: fall back to any free port.
+//!             Err(LastErrorKind::Net(NetError::ADDRESS_IN_USE)) => {
+//!                 r.tcp_server().listen(id, "127.0.0.1", 0, None, move |r, bound, result| {
+//!                     result.expect("port 0 is always free");
+//!                     *bound = r.tcp_server().local_addr(id).ok().map(|a| a.port());
+//!                 });
+//!             }
+//!             Err(other) => panic!("listen: {other:?}"),
+//!         }
+//!     });
+//! });
+//! let mut bound = None;
+//! while bound.is_none() {
+//!     r.turn(None, &mut bound)?;
+//! }
+//! assert_ne!(bound, Some(port as u16));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Embedding
 //! [`Reactor`] implements `AsRawFd`/`AsFd` (the poll fd, readable when there is I/O),
@@ -64,6 +98,34 @@
 //! # Ids
 //! Server and tcp ids come from separate counters starting at 1, only go up and are never
 //! reused; a closed id answers "Socket not found" forever.
+//!
+//! # Stability
+//! The crate follows Cargo's semver rules (while at 0.x, a change of the second number is the
+//! breaking one). What may grow without a breaking release:
+//! - the dictionaries ([`tcp_server::SocketProperties`], [`tcp::SocketProperties`], both
+//!   `CreateInfo`s and `SocketInfo`s, the event infos such as [`tcp_server::AcceptInfo`] and
+//!   [`tcp::ReceiveInfo`], [`tcp::SendInfo`]) and [`TurnReport`] are `#[non_exhaustive]`
+//!   structs: Chrome adds fields to its dictionaries (`tcp.connect` gained `dnsQueryType`) and
+//!   this crate may add extensions, so a release may add fields. Outside the crate, read their
+//!   public fields, but build a `SocketProperties` with `new()` (or `Default`) and its setters
+//!   (or assign fields of one), and destructure with `..`;
+//! - [`LastErrorKind`] and [`AcceptedSockets`] are `#[non_exhaustive]` enums: a release may
+//!   add variants, so a `match` on them needs a `_` arm.
+//!
+//! What does not change without a breaking release: [`LastError::message`] is Chrome's exact
+//! `lastError` string and [`NetError`] codes are Chrome's numbers; both change only if Chrome's
+//! do, never to improve the wording. The `fault-injection` feature (its `fault_injection`
+//! module) is for the crate's own tests and outside this promise.
+//!
+//! ```compile_fail
+//! // error[E0639]: a `#[non_exhaustive]` struct cannot be built with a literal out here.
+//! use chrome_sockets::tcp::SocketProperties;
+//! let props = SocketProperties { persistent: None, name: None, buffer_size: None };
+//! ```
+//! ```
+//! let mut props = chrome_sockets::tcp::SocketProperties::new().name("peer");
+//! props.buffer_size = Some(8192); // fields stay public: assigning works
+//! ```
 
 #![deny(
     missing_docs,
@@ -87,6 +149,7 @@ compile_error!(
 #[macro_use]
 mod macros;
 mod address;
+mod callbacks;
 mod error;
 mod event;
 #[cfg(feature = "fault-injection")]
@@ -106,6 +169,7 @@ pub mod tcp_server;
 mod timer;
 mod waker;
 
+pub mod cookbook;
 pub mod deviations;
 
 /// The README's Rust snippets, each a complete program, run as doctests by `cargo test`.
@@ -114,7 +178,8 @@ pub mod deviations;
 struct ReadmeDoctests;
 
 pub use address::format_ip;
-pub use error::{LastError, Result};
+pub use callbacks::ignore;
+pub use error::{LastError, LastErrorKind, ReentrantTurn, Result};
 pub use event::{Event, ListenerId};
 pub use ids::{ServerSocketId, TcpSocketId};
 pub use net_error::NetError;

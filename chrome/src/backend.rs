@@ -490,7 +490,10 @@ fn tcp_info(i: &tcp::SocketInfo) -> Value {
 }
 
 fn server_props(name: Option<String>, persistent: Option<bool>) -> tcp_server::SocketProperties {
-    tcp_server::SocketProperties { name, persistent }
+    let mut props = tcp_server::SocketProperties::new();
+    props.name = name;
+    props.persistent = persistent;
+    props
 }
 
 fn tcp_props(
@@ -498,11 +501,11 @@ fn tcp_props(
     persistent: Option<bool>,
     buffer_size: Option<i32>,
 ) -> tcp::SocketProperties {
-    tcp::SocketProperties {
-        name,
-        persistent,
-        buffer_size,
-    }
+    let mut props = tcp::SocketProperties::new();
+    props.name = name;
+    props.persistent = persistent;
+    props.buffer_size = buffer_size;
+    props
 }
 
 /// A `create` callback's `CreateInfo`, in Chrome's shape.

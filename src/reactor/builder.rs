@@ -5,6 +5,7 @@ use crate::permission::SocketsManifest;
 use crate::tcp::DEFAULT_WRITE_QUOTA;
 
 /// What the reactor does to each accepted connection before announcing it.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum AcceptedSockets {
     /// Chrome's options: `TCP_NODELAY` on (one `setsockopt` per accept). Chrome also turns on

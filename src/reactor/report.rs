@@ -1,6 +1,7 @@
 //! What a turn reports, and the flags a turn keeps right even when a callback panics.
 
 /// What one [`Reactor::turn`](crate::Reactor::turn) did.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TurnReport {
     /// Readiness events the OS poll returned.

@@ -28,6 +28,7 @@ use std::time::Duration;
 use super::builder::AcceptedSockets;
 use super::report::TurnReport;
 use super::Reactor;
+use crate::error::ReentrantTurn;
 use crate::ids::{self, Source};
 use crate::info::{AcceptErrorInfo, AcceptInfo, ReceiveErrorInfo, ReceiveInfo};
 use crate::listeners::dispatch;
@@ -81,9 +82,10 @@ impl<S: 'static> Reactor<S> {
     /// [`AsRawFd`](std::os::fd::AsRawFd)).
     ///
     /// # Errors
-    /// The OS poll's error (`EINTR` is treated as a turn with no events), or
-    /// `ErrorKind::WouldBlock` when called from inside one of this reactor's callbacks (a turn
-    /// is not re-entrant; queue the work instead).
+    /// The OS poll's error (`EINTR` is treated as a turn with no events), or, when called from
+    /// inside one of this reactor's callbacks, listeners or timers, an `ErrorKind::Other`
+    /// error holding [`ReentrantTurn`](crate::ReentrantTurn): a turn is not re-entrant (queue
+    /// the work instead). Nothing runs and nothing changes then.
     ///
     /// # Panics
     /// A panic in a callback or listener unwinds out of `turn`, and the reactor stays
@@ -93,10 +95,7 @@ impl<S: 'static> Reactor<S> {
     /// connection or byte waits for a new readiness edge.
     pub fn turn(&mut self, timeout: Option<Duration>, state: &mut S) -> io::Result<TurnReport> {
         if self.flags.in_turn {
-            return Err(io::Error::new(
-                io::ErrorKind::WouldBlock,
-                "Reactor::turn called from inside a callback of the same reactor",
-            ));
+            return Err(ReentrantTurn::error());
         }
         self.flags.in_turn = true;
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| self.turn_body(timeout, state)));
@@ -168,7 +167,14 @@ impl<S: 'static> Reactor<S> {
     /// or nothing can happen any more (no sockets, timers, queued work or pending host-name
     /// resolutions). A stop made before `run` makes it return before its first turn; either
     /// way the request is used up, and a later `run` turns again.
+    ///
+    /// # Errors
+    /// As [`turn`](Reactor::turn). Called from inside a callback it fails at once with
+    /// [`ReentrantTurn`](crate::ReentrantTurn), leaving a pending stop request in place.
     pub fn run(&mut self, state: &mut S) -> io::Result<()> {
+        if self.flags.in_turn {
+            return Err(ReentrantTurn::error());
+        }
         loop {
             if self.take_stop() {
                 return Ok(());

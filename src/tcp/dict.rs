@@ -11,6 +11,7 @@ use crate::ids::TcpSocketId;
 /// assert_eq!(props.buffer_size, Some(8192));
 /// assert_eq!(props.persistent, None);
 /// ```
+#[non_exhaustive]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SocketProperties {
     /// Survive [`Reactor::suspend_app`](crate::Reactor::suspend_app) (default false, also
@@ -32,6 +33,7 @@ impl SocketProperties {
 }
 
 /// The result of [`Tcp::create`](super::Tcp::create).
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CreateInfo {
     /// The new socket's id.
@@ -39,6 +41,7 @@ pub struct CreateInfo {
 }
 
 /// `SocketInfo` of `chrome.sockets.tcp`.
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SocketInfo {
     /// The socket's id.

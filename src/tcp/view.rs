@@ -16,7 +16,7 @@ use crate::reactor::Reactor;
 /// `chrome.sockets.tcp`, borrowed from a [`Reactor`] by [`Reactor::tcp`].
 ///
 /// Every callback is `FnOnce(&mut Reactor<S>, &mut S, Result<T, LastError>)`; where Chrome's
-/// callback is optional, pass `|_, _, _| {}`.
+/// callback is optional and the result cannot matter, pass [`ignore`](crate::ignore).
 #[must_use]
 #[derive(Debug)]
 pub struct Tcp<'r, S: 'static> {

@@ -10,6 +10,7 @@ use crate::ids::ServerSocketId;
 /// let props = SocketProperties::new().name("web").persistent(true);
 /// assert_eq!(props.name.as_deref(), Some("web"));
 /// ```
+#[non_exhaustive]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SocketProperties {
     /// Survive [`Reactor::suspend_app`](crate::Reactor::suspend_app) (default false).
@@ -26,6 +27,7 @@ impl SocketProperties {
 }
 
 /// The result of [`TcpServer::create`](super::TcpServer::create).
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CreateInfo {
     /// The new server socket's id.
@@ -33,6 +35,7 @@ pub struct CreateInfo {
 }
 
 /// `SocketInfo` of `chrome.sockets.tcpServer`.
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SocketInfo {
     /// The socket's id.

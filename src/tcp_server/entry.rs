@@ -96,9 +96,14 @@ impl ServerEntry {
         }
     }
 
+    /// The bound address while listening (paused or not).
+    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
+        self.listening.as_ref().map(|l| l.local)
+    }
+
     /// `SocketInfo` as of now.
     pub(crate) fn info(&self) -> SocketInfo {
-        let local = self.listening.as_ref().map(|l| l.local);
+        let local = self.local_addr();
         SocketInfo {
             socket_id: ServerSocketId::from_raw(self.id),
             persistent: self.persistent,

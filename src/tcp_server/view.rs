@@ -15,7 +15,7 @@ use crate::reactor::Reactor;
 /// `chrome.sockets.tcpServer`, borrowed from a [`Reactor`] by [`Reactor::tcp_server`].
 ///
 /// Every callback is `FnOnce(&mut Reactor<S>, &mut S, Result<T, LastError>)`. Where Chrome's
-/// callback is optional, pass `|_, _, _| {}`.
+/// callback is optional and the result cannot matter, pass [`ignore`](crate::ignore).
 #[must_use]
 #[derive(Debug)]
 pub struct TcpServer<'r, S: 'static> {
@@ -92,7 +92,10 @@ impl<'r, S: 'static> TcpServer<'r, S> {
     }
 
     /// Listens on `address` (an IP literal, Chrome's grammar) and `port` (0 = any free port).
-    /// `backlog` `None` means `SOMAXCONN`.
+    /// `backlog` `None` means `SOMAXCONN`. `port` is an `i32` like Chrome's number, so that a
+    /// port out of range reaches the callback as -4 (D3) rather than being truncated; the bound
+    /// port comes back as a `u16` from [`local_addr`](Self::local_addr) (at once) or
+    /// [`get_info`](Self::get_info).
     ///
     /// # Errors (in this order)
     /// - unknown id: "Socket not found";
@@ -205,6 +208,47 @@ impl<'r, S: 'static> TcpServer<'r, S> {
             .map(ServerEntry::info);
         self.r
             .reply(callback, info.ok_or_else(LastError::socket_not_found));
+    }
+
+    /// **Extension** (Chrome has only [`get_info`](Self::get_info)): the address the server is
+    /// listening on, answered at once instead of through a callback. With port 0 this is the
+    /// port the OS picked. It is `get_info`'s `local_address` and `local_port` as a
+    /// [`SocketAddr`], read from the same state, so the two always agree.
+    ///
+    /// # Errors
+    /// unknown id: "Socket not found"; not listening (never listened, or after
+    /// [`disconnect`](Self::disconnect) or a failed `listen`): -15
+    /// "net::ERR_SOCKET_NOT_CONNECTED". A paused server is still listening.
+    ///
+    /// ```
+    /// # use chrome_sockets::{tcp_server::SocketProperties, LastErrorKind, NetError, Reactor};
+    /// # use std::net::SocketAddr;
+    /// let mut r: Reactor<Option<SocketAddr>> = Reactor::new()?;
+    /// r.tcp_server().create(SocketProperties::new(), |r, addr, created| {
+    ///     let id = created.unwrap().socket_id;
+    ///     let before = r.tcp_server().local_addr(id).unwrap_err();
+    ///     assert_eq!(before.kind(), LastErrorKind::Net(NetError::SOCKET_NOT_CONNECTED));
+    ///     r.tcp_server().listen(id, "127.0.0.1", 0, None, |_, _, result| result.expect("listen"));
+    ///     // `listen` took effect when it returned: no `get_info` round trip for the port.
+    ///     *addr = r.tcp_server().local_addr(id).ok();
+    /// });
+    /// let mut addr = None;
+    /// r.turn(None, &mut addr)?;
+    /// let addr = addr.expect("listening");
+    /// assert_eq!(addr.ip().to_string(), "127.0.0.1");
+    /// assert_ne!(addr.port(), 0);
+    /// std::net::TcpStream::connect(addr)?; // the kernel accepts it into the backlog
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn local_addr(&mut self, socket_id: ServerSocketId) -> Result<SocketAddr> {
+        let entry = self
+            .r
+            .servers()
+            .by_id(socket_id.raw())
+            .ok_or_else(LastError::socket_not_found)?;
+        entry
+            .local_addr()
+            .ok_or_else(|| LastError::net(NetError::SOCKET_NOT_CONNECTED))
     }
 
     /// Every live server socket, in id order.

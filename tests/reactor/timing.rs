@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use chrome_sockets::tcp_server::SocketProperties;
 use chrome_sockets::{
-    tcp, ListenerId, Reactor, ReactorBuilder, ServerSocketId, TcpSocketId, DEFAULT_TURN_BUDGET,
+    tcp, ListenerId, Reactor, ReactorBuilder, ReentrantTurn, ServerSocketId, TcpSocketId,
+    DEFAULT_TURN_BUDGET,
 };
 
 #[derive(Default)]
@@ -380,26 +381,83 @@ fn has_listener_and_has_listeners_follow_add_and_remove() {
 }
 
 #[test]
-fn turn_from_inside_a_callback_or_listener_fails_with_would_block() {
-    let mut r: Reactor<Vec<io::ErrorKind>> = Reactor::new().unwrap();
-    let mut kinds = Vec::new();
-    r.tcp_server().on_accept().add_listener(|r, kinds, _| {
-        let err = r.turn(Some(Duration::ZERO), kinds).unwrap_err();
-        kinds.push(err.kind());
+fn turn_or_run_from_inside_a_callback_or_listener_fails_with_reentrant_turn() {
+    // Not `WouldBlock`, which host loops read as "try again": a nested turn is a bug.
+    let mut r: Reactor<Vec<io::Error>> = Reactor::new().unwrap();
+    let mut errors = Vec::new();
+    r.tcp_server().on_accept().add_listener(|r, errors, _| {
+        let err = r.turn(Some(Duration::ZERO), errors).unwrap_err();
+        errors.push(err);
+        // A stop request made before a nested `run` survives it.
+        r.stop();
+        errors.push(r.run(&mut Vec::new()).unwrap_err());
     });
     r.tcp_server()
-        .create(SocketProperties::default(), |r, kinds, _| {
-            let err = r.turn(Some(Duration::ZERO), kinds).unwrap_err();
-            kinds.push(err.kind());
+        .create(SocketProperties::default(), |r, errors, _| {
+            let err = r.turn(Some(Duration::ZERO), errors).unwrap_err();
+            errors.push(err);
         });
-    r.turn(Some(Duration::ZERO), &mut kinds).unwrap();
-    assert_eq!(kinds, [io::ErrorKind::WouldBlock]);
-    let (_, addr) = listen_on_loopback(&mut r, &mut kinds);
+    r.turn(Some(Duration::ZERO), &mut errors).unwrap();
+    assert_eq!(errors.len(), 1);
+    let (_, addr) = listen_on_loopback(&mut r, &mut errors);
     let _client = connect(addr);
-    turn_until(&mut r, &mut kinds, |k| k.len() == 2);
-    assert_eq!(kinds, [io::ErrorKind::WouldBlock; 2]);
+    turn_until(&mut r, &mut errors, |e| e.len() == 3);
+    for err in &errors {
+        assert!(ReentrantTurn::is(err), "{err:?}");
+        assert_eq!(err.kind(), io::ErrorKind::Other);
+    }
+    // The stop made inside the listener is still pending: `run` returns before turning.
+    r.run(&mut errors).unwrap();
     // The reactor is still usable after refusing.
     let out = slot();
     r.tcp_server().get_sockets(put(&out));
-    assert_eq!(wait(&mut r, &mut kinds, &out).unwrap().len(), 2);
+    assert_eq!(wait(&mut r, &mut errors, &out).unwrap().len(), 2);
+}
+
+#[test]
+fn ignore_fits_every_call_and_runs_as_its_callback_once() {
+    // `chrome_sockets::ignore` type-checks as the callback of every call (each result type),
+    // and each one is queued and run like any callback: one task per call, in one turn.
+    let mut r: Reactor<()> = Reactor::new().unwrap();
+    let (server, tcp) = (ServerSocketId::from_raw(77), TcpSocketId::from_raw(77));
+    use chrome_sockets::ignore;
+    r.tcp_server()
+        .create(SocketProperties::new().name("kept"), ignore);
+    r.tcp_server()
+        .update(server, SocketProperties::new(), ignore);
+    r.tcp_server().set_paused(server, true, ignore);
+    r.tcp_server().listen(server, "127.0.0.1", 0, None, ignore);
+    r.tcp_server().disconnect(server, ignore);
+    r.tcp_server().get_info(server, ignore);
+    r.tcp_server().get_sockets(ignore);
+    r.tcp_server().close(server, ignore);
+    r.tcp().create(tcp::SocketProperties::new(), ignore);
+    r.tcp().update(tcp, tcp::SocketProperties::new(), ignore);
+    r.tcp().set_paused(tcp, false, ignore);
+    r.tcp().set_keep_alive(tcp, true, 1, ignore);
+    r.tcp().set_no_delay(tcp, true, ignore);
+    r.tcp().connect(tcp, "127.0.0.1", 1, ignore);
+    r.tcp()
+        .connect_timeout(tcp, "127.0.0.1", 1, Duration::from_secs(1), ignore);
+    r.tcp().send(tcp, b"x".to_vec(), ignore);
+    r.tcp().shutdown_send(tcp, ignore);
+    r.tcp().end(tcp, ignore);
+    r.tcp().disconnect(tcp, ignore);
+    r.tcp().get_info(tcp, ignore);
+    r.tcp().get_sockets(ignore);
+    r.tcp().close(tcp, ignore);
+    let report = r.turn(Some(Duration::ZERO), &mut ()).unwrap();
+    // 22 calls; `connect_timeout` also set a timer, which its callback cleared.
+    assert_eq!(report.tasks, 22);
+    assert_eq!(
+        r.next_timeout(),
+        None,
+        "the connect timeout's timer was cleared"
+    );
+    // The two creates took effect (ignoring a result changes nothing else).
+    let out = slot();
+    r.tcp_server().get_sockets(put(&out));
+    let servers = wait(&mut r, &mut (), &out).unwrap();
+    assert_eq!(servers.len(), 1);
+    assert_eq!(servers[0].name.as_deref(), Some("kept"));
 }

@@ -309,17 +309,11 @@ fn get_info_reports_name_address_paused_and_persistent() {
     let (_serial, mut r, mut s) = setup();
     let id = create(&mut r, &mut s, SocketProperties::default());
     let fresh = info(&mut r, &mut s, id).unwrap();
-    assert_eq!(
-        fresh,
-        SocketInfo {
-            socket_id: id,
-            persistent: false,
-            name: None,
-            paused: false,
-            local_address: None,
-            local_port: None,
-        }
-    );
+    // Every field (`SocketInfo` is `#[non_exhaustive]`: no struct literal out here).
+    assert_eq!(fresh.socket_id, id);
+    assert!(!fresh.persistent && !fresh.paused);
+    assert_eq!(fresh.name, None);
+    assert_eq!((fresh.local_address, fresh.local_port), (None, None));
     let named = create(
         &mut r,
         &mut s,
@@ -343,6 +337,56 @@ fn get_info_reports_name_address_paused_and_persistent() {
     let i = info(&mut r, &mut s, named).unwrap();
     assert_eq!((i.local_address, i.local_port), (None, None));
     assert!(i.paused, "paused carries over a disconnect");
+}
+
+#[test]
+fn local_addr_answers_at_once_what_get_info_reports() {
+    let (_serial, mut r, mut s) = setup();
+    let not_listening = |r: &mut R, id| {
+        let e = r.tcp_server().local_addr(id).unwrap_err();
+        assert_last_error(&Err::<(), _>(e), "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
+    };
+    let id = create(&mut r, &mut s, SocketProperties::default());
+    not_listening(&mut r, id);
+    // A failed listen leaves it not listening.
+    listen(&mut r, &mut s, id, "127.0.0.1", 70_000, None).unwrap_err();
+    not_listening(&mut r, id);
+    for address in ["127.0.0.1", "::1"] {
+        let out = slot();
+        r.tcp_server().listen(id, address, 0, None, put(&out));
+        // Right after the call, before its callback ran: the real port.
+        let addr = r.tcp_server().local_addr(id).unwrap();
+        wait(&mut r, &mut s, &out).unwrap();
+        assert_eq!(addr.ip().to_string(), address);
+        assert_ne!(addr.port(), 0);
+        let i = info(&mut r, &mut s, id).unwrap();
+        assert_eq!(i.local_address.as_deref(), Some(address));
+        assert_eq!(i.local_port, Some(addr.port()));
+        // Paused, still listening: same answer, and the port takes connections.
+        let out = slot();
+        r.tcp_server().set_paused(id, true, put(&out));
+        wait(&mut r, &mut s, &out).unwrap();
+        assert_eq!(r.tcp_server().local_addr(id), Ok(addr));
+        std::net::TcpStream::connect(addr).unwrap();
+        let out = slot();
+        r.tcp_server().disconnect(id, put(&out));
+        wait(&mut r, &mut s, &out).unwrap();
+        not_listening(&mut r, id);
+        let out = slot();
+        r.tcp_server().set_paused(id, false, put(&out));
+        wait(&mut r, &mut s, &out).unwrap();
+    }
+    let out = slot();
+    r.tcp_server().close(id, put(&out));
+    wait(&mut r, &mut s, &out).unwrap();
+    let gone = r.tcp_server().local_addr(id);
+    assert_last_error(&gone, "Socket not found", None);
+    assert_last_error(
+        &r.tcp_server()
+            .local_addr(ServerSocketId::from_raw(i32::MAX)),
+        "Socket not found",
+        None,
+    );
 }
 
 #[test]

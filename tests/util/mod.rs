@@ -13,7 +13,7 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use chrome_sockets::tcp_server::SocketProperties;
-use chrome_sockets::{LastError, Reactor, ServerSocketId};
+use chrome_sockets::{LastError, LastErrorKind, Reactor, ServerSocketId};
 
 mod fault;
 mod fds;
@@ -94,6 +94,14 @@ pub fn assert_last_error<T: std::fmt::Debug>(
         Err(e) => {
             assert_eq!(e.message(), message, "lastError message");
             assert_eq!(e.code().map(|c| c.code()), code, "net error code");
+            // The kind a `match` sees agrees with Chrome's message.
+            let kind = match message {
+                "Socket not found" => LastErrorKind::NotFound,
+                "Does not have permission" => LastErrorKind::Permission,
+                "Exceeded write quota." => LastErrorKind::WriteQuota,
+                _ => LastErrorKind::Net(e.code().expect("a net error has a code")),
+            };
+            assert_eq!(e.kind(), kind, "kind of {message:?}");
         }
         Ok(v) => panic!("expected {message:?}, got Ok({v:?})"),
     }

@@ -31,7 +31,7 @@ impl Exec {
                 accepts: (0, 0),
             },
         );
-        let props = tcp_server::SocketProperties { persistent, name };
+        let props = server_props(name, persistent);
         self.r().tcp_server().create(
             props,
             World::callback(seq, |r| {
@@ -58,7 +58,7 @@ impl Exec {
             None => Got::not_found(),
         };
         let seq = self.w.expect_exact(format!("tcpServer.update {id}"), want);
-        let props = tcp_server::SocketProperties { persistent, name };
+        let props = server_props(name, persistent);
         self.r().tcp_server().update(
             ServerSocketId::from_raw(id),
             props,
@@ -327,4 +327,13 @@ impl Exec {
             World::callback(seq, |r| Got::from_result(r, Got::SInfo)),
         );
     }
+}
+
+/// `tcp_server::SocketProperties` with each field as given (`#[non_exhaustive]`: fields are set
+/// one by one, since the setters take values, not options).
+fn server_props(name: Option<String>, persistent: Option<bool>) -> tcp_server::SocketProperties {
+    let mut props = tcp_server::SocketProperties::new();
+    props.name = name;
+    props.persistent = persistent;
+    props
 }

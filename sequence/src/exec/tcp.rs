@@ -32,11 +32,7 @@ impl Exec {
                 ..MTcp::new(false, MConn::Idle, Link::Reactor)
             },
         );
-        let props = tcp::SocketProperties {
-            persistent,
-            name,
-            buffer_size,
-        };
+        let props = tcp_props(name, persistent, buffer_size);
         self.r().tcp().create(
             props,
             World::callback(seq, |r| {
@@ -70,11 +66,7 @@ impl Exec {
             None => Got::not_found(),
         };
         let seq = self.w.expect_exact(format!("tcp.update {id}"), want);
-        let props = tcp::SocketProperties {
-            persistent,
-            name,
-            buffer_size,
-        };
+        let props = tcp_props(name, persistent, buffer_size);
         self.r()
             .tcp()
             .update(TcpSocketId::from_raw(id), props, World::unit_callback(seq));
@@ -191,4 +183,18 @@ impl Exec {
             .tcp()
             .get_sockets(World::callback(seq, |r| Got::from_result(r, Got::TList)));
     }
+}
+
+/// `tcp::SocketProperties` with each field as given (`#[non_exhaustive]`: fields are set one by
+/// one, since the setters take values, not options).
+fn tcp_props(
+    name: Option<String>,
+    persistent: Option<bool>,
+    buffer_size: Option<i32>,
+) -> tcp::SocketProperties {
+    let mut props = tcp::SocketProperties::new();
+    props.name = name;
+    props.persistent = persistent;
+    props.buffer_size = buffer_size;
+    props
 }

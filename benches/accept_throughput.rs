@@ -12,7 +12,11 @@
 //!    sockets get Chrome's options ([`AcceptedSockets::ChromeDefaults`]);
 //! 3. `lib-untouched`: the same with [`AcceptedSockets::Untouched`];
 //! 4. `std-blocking` and `tokio-current-thread`, for context;
-//! 5. `chrome`: real Chromium running the accept-and-close Chrome App of `chrome/bench-app`
+//! 5. `lib-sharded-1` and `lib-sharded-2`: the library sharded over 1 and 2 reactors, one per
+//!    thread, on one port (`SocketProperties::reuse_port`, Chrome's defaults), as
+//!    `examples/sharded_accept.rs` runs it; CPU is summed over the shard threads. On a
+//!    2-core machine the load generator competes with both shards for the cores;
+//! 6. `chrome`: real Chromium running the accept-and-close Chrome App of `chrome/bench-app`
 //!    (`chrome.sockets.tcpServer`, each accepted socket closed in `onAccept`), when chromium is
 //!    installed (one line says it is skipped otherwise). Its CPU is summed over all of
 //!    Chromium's processes (its process group), from `/proc/<pid>/stat` in clock ticks.
@@ -50,6 +54,19 @@
 //! The last line is machine-readable:
 //! `accept_throughput ratio_vs_mio=<conn/s ratio> cpu_per_conn_vs_mio=<CPU ratio>`, both for
 //! the default configuration (Chrome defaults) at 16 connections in flight.
+//!
+//! **With connections held** (`cargo bench --bench accept_throughput -- --held 100000`; `k`
+//! and `M` suffixes too): the servers are `mio` and `lib-chrome-defaults` as above, next to
+//! `mio+held` and `lib+held`, the same servers each holding N idle accepted connections (the
+//! library's left paused, as Chrome leaves them; the mio loop's registered in a `Slab`) while
+//! they accept and close the load generator's. The held connections come from a client in a
+//! child process (this binary with `CS_HELD_CLIENT`), bound across 127.0.0.2, 127.0.0.3, ...
+//! as in `idle_connections`, before the first round; both processes raise `RLIMIT_NOFILE` to
+//! 2N + 1,024 or say which limit or sysctl to raise and exit. No counts, std, tokio or Chrome
+//! rows in this mode. After the usual last line come three more (server CPU per connection
+//! held over empty, both servers; conn/s held over empty for mio), the last of them:
+//! `accept_held held=N ratio_vs_empty=R`, the library's conn/s with N held over its conn/s
+//! with none, at 16 in flight, median over rounds of the ratio within each round.
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream as StdStream};
@@ -89,6 +106,8 @@ enum Cpu {
     Thread(u32),
     /// Every process of a process group (Chromium's).
     Group(u32),
+    /// Several threads' (the shards of a sharded server).
+    Threads(Vec<u32>),
 }
 
 impl Server {
@@ -162,6 +181,7 @@ impl Server {
     fn cpu_ns(&self) -> u64 {
         match self.cpu {
             Cpu::Thread(tid) => thread_cpu_ns(tid),
+            Cpu::Threads(ref tids) => tids.iter().map(|&tid| thread_cpu_ns(tid)).sum(),
             Cpu::Group(pgid) => {
                 u64::try_from(group_cpu_time(pgid).0.as_nanos()).unwrap_or(u64::MAX)
             }
@@ -242,6 +262,68 @@ fn library(
             r.turn(None, &mut app)?;
         }
         Ok(())
+    }
+}
+
+/// The library sharded over `threads` reactors, one per thread, each with a `reuse_port`
+/// server on the same port whose `on_accept` closes each client socket. A coordinating
+/// thread (not counted: it sleeps) stops the shards through their wakers once the stop flag
+/// is set.
+fn sharded(name: &'static str, threads: usize) -> Server {
+    use chrome_sockets::tcp_server::SocketProperties;
+    let mut port = 0u16;
+    let (mut tids, mut wakers, mut shards) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..threads {
+        let (tx, rx) = mpsc::channel();
+        shards.push(std::thread::spawn(move || {
+            let mut r: Reactor<Option<u16>> = ReactorBuilder::new().build().expect("reactor");
+            r.tcp_server().on_accept().add_listener(|r, _, info| {
+                r.tcp().close(info.client_socket_id, |_, _, _| {});
+            });
+            let props = SocketProperties::new().reuse_port(true);
+            r.tcp_server().create(props, move |r, _, created| {
+                let id = created.expect("create").socket_id;
+                let port = i32::from(port);
+                r.tcp_server()
+                    .listen(id, "127.0.0.1", port, None, move |r, _, res| {
+                        res.expect("listen on the shared port");
+                        r.tcp_server().get_info(id, |_, bound, info| {
+                            *bound = info.expect("get_info").local_port;
+                        });
+                    });
+            });
+            let mut bound = None;
+            while bound.is_none() {
+                r.turn(None, &mut bound).expect("turn");
+            }
+            tx.send((thread_id(), bound.unwrap(), r.waker()))
+                .expect("main waits");
+            r.run(&mut bound).expect("run");
+        }));
+        let (tid, bound, waker) = rx.recv().expect("a shard listens");
+        port = bound;
+        tids.push(tid);
+        wakers.push(waker);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::spawn(move || {
+        while !flag.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for waker in wakers {
+            waker.stop().expect("stop a shard");
+        }
+        for shard in shards {
+            shard.join().expect("shard thread panicked");
+        }
+    });
+    Server {
+        name,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        cpu: Cpu::Threads(tids),
+        stop,
+        thread,
     }
 }
 
@@ -439,25 +521,37 @@ fn drive(server: &Server, conc: usize, warmup: f64, seconds: f64) -> io::Result<
 // The run
 
 fn main() -> io::Result<()> {
-    if counts::serve_if_child(serve_alone) {
+    if counts::serve_if_child(serve_alone) || held::client_if_child()? {
         return Ok(());
     }
+    let held = held::arg();
     chart::self_check();
     let cfg = config((2, 0.5), (9, 1.0), (55.0, 900.0), 0.05);
     let warmup = (cfg.seconds / 5.0).min(0.5);
     enforce_cap("accept_throughput", cfg.cap);
 
-    let mut servers = vec![
-        Server::spawn("mio", mio_floor),
-        Server::spawn(
-            "lib-chrome-defaults",
-            library(AcceptedSockets::ChromeDefaults),
-        ),
-        Server::spawn("lib-untouched", library(AcceptedSockets::Untouched)),
-        Server::spawn("std-blocking", std_blocking),
-        Server::spawn("tokio-current-thread", tokio_current_thread),
-    ];
-    servers.extend(Server::chrome());
+    let mut holder = None;
+    let mut servers = if let Some(n) = held {
+        let (servers, client) = held::servers(n)?;
+        holder = Some(client);
+        servers
+    } else {
+        vec![
+            Server::spawn("mio", mio_floor),
+            Server::spawn(
+                "lib-chrome-defaults",
+                library(AcceptedSockets::ChromeDefaults),
+            ),
+            Server::spawn("lib-untouched", library(AcceptedSockets::Untouched)),
+            Server::spawn("std-blocking", std_blocking),
+            Server::spawn("tokio-current-thread", tokio_current_thread),
+            sharded("lib-sharded-1", 1),
+            sharded("lib-sharded-2", 2),
+        ]
+    };
+    if held.is_none() {
+        servers.extend(Server::chrome());
+    }
     let n = servers.len();
     let planned = cfg.rounds as f64 * LEVELS.len() as f64 * n as f64 * (cfg.seconds + warmup);
     println!(
@@ -531,13 +625,297 @@ fn main() -> io::Result<()> {
         headline.0, headline.1
     );
     write_report(&cfg, &servers, &cells, &table, &headline);
-    counts::report(&counted(&servers), cfg.quick);
+    if held.is_none() {
+        counts::report(&counted(&servers), cfg.quick);
+    }
+    // The held connections' client first (it closes them all), then the servers.
+    if let Some(client) = holder {
+        client.finish()?;
+    }
     for server in servers {
         server.stop();
     }
     println!();
     println!("{headline}");
+    if let Some(n) = held {
+        // cells[round][level][server]: servers are mio, lib, mio+held, lib+held.
+        let li = LEVELS.iter().position(|&l| l == 16).expect("16 in flight");
+        let vs_empty = |with: usize, without: usize| {
+            median(
+                cells
+                    .iter()
+                    .map(|c| c[li][with].conn_per_s / c[li][without].conn_per_s)
+                    .collect(),
+            )
+        };
+        // Server CPU per connection, which the load generator's share of the cores moves less.
+        let cpu_vs_empty = |with: usize, without: usize| {
+            median(
+                cells
+                    .iter()
+                    .map(|c| c[li][with].cpu_us_per_conn / c[li][without].cpu_us_per_conn)
+                    .collect(),
+            )
+        };
+        println!(
+            "accept_held_cpu held={n} lib_cpu_per_conn_vs_empty={:.3} \
+             mio_cpu_per_conn_vs_empty={:.3}",
+            cpu_vs_empty(3, 1),
+            cpu_vs_empty(2, 0)
+        );
+        println!(
+            "accept_held_mio held={n} ratio_vs_empty={:.3}",
+            vs_empty(2, 0)
+        );
+        println!("accept_held held={n} ratio_vs_empty={:.3}", vs_empty(3, 1));
+    }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Held connections (`--held N`)
+
+mod held {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Child, Command, Stdio};
+    use std::sync::atomic::AtomicUsize;
+
+    const CLIENT: &str = "CS_HELD_CLIENT";
+    const CONNS: &str = "CS_HELD_N";
+
+    /// `--held N` (or `--held=N`; `k` and `M` suffixes), if given.
+    pub fn arg() -> Option<usize> {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let v = args.iter().enumerate().find_map(|(i, a)| {
+            if a == "--held" {
+                args.get(i + 1).cloned()
+            } else {
+                a.strip_prefix("--held=").map(str::to_string)
+            }
+        })?;
+        let v = v.trim().replace('_', "");
+        let (digits, mult) = match v.chars().last() {
+            Some('k' | 'K') => (&v[..v.len() - 1], 1000),
+            Some('m' | 'M') => (&v[..v.len() - 1], 1_000_000),
+            _ => (&v[..], 1),
+        };
+        match digits
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_mul(mult))
+        {
+            Some(n) if n > 0 => Some(n),
+            _ => {
+                eprintln!("accept_throughput: --held {v:?}: not a count (e.g. 100000, 100k, 1M)");
+                std::process::exit(2);
+            }
+        }
+    }
+
+    /// The client holding the connections, in a child process.
+    pub struct Holder(Child);
+
+    impl Holder {
+        /// Closes its stdin (it then closes every connection, with RST) and reaps it.
+        pub fn finish(mut self) -> io::Result<()> {
+            drop(self.0.stdin.take());
+            self.0.wait().map(drop)
+        }
+    }
+
+    impl Drop for Holder {
+        fn drop(&mut self) {
+            if let Ok(None) = self.0.try_wait() {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+    }
+
+    /// In the child (`CS_HELD_CLIENT=<addr>,<addr>`): opens `CS_HELD_N` connections to each
+    /// address, says `CONNECTED`, holds them until stdin closes. Returns false in the parent.
+    pub fn client_if_child() -> io::Result<bool> {
+        let Ok(addrs) = std::env::var(CLIENT) else {
+            return Ok(false);
+        };
+        rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+        let n: usize = std::env::var(CONNS)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .expect("CS_HELD_N");
+        let addrs: Vec<SocketAddr> = addrs
+            .split(',')
+            .map(|a| a.parse().expect("CS_HELD_CLIENT: addresses"))
+            .collect();
+        let say = |line: String| {
+            println!("{line}");
+            io::stdout().flush().expect("stdout");
+        };
+        if let Err(e) = common::raise_nofile((n * addrs.len()) as u64 + 1024) {
+            say(format!("ERROR {e}"));
+            return Ok(true);
+        }
+        let mut held = Vec::new();
+        let mut host = 2;
+        for addr in addrs {
+            match common::connect_many(addr, n, host, false, |_| {}) {
+                Ok((clients, hosts)) => {
+                    held.push(clients);
+                    // The next server's connections start on a fresh source address.
+                    host += hosts as u32;
+                }
+                Err(e) => {
+                    say(format!("ERROR {addr}: {e}"));
+                    return Ok(true);
+                }
+            }
+        }
+        say("CONNECTED".into());
+        let mut sink = Vec::new();
+        let _ = io::stdin().read_to_end(&mut sink);
+        drop(held);
+        Ok(true)
+    }
+
+    /// The mio floor, keeping the first `n` accepted streams registered in a `Slab`; `held`
+    /// counts them.
+    fn mio_holding(
+        n: usize,
+        held: Arc<AtomicUsize>,
+    ) -> impl FnOnce(Arc<AtomicBool>, mpsc::Sender<SocketAddr>) -> io::Result<()> + Send {
+        move |stop, tx| {
+            let mut poll = Poll::new()?;
+            let mut listener = mio::net::TcpListener::bind(loopback())?;
+            const LISTENER: Token = Token(usize::MAX);
+            poll.registry()
+                .register(&mut listener, LISTENER, Interest::READABLE)?;
+            tx.send(listener.local_addr()?).expect("main waits");
+            let mut streams: slab::Slab<TcpStream> = slab::Slab::with_capacity(n);
+            let mut events = Events::with_capacity(1024);
+            while !stop.load(Ordering::Relaxed) {
+                match poll.poll(&mut events, None) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+                // Held streams stay idle until the end (their close is ignored).
+                if !events.iter().any(|e| e.token() == LISTENER) {
+                    continue;
+                }
+                loop {
+                    match listener.accept() {
+                        Ok((mut stream, _peer)) if streams.len() < n => {
+                            let entry = streams.vacant_entry();
+                            poll.registry().register(
+                                &mut stream,
+                                Token(entry.key()),
+                                Interest::READABLE,
+                            )?;
+                            entry.insert(stream);
+                            held.store(streams.len(), Ordering::Release);
+                        }
+                        Ok((stream, _peer)) => drop(stream),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// The library with Chrome's defaults, keeping the first `n` accepted sockets (paused, as
+    /// Chrome leaves them) and closing every later one in `on_accept`; `held` counts them.
+    fn library_holding(
+        n: usize,
+        held: Arc<AtomicUsize>,
+    ) -> impl FnOnce(Arc<AtomicBool>, mpsc::Sender<SocketAddr>) -> io::Result<()> + Send {
+        move |stop, tx| {
+            let mut r: Reactor<usize> = ReactorBuilder::new()
+                .accepted_sockets(AcceptedSockets::ChromeDefaults)
+                .build()?;
+            let mut kept = 0usize;
+            r.tcp_server()
+                .on_accept()
+                .add_listener(move |r, kept, info| {
+                    if *kept < n {
+                        *kept += 1;
+                        held.store(*kept, Ordering::Release);
+                    } else {
+                        r.tcp().close(info.client_socket_id, |_, _, _| {});
+                    }
+                });
+            tx.send(common::listen_on_loopback(&mut r, &mut kept)?)
+                .expect("main waits");
+            while !stop.load(Ordering::Relaxed) {
+                r.turn(None, &mut kept)?;
+            }
+            Ok(())
+        }
+    }
+
+    /// The four servers (`mio`, `lib-chrome-defaults`, `mio+held`, `lib+held`), the last two
+    /// holding `n` connections each from a client child process, which is returned too.
+    pub fn servers(n: usize) -> io::Result<(Vec<Server>, Holder)> {
+        let fds = 2 * n as u64 + 1024;
+        if let Err(why) =
+            common::raise_nofile(fds).and_then(|()| common::room_for_sockets(4 * n as u64, fds))
+        {
+            eprintln!("accept_throughput: cannot hold {n} connections per server: {why}");
+            std::process::exit(2);
+        }
+        let (mio_held, lib_held) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let servers = vec![
+            Server::spawn("mio", mio_floor),
+            Server::spawn(
+                "lib-chrome-defaults",
+                library(AcceptedSockets::ChromeDefaults),
+            ),
+            Server::spawn("mio+held", mio_holding(n, mio_held.clone())),
+            Server::spawn("lib+held", library_holding(n, lib_held.clone())),
+        ];
+        let start = Instant::now();
+        let mut child = Command::new(std::env::current_exe()?)
+            .env(CLIENT, format!("{},{}", servers[2].addr, servers[3].addr))
+            .env(CONNS, n.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
+        let holder = Holder(child);
+        if line.trim() != "CONNECTED" {
+            return Err(io::Error::new(
+                io::ErrorKind::Other,
+                format!("the held connections' client said {line:?}"),
+            ));
+        }
+        // Every connection accepted and kept (2 minutes at most).
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while mio_held.load(Ordering::Acquire) < n || lib_held.load(Ordering::Acquire) < n {
+            if Instant::now() > deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "held {} (mio) and {} (library) of {n} after 2 minutes",
+                        mio_held.load(Ordering::Acquire),
+                        lib_held.load(Ordering::Acquire)
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        println!(
+            "accept_throughput: mio+held and lib+held hold {n} idle connections each (opened and \
+             accepted in {:.1} s)",
+            start.elapsed().as_secs_f64()
+        );
+        Ok((servers, holder))
+    }
 }
 
 /// Where the table and the chart go: `CS_BENCH_OUT`, else `accept_throughput/` in the target

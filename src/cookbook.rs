@@ -7,12 +7,41 @@
 //! # 1. Stop on Ctrl-C
 //!
 //! [`Reactor::run`](crate::Reactor::run) turns until something calls
-//! [`Reactor::stop`](crate::Reactor::stop) or [`Waker::stop`](crate::Waker::stop). A
-//! signal handler may not touch the reactor, so let a thread wait for the signal and call
-//! `Waker::stop` (which is `Send + Sync`): `run` returns after the turn in progress, and the
-//! program closes its sockets by dropping the reactor (no callback runs then). The crate has
-//! no signal handling of its own; this uses the [`signal-hook`](https://docs.rs/signal-hook)
-//! crate, which blocks in its own thread and never runs code inside the handler.
+//! [`Reactor::stop`](crate::Reactor::stop) or [`Waker::stop`](crate::Waker::stop).
+//! [`Reactor::stop_on_signals`](crate::Reactor::stop_on_signals) makes SIGINT (Ctrl-C) and
+//! SIGTERM (`kill`) do the same with no timer and no thread: its handler only counts the
+//! signal and writes to an eventfd the reactor's poll watches, so an idle server keeps
+//! waiting with no timeout. `run` returns after the turn in progress, and the program closes
+//! its sockets by dropping the reactor (no callback runs then).
+//!
+//! ```
+//! use chrome_sockets::Reactor;
+//! use std::time::Duration;
+//!
+//! let mut r: Reactor = Reactor::new()?;
+//! // Stands in for a server's sockets: something that keeps `run` turning for an hour.
+//! r.set_timeout(Duration::from_secs(3600), |_, _| unreachable!("stopped long before"));
+//!
+//! r.stop_on_signals(&[libc::SIGINT, libc::SIGTERM])?; // from now on Ctrl-C does not kill
+//! # // What Ctrl-C does in a terminal: SIGINT to the process.
+//! # let pid = std::process::id().to_string();
+//! # std::process::Command::new("kill").args(["-INT", &pid]).status()?;
+//! r.run(&mut ())?; // returns once the signal comes
+//! drop(r); // closes every socket, no callback runs; Ctrl-C kills again
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Every reactor that watches a signal stops on it (several reactors on several threads, as
+//! in `examples/sharded_accept.rs`, all stop on one Ctrl-C), and the signal's previous
+//! disposition comes back once no reactor watches it. A signal that arrives before `run`
+//! starts makes `run` return after its first turn.
+//!
+//! **The alternative, a signal thread**: when the program must know which signal came, or
+//! already has a signal crate, let a thread wait for the signal and call `Waker::stop`
+//! (which is `Send + Sync`). It costs a thread (and makes the process multi-threaded, which
+//! makes glibc's syscall wrappers take their slower path). This uses the
+//! [`signal-hook`](https://docs.rs/signal-hook) crate, which blocks in its own thread and
+//! never runs code inside the handler.
 //!
 //! ```
 //! // Cargo.toml: signal-hook = "0.3"
@@ -22,7 +51,6 @@
 //! use std::time::Duration;
 //!
 //! let mut r: Reactor = Reactor::new()?;
-//! // Stands in for a server's sockets: something that keeps `run` turning for an hour.
 //! r.set_timeout(Duration::from_secs(3600), |_, _| unreachable!("stopped long before"));
 //!
 //! let mut signals = Signals::new([SIGINT, SIGTERM])?; // from now on Ctrl-C does not kill
@@ -44,10 +72,7 @@
 //!
 //! A stop that arrives before `run` starts makes `run` return before its first turn, so the
 //! watcher may start first. A host loop that calls [`turn`](crate::Reactor::turn) itself is
-//! only woken by `Waker::stop`; it checks its own flag after the turn.
-//
-// MERGE NOTE (lead): the `signal` branch adds a signal-stop API in `src/sys.rs`; once merged,
-// this recipe should show it first and keep the thread version above as the alternative.
+//! only woken by `Waker::stop` (or the signal); it checks its own flag after the turn.
 //!
 //! # 2. A line-framing echo that ends gracefully
 //!

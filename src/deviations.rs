@@ -30,3 +30,6 @@
 //! - Reads are capped at 1 MiB per `onReceive` whatever `bufferSize` says, so a huge value
 //!   cannot make the reactor allocate gigabytes.
 //! - `getSockets` lists sockets in id order (Chrome's order is unspecified).
+//! - Extension, Chrome has none: [`SocketProperties::reuse_port`](crate::tcp_server::SocketProperties::reuse_port)
+//!   lets several servers (one per reactor and thread) listen on one port with `SO_REUSEPORT`;
+//!   its rules are under [`TcpServer::listen`](crate::tcp_server::TcpServer::listen).

@@ -161,6 +161,7 @@ mod net_error;
 mod permission;
 mod queue;
 mod reactor;
+mod signal;
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 mod sys;

@@ -9,7 +9,11 @@
 //!   plain value (it ends every accept batch);
 //! - [`set_nodelay`]: `TCP_NODELAY`, Chrome's default on accepted sockets;
 //! - [`set_keep_alive`]: `SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL` as Chrome sets them;
-//! - [`monotonic_nanos`]: the timers' clock, one `clock_gettime` (a vDSO call).
+//! - [`monotonic_nanos`]: the timers' clock, one `clock_gettime` (a vDSO call);
+//! - [`bind_listener`]'s `SO_REUSEPORT` for servers sharded across reactors;
+//! - the signal stop ([`set_stop_handler`], [`restore_disposition`], [`signal_eventfd`]): a
+//!   `sigaction` handler that only bumps a counter and writes to an eventfd, both
+//!   async-signal-safe.
 //!
 //! Every fd is created with `SOCK_NONBLOCK | SOCK_CLOEXEC` and owned by an `OwnedFd` from the
 //! moment it exists, so every early return closes it. Functions that act on an fd they do
@@ -23,7 +27,8 @@
 use std::io;
 use std::mem;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 /// Runs a libc call and turns `-1` into the thread's `errno` as an `io::Error`.
 macro_rules! syscall {
@@ -51,8 +56,14 @@ macro_rules! seam {
 }
 
 /// Opens a non-blocking, close-on-exec listening socket on `addr` with `SO_REUSEADDR` and the
-/// given `listen(2)` backlog.
-pub(crate) fn bind_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+/// given `listen(2)` backlog; with `reuse_port`, also `SO_REUSEPORT` (set before `bind`, so
+/// several sockets of this user may listen on the same address and port, the kernel hashing
+/// each new connection to one of them).
+pub(crate) fn bind_listener(
+    addr: SocketAddr,
+    backlog: i32,
+    reuse_port: bool,
+) -> io::Result<TcpListener> {
     seam!(Socket);
     let family = match addr {
         SocketAddr::V4(_) => libc::AF_INET,
@@ -67,6 +78,9 @@ pub(crate) fn bind_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpLis
     // SAFETY: `raw` was just returned by socket(2) and is owned by nothing else.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     set_int_option(fd.as_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    if reuse_port {
+        set_int_option(fd.as_fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    }
     seam!(Bind);
     let (storage, len) = sockaddr(addr);
     // SAFETY: `storage` is a sockaddr_storage holding a sockaddr_in/in6 of length `len`.
@@ -240,6 +254,87 @@ pub(crate) fn set_keep_alive(fd: BorrowedFd<'_>, enable: bool, delay: i32) -> io
     Ok(())
 }
 
+// ----- the signal stop ----------------------------------------------------------------------
+
+/// The highest signal number the stop handler counts (`SIGRTMAX` on Linux is 64).
+pub(crate) const MAX_SIGNAL: i32 = 64;
+
+// A `const` item is how an array of atomics is built on the crate's minimum Rust (inline
+// `const` blocks are newer); each element is a fresh atomic.
+#[allow(clippy::declare_interior_mutable_const)]
+const ZERO: AtomicUsize = AtomicUsize::new(0);
+
+/// How many times each signal (index = signal number) reached [`on_signal`] in this process.
+/// Only ever incremented; readers compare against the count they saw last.
+pub(crate) static SIGNAL_COUNTS: [AtomicUsize; MAX_SIGNAL as usize + 1] =
+    [ZERO; MAX_SIGNAL as usize + 1];
+
+/// The process's signal eventfd ([`signal_eventfd`]), or -1 before the first one is made.
+/// Once set it is never closed, so the handler can never write to a closed or reused fd.
+static SIGNAL_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// The signal handler: counts the signal and writes 1 to the signal eventfd, which every
+/// reactor stopping on signals watches. Both are async-signal-safe (a lock-free atomic add
+/// and `write(2)`); `errno` is saved and restored, since the handler may run between a
+/// syscall and the read of its `errno` on the interrupted thread. Nothing is allocated,
+/// locked or logged.
+extern "C" fn on_signal(signal: libc::c_int) {
+    // SAFETY: `__errno_location` returns this thread's errno, always a valid pointer.
+    let errno = unsafe { *libc::__errno_location() };
+    if let Some(count) = SIGNAL_COUNTS.get(signal as usize) {
+        count.fetch_add(1, Ordering::SeqCst);
+    }
+    let fd = SIGNAL_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        let one: u64 = 1;
+        // SAFETY: `fd` is the signal eventfd, never closed once published; `one` is a live
+        // 8-byte value. A failure (EAGAIN only after 2^64 - 2 unread writes) is ignored: the
+        // eventfd is then readable anyway.
+        unsafe { libc::write(fd, &one as *const u64 as *const libc::c_void, 8) };
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+/// The process's signal eventfd: made on the first call (non-blocking, close-on-exec) and
+/// never closed; later calls return the same fd. Callers serialise calls (the signal
+/// module's lock).
+pub(crate) fn signal_eventfd() -> io::Result<RawFd> {
+    let fd = SIGNAL_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        return Ok(fd);
+    }
+    // SAFETY: eventfd(2) takes no pointers.
+    let fd = syscall!(eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC))?;
+    SIGNAL_FD.store(fd, Ordering::SeqCst);
+    Ok(fd)
+}
+
+/// A signal's disposition as `sigaction(2)` reports it, kept to be put back.
+pub(crate) struct Disposition(libc::sigaction);
+
+/// Installs [`on_signal`] as `signal`'s handler (`SA_RESTART`, so other threads' slow
+/// syscalls are restarted; `epoll_wait` never is, it returns `EINTR`). Returns the
+/// disposition it replaced.
+pub(crate) fn set_stop_handler(signal: i32) -> io::Result<Disposition> {
+    // SAFETY: sigaction is plain old data; all-zero is a valid value (empty mask, no flags).
+    let mut action: libc::sigaction = unsafe { mem::zeroed() };
+    action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    action.sa_flags = libc::SA_RESTART;
+    // SAFETY: as above.
+    let mut old: libc::sigaction = unsafe { mem::zeroed() };
+    // SAFETY: `action` and `old` are live sigactions; `on_signal` is async-signal-safe.
+    syscall!(sigaction(signal, &action, &mut old))?;
+    Ok(Disposition(old))
+}
+
+/// Puts back a disposition [`set_stop_handler`] replaced.
+pub(crate) fn restore_disposition(signal: i32, old: &Disposition) -> io::Result<()> {
+    // SAFETY: `old.0` is a sigaction the kernel filled in; a null old-action pointer is allowed.
+    syscall!(sigaction(signal, &old.0, std::ptr::null_mut()))?;
+    Ok(())
+}
+
 #[inline]
 fn set_int_option(fd: BorrowedFd<'_>, level: i32, name: i32, value: i32) -> io::Result<()> {
     // SAFETY: the option value is a live i32 and its exact size is passed.
@@ -300,7 +395,7 @@ mod tests {
 
     #[test]
     fn listener_honours_backlog_and_reuseaddr() {
-        let l = bind_listener("127.0.0.1:0".parse().unwrap(), 7).unwrap();
+        let l = bind_listener("127.0.0.1:0".parse().unwrap(), 7, false).unwrap();
         let addr = l.local_addr().unwrap();
         assert_ne!(addr.port(), 0);
         let _client = TcpStream::connect(addr).unwrap();
@@ -310,15 +405,17 @@ mod tests {
 
     #[test]
     fn bind_to_a_port_in_use_fails_with_eaddrinuse() {
-        let l = bind_listener("127.0.0.1:0".parse().unwrap(), 1).unwrap();
-        let err = bind_listener(l.local_addr().unwrap(), 1).unwrap_err();
+        let l = bind_listener("127.0.0.1:0".parse().unwrap(), 1, false).unwrap();
+        let err = bind_listener(l.local_addr().unwrap(), 1, false).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::EADDRINUSE));
     }
 
     #[test]
     fn accept_says_would_block_then_returns_the_peer_as_the_client_sees_itself() {
         for ip in ["127.0.0.1:0", "[::1]:0"] {
-            let l = mio::net::TcpListener::from_std(bind_listener(ip.parse().unwrap(), 8).unwrap());
+            let l = mio::net::TcpListener::from_std(
+                bind_listener(ip.parse().unwrap(), 8, false).unwrap(),
+            );
             assert!(matches!(accept(&l), Err(AcceptError::WouldBlock)));
             let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
             let (stream, peer) = loop {

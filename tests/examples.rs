@@ -187,9 +187,10 @@ fn run_within(name: &str, args: &[&str], limit: Duration) -> (Option<i32>, Strin
 
 /// The examples with the shared command line (`examples/common/`).
 /// Every example: all share `examples/common`'s command line.
-const WITH_CLI: [&str; 10] = [
+const WITH_CLI: [&str; 11] = [
     "accept_close",
     "echo_server",
+    "sharded_accept",
     "replay",
     "remote_wake",
     "embed_poll",
@@ -339,6 +340,45 @@ fn sigint_and_sigterm_stop_with_the_summary_line() {
             assert_eq!(rest.trim(), summary, "{name} SIG{signal}");
         }
     }
+}
+
+#[test]
+fn sharded_accept_self_test_accepts_every_client_on_one_of_two_shards() {
+    let (code, out, err) = run_to_end("sharded_accept", &["--threads", "2", "--self-test"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let line = out.lines().nth(1).unwrap_or_default();
+    // `sharded: 2 reactors, 1000 accepted (shard 0: A, shard 1: B)`
+    let split = line
+        .strip_prefix("sharded: 2 reactors, 1000 accepted (")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{out}"));
+    let counts: Vec<u64> = split
+        .split(", ")
+        .map(|part| part.rsplit_once(": ").unwrap().1.parse().unwrap())
+        .collect();
+    assert_eq!(counts.len(), 2, "{line}");
+    assert_eq!(counts.iter().sum::<u64>(), 1000, "{line}");
+    // 1,000 connections hashed to two listeners: both get some.
+    assert!(counts.iter().all(|&c| c > 0), "{line}");
+}
+
+#[test]
+fn sharded_accept_stops_every_shard_on_sigterm_with_the_count() {
+    let mut server = Running::start("sharded_accept", &["--threads", "3", "--port", "0"]);
+    let addr = server.listening();
+    for _ in 0..30 {
+        let mut c = client(addr);
+        let mut buf = [0u8; 1];
+        assert_eq!(c.read(&mut buf).expect("EOF"), 0);
+    }
+    let status = Command::new("kill")
+        .args(["-TERM".to_string(), server.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let (ok, rest) = server.finish();
+    assert!(ok, "sharded_accept SIGTERM");
+    assert!(rest.trim().starts_with("accepted 30 (shard 0: "), "{rest}");
 }
 
 /// Sends `len` bytes, half-closes, starts reading `delay` later; returns what came back.

@@ -1,4 +1,5 @@
-//! `chrome.sockets.tcpServer`, one module per area: call results and lastErrors, and pausing.
+//! `chrome.sockets.tcpServer`, one module per area: call results and lastErrors, pausing, and one port
+//! shared by several servers (`reuse_port`).
 //! Every test takes the binary's lock (`serial()`): some count fds.
 mod util;
 
@@ -6,4 +7,5 @@ mod util;
 mod tcp_server {
     mod calls;
     mod pause;
+    mod shards;
 }

@@ -12,8 +12,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::{exit, ExitCode};
 use std::rc::Rc;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrome_sockets::tcp_server::SocketProperties;
@@ -190,32 +188,13 @@ pub fn listen<S: 'static>(
 }
 
 /// Makes SIGINT and SIGTERM stop the reactor (the example then prints its summary as after
-/// `--seconds`). The handler only sets a flag (signal-hook's `flag::register`); a timer
-/// checks it every 50 ms. Returns the flag, set once a signal came.
-///
-/// Not a signal thread calling [`Waker::stop`](chrome_sockets::Waker::stop): measured under
-/// callgrind, a second thread makes glibc take its multi-threaded path in every `accept4`,
-/// `epoll_wait` and `close` wrapper (about 180 more user-space instructions per accepted
-/// connection in `accept_close`), while a pending timer costs a turn about 140.
-pub fn stop_on_signals<S: 'static>(r: &mut Reactor<S>, name: &'static str) -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(signal, flag.clone()) {
-            eprintln!("{name}: cannot handle signal {signal}: {e}");
-        }
+/// `--seconds`), with [`Reactor::stop_on_signals`]: no timer and no thread, so an idle
+/// server waits in the poll with no timeout. A failure is printed and the example runs on
+/// (it then stops only by `--seconds` or its other limits, or dies on the signal).
+pub fn stop_on_signals<S: 'static>(r: &mut Reactor<S>, name: &'static str) {
+    if let Err(e) = r.stop_on_signals(&[libc::SIGINT, libc::SIGTERM]) {
+        eprintln!("{name}: cannot stop on SIGINT/SIGTERM: {e}");
     }
-    watch(r, flag.clone());
-    flag
-}
-
-fn watch<S: 'static>(r: &mut Reactor<S>, flag: Arc<AtomicBool>) {
-    r.set_timeout(Duration::from_millis(50), move |r, _| {
-        if flag.load(Ordering::Relaxed) {
-            r.stop();
-        } else {
-            watch(r, flag);
-        }
-    });
 }
 
 /// Builds the reactor; on failure prints `<example>: creating the reactor: <error>`.

@@ -35,10 +35,11 @@ pub use builder::{AcceptedSockets, ReactorBuilder, DEFAULT_ACCEPT_BATCH, DEFAULT
 pub use report::TurnReport;
 
 use crate::error::Result;
-use crate::ids::{Table, WAKER_TOKEN};
+use crate::ids::{Table, SIGNAL_TOKEN, WAKER_TOKEN};
 use crate::listeners::EventListeners;
 use crate::permission::SocketsManifest;
 use crate::queue::{Callback, Io, Queue, Reply};
+use crate::signal::SignalStop;
 use crate::tcp::connect::{Resolver, Target};
 use crate::tcp::entry::TcpEntry;
 use crate::tcp_server::entry::ServerEntry;
@@ -72,6 +73,7 @@ impl ReactorBuilder {
             resolver: Resolver::new(waker.clone()),
             waker,
             stop: Arc::new(AtomicBool::new(false)),
+            signals: None,
             flags: report::TurnFlags::default(),
         })
     }
@@ -153,6 +155,9 @@ pub struct Reactor<S = ()> {
     /// Set by [`Reactor::stop`] and [`Waker::stop`]; [`run`](Reactor::run) checks and clears
     /// it before every turn.
     stop: Arc<AtomicBool>,
+    /// The signals that stop this reactor ([`Reactor::stop_on_signals`]); while `Some`, the
+    /// process's signal eventfd is registered with the poll under `SIGNAL_TOKEN`.
+    signals: Option<SignalStop>,
     flags: report::TurnFlags,
 }
 
@@ -178,6 +183,84 @@ impl<S: 'static> Reactor<S> {
     /// [`run`](Reactor::run), from another thread.
     pub fn waker(&self) -> Waker {
         Waker::new(self.waker.clone(), self.stop.clone())
+    }
+
+    /// Makes each of `signals` (e.g. `libc::SIGINT`, `libc::SIGTERM`) stop this reactor as
+    /// [`Waker::stop`] would: [`run`](Reactor::run) returns once the signal comes, and a
+    /// [`turn`](Reactor::turn) blocked in the poll returns at once. It arms no timer and
+    /// starts no thread: the poll keeps waiting with no timeout while nothing else is
+    /// pending ([`next_timeout`](Reactor::next_timeout) stays `None`). Replaces the set given
+    /// before; an empty slice stops watching.
+    ///
+    /// The recipe for a server that stops on Ctrl-C or `kill`:
+    ///
+    /// ```
+    /// use chrome_sockets::{tcp_server::SocketProperties, Reactor};
+    ///
+    /// let mut r: Reactor = Reactor::new()?;
+    /// r.stop_on_signals(&[libc::SIGINT, libc::SIGTERM])?;
+    /// r.tcp_server().create(SocketProperties::default(), |r, _, created| {
+    ///     let id = created.unwrap().socket_id;
+    ///     r.tcp_server().listen(id, "127.0.0.1", 0, None, |_, _, result| result.unwrap());
+    /// });
+    /// r.turn(None, &mut ())?; // runs the create and listen callbacks
+    /// assert_eq!(r.next_timeout(), None); // no timer: the poll will wait with no timeout
+    /// # // The signal a user's Ctrl-C or `kill` would send, sent to this process.
+    /// # let pid = std::process::id().to_string();
+    /// # std::process::Command::new("kill").args(["-TERM", &pid]).status()?;
+    /// r.run(&mut ())?; // serves until SIGINT or SIGTERM, then returns
+    /// // Tidy up here: `r` still owns every socket.
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # How it works, and what it changes in the process
+    /// Signal dispositions belong to the process, so one handler serves every reactor: it
+    /// only counts the signal and writes to one eventfd (both async-signal-safe, `errno`
+    /// preserved) that the process makes once and never closes, so no handler can ever
+    /// write to a closed or reused fd. Each watching reactor registers that eventfd with its
+    /// own poll; one signal wakes every reactor in the process, and each one that watches
+    /// that signal stops (several reactors on several threads, as in sharded servers, all
+    /// stop on one Ctrl-C). While at least one reactor watches a signal the handler replaces
+    /// the signal's previous disposition (another library's handler is not called); once
+    /// none does (the set is replaced, or the reactor is dropped) the previous disposition
+    /// is put back (so a handler someone else installs for the signal meanwhile is replaced
+    /// then too: install other handlers before the first watcher, or after the last). The
+    /// first call costs the process one fd for good; each watching reactor costs nothing
+    /// more than one registration.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a number outside 1..=64 or a signal that cannot be handled
+    /// (`SIGKILL`, `SIGSTOP`, and the fault signals `SIGSEGV`, `SIGBUS`, `SIGILL`, `SIGFPE`);
+    /// the OS error of `eventfd`, `sigaction` or the registration. On an error nothing
+    /// changed: the set given before still applies.
+    pub fn stop_on_signals(&mut self, signals: &[i32]) -> io::Result<()> {
+        if signals.is_empty() {
+            if self.signals.take().is_some() {
+                let fd = crate::sys::signal_eventfd()?;
+                self.poll
+                    .registry()
+                    .deregister(&mut mio::unix::SourceFd(&fd))?;
+            }
+            return Ok(());
+        }
+        let (watch, fd) = SignalStop::new(signals)?;
+        if self.signals.is_none() {
+            let interest = mio::Interest::READABLE;
+            let mut source = mio::unix::SourceFd(&fd);
+            crate::sys::register(self.poll.registry(), &mut source, SIGNAL_TOKEN, interest)?;
+        }
+        // The new watch is in place before the old one lets go, so a signal in both sets
+        // keeps its handler throughout.
+        self.signals = Some(watch);
+        Ok(())
+    }
+
+    /// A signal of [`stop_on_signals`](Reactor::stop_on_signals) may have come: stop if one
+    /// of this reactor's did.
+    pub(crate) fn signal_ready(&mut self) {
+        if self.signals.as_mut().is_some_and(SignalStop::fired) {
+            self.stop.store(true, Ordering::Release);
+        }
     }
 
     /// Takes a stop request made by [`stop`](Reactor::stop) or [`Waker::stop`].
@@ -420,5 +503,16 @@ impl<S> fmt::Debug for Reactor<S> {
             .field("timers", &self.timers.len())
             .field("write_pending", &self.write_pending)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// An idle accepted connection is one slab entry plus its id-map slot; the entry's 72
+    /// bytes are most of the library's bytes per connection at any scale (the growth table of
+    /// `docs/performance-scale.md`): growing it shows up there.
+    #[test]
+    fn an_idle_connection_entry_is_at_most_72_bytes() {
+        assert!(std::mem::size_of::<super::TcpSocket<()>>() <= 72);
     }
 }

@@ -233,6 +233,7 @@ impl<S: 'static> Reactor<S> {
                     }
                 }
             }
+            Source::Signal => self.signal_ready(),
             Source::Server { id, key } => match self.servers.get_mut(key, id) {
                 Some(e) if e.is_accepting() => e.queue_accept(key, &mut cx),
                 _ => log::trace!("stale readiness event for server {id}"),

@@ -17,12 +17,19 @@ pub struct SocketProperties {
     pub persistent: Option<bool>,
     /// An application-defined name (default empty).
     pub name: Option<String>,
+    /// **Extension** (Chrome has none): listen with `SO_REUSEPORT` (default false), so
+    /// several servers, typically one per reactor and thread, can listen on the same address
+    /// and port and share its connections. Takes effect at the next `listen`. See
+    /// [`TcpServer::listen`](super::TcpServer::listen), "One port, many reactors", for the
+    /// rules.
+    pub reuse_port: Option<bool>,
 }
 
 impl SocketProperties {
     property_setters! {
         name(name: impl Into<String>) = name.into(),
         persistent(persistent: bool) = persistent,
+        reuse_port(reuse_port: bool) = reuse_port,
     }
 }
 
@@ -44,6 +51,8 @@ pub struct SocketInfo {
     pub persistent: bool,
     /// The `name` property; `None` while empty (Chrome omits it).
     pub name: Option<String>,
+    /// The `reuse_port` property (an extension, see [`SocketProperties::reuse_port`]).
+    pub reuse_port: bool,
     /// Whether `on_accept` is held back (the kernel keeps queueing up to the backlog).
     pub paused: bool,
     /// The bound address while listening, in Chrome's text form.

@@ -27,6 +27,8 @@ pub(crate) struct ServerEntry {
     id: i32,
     name: String,
     persistent: bool,
+    /// `SO_REUSEPORT` at the next listen (an extension).
+    reuse_port: bool,
     paused: bool,
     listening: Option<Listening>,
     /// A `Task::Accept` for this entry is queued (so at most one is).
@@ -67,6 +69,7 @@ impl ServerEntry {
             id,
             name: properties.name.unwrap_or_default(),
             persistent: properties.persistent.unwrap_or(false),
+            reuse_port: properties.reuse_port.unwrap_or(false),
             paused: false,
             listening: None,
             accept_queued: false,
@@ -94,6 +97,9 @@ impl ServerEntry {
         if let Some(persistent) = properties.persistent {
             self.persistent = persistent;
         }
+        if let Some(reuse_port) = properties.reuse_port {
+            self.reuse_port = reuse_port;
+        }
     }
 
     /// The bound address while listening (paused or not).
@@ -108,6 +114,7 @@ impl ServerEntry {
             socket_id: ServerSocketId::from_raw(self.id),
             persistent: self.persistent,
             name: (!self.name.is_empty()).then(|| self.name.clone()),
+            reuse_port: self.reuse_port,
             paused: self.paused,
             local_address: local.map(|a| format_ip(a.ip())),
             local_port: local.map(|a| a.port()),
@@ -123,7 +130,8 @@ impl ServerEntry {
         registry: &Registry,
     ) -> Result<(), NetError> {
         let net = |e: io::Error| NetError::from_io_error(&e);
-        let mut listener = TcpListener::from_std(sys::bind_listener(addr, backlog).map_err(net)?);
+        let bound = sys::bind_listener(addr, backlog, self.reuse_port).map_err(net)?;
+        let mut listener = TcpListener::from_std(bound);
         let local = listener.local_addr().map_err(net)?;
         if !self.paused {
             let token = ids::server_token(self.id, key);

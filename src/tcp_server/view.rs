@@ -121,6 +121,53 @@ impl<'r, S: 'static> TcpServer<'r, S> {
     /// assert_eq!(code, Some(-4)); // host names are not IP literals
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    ///
+    /// # One port, many reactors (an extension)
+    /// Chrome has no way to share a port. A server created (or updated) with
+    /// [`SocketProperties::reuse_port`](super::SocketProperties::reuse_port) listens with
+    /// Linux's `SO_REUSEPORT`: several such servers, typically one per reactor and one
+    /// reactor per thread (the shape of nginx workers), listen on the same address and port,
+    /// and the kernel hashes each new connection (by its addresses and ports) to one of them.
+    /// `examples/sharded_accept.rs` runs N reactors this way. The rules:
+    /// - Every server on the port must ask for it, and be of the same user: a server without
+    ///   the property cannot listen on a shared port, nor one with it on a port held without
+    ///   it (-147 "net::ERR_ADDRESS_IN_USE" either way).
+    /// - Each shard accepts only what the kernel hashed to it. A **paused** shard stays in
+    ///   the group: its share waits in its own backlog (up to `backlog`; beyond it the kernel
+    ///   drops handshakes, which clients retry) and is accepted after `set_paused(false)`;
+    ///   it is never handed to another shard. `paused` outlives `disconnect` and `listen`, as
+    ///   for any server.
+    /// - **`disconnect` or `close`** of one shard leaves the others serving: new connections
+    ///   hash to the remaining ones. The connections already waiting in the closed shard's
+    ///   backlog are reset by the kernel (the clients read `ECONNRESET`), unless the system
+    ///   sets `net.ipv4.tcp_migrate_req = 1`, which moves them to another shard. A shard that
+    ///   listens again on the port rejoins the group.
+    /// - Ids, events and callbacks stay per reactor: a shard sees only its own connections.
+    ///
+    /// ```
+    /// # use chrome_sockets::{tcp_server::SocketProperties, Reactor};
+    /// // Two shards (in one thread here for brevity; one per thread in a real server).
+    /// let (mut shards, mut port) = (Vec::new(), 0);
+    /// for _ in 0..2 {
+    ///     let mut r: Reactor<Option<u16>> = Reactor::new()?;
+    ///     let props = SocketProperties::new().reuse_port(true);
+    ///     r.tcp_server().create(props, move |r, _, created| {
+    ///         let id = created.unwrap().socket_id;
+    ///         r.tcp_server().listen(id, "127.0.0.1", port, None, move |r, _, res| {
+    ///             res.unwrap(); // the second shard joins the first one's port
+    ///             r.tcp_server().get_info(id, |_, bound, i| *bound = i.unwrap().local_port);
+    ///         });
+    ///     });
+    ///     let mut bound = None;
+    ///     while bound.is_none() {
+    ///         r.turn(None, &mut bound)?;
+    ///     }
+    ///     port = bound.unwrap().into();
+    ///     shards.push(r);
+    /// }
+    /// assert_ne!(port, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn listen<F>(
         &mut self,
         socket_id: ServerSocketId,

@@ -311,7 +311,7 @@ fn get_info_reports_name_address_paused_and_persistent() {
     let fresh = info(&mut r, &mut s, id).unwrap();
     // Every field (`SocketInfo` is `#[non_exhaustive]`: no struct literal out here).
     assert_eq!(fresh.socket_id, id);
-    assert!(!fresh.persistent && !fresh.paused);
+    assert!(!fresh.persistent && !fresh.paused && !fresh.reuse_port);
     assert_eq!(fresh.name, None);
     assert_eq!((fresh.local_address, fresh.local_port), (None, None));
     let named = create(

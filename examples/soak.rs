@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run --release --example soak -- --minutes N     # samples every 10 s
 //! cargo run --release --example soak -- --seconds N     # quick: samples every second
+//! cargo run --release --example soak -- --seconds N --ids-from 2147480000  # crosses the id wrap
 //! ```
 //!
 //! The mix, all against one reactor on this thread:
@@ -21,8 +22,11 @@
 //!   (connections it accepted live on; a client whose connection was still in the closed
 //!   server's backlog connects again, before any byte was echoed).
 //!
-//! The last line is `soak: N connections, B bytes, 0 lost, rss first/last third X/Y KiB,
-//! fds X/Y` (the maximum of the first and of the last third of the samples). A quantity
+//! `--ids-from N` starts both socket id counters at N (`ReactorBuilder::ids_from`), so a run
+//! crosses the wrap from `i32::MAX` to 1 (deviation D12) after `i32::MAX - N` sockets.
+//!
+//! The last line is `soak: N connections, B bytes, 0 lost, ids wrapped K, rss first/last third
+//! X/Y KiB, fds X/Y` (K: how many times a socket id counter wrapped) (the maximum of the first and of the last third of the samples). A quantity
 //! "grows" when the last third's maximum is above the first third's by more than 5 % plus a
 //! small absolute slack (1 MiB of memory, 32 fds or sockets). Clients generate and check
 //! their bytes piece by piece, so the memory measured is the reactor's; samples wait while
@@ -39,7 +43,7 @@ use std::time::{Duration, Instant};
 use chrome_sockets::fault_injection::{self, Syscall};
 use chrome_sockets::tcp::SocketProperties as TcpProperties;
 use chrome_sockets::tcp_server::SocketProperties;
-use chrome_sockets::{Reactor, ServerSocketId, TcpSocketId};
+use chrome_sockets::{Reactor, ReactorBuilder, ServerSocketId, TcpSocketId};
 use rlimit::Resource;
 
 mod common;
@@ -60,18 +64,28 @@ any byte or connection is lost.
 
   --minutes N   run for N minutes, a sample every 10 s
   --seconds N   run for N seconds, a sample every second
+  --ids-from N  start the socket id counters at N (1..=2147483647), e.g. 2147480000 to
+                cross the wrap from i32::MAX to 1 during the run
   --help        this text
 ";
 
 /// How long to run and how often to sample: `--minutes N` (a sample every 10 s) or
 /// `--seconds N` (a sample every second).
-fn parse_args() -> (Duration, Duration) {
+fn parse_args() -> (Duration, Duration, i32) {
     let mut cli = Cli::new("soak", USAGE);
     let mut run = None;
+    let mut ids_from = 1;
     while let Some(flag) = cli.next_flag() {
         let (scale, every) = match flag.as_str() {
             "--minutes" => (60.0, Duration::from_secs(10)),
             "--seconds" => (1.0, Duration::from_secs(1)),
+            "--ids-from" => {
+                ids_from = cli.value(&flag, "a socket id (1..=2147483647)");
+                if ids_from < 1 {
+                    cli.fail(format!("--ids-from {ids_from}: ids start at 1"));
+                }
+                continue;
+            }
             _ => cli.unknown(&flag),
         };
         let n = cli.seconds(&flag);
@@ -80,7 +94,8 @@ fn parse_args() -> (Duration, Duration) {
         }
         run = Some((Duration::from_secs_f64(n * scale), every));
     }
-    run.unwrap_or_else(|| cli.fail("expected --minutes N or --seconds N"))
+    let (duration, every) = run.unwrap_or_else(|| cli.fail("expected --minutes N or --seconds N"));
+    (duration, every, ids_from)
 }
 
 /// What the clients report, shared across threads.
@@ -402,8 +417,11 @@ fn grew((first, last): (u64, u64), slack: u64) -> bool {
 }
 
 fn main() -> ExitCode {
-    let (duration, every) = parse_args();
-    let mut r: Reactor<Echo> = Reactor::new().expect("reactor");
+    let (duration, every, ids_from) = parse_args();
+    let mut r: Reactor<Echo> = ReactorBuilder::new()
+        .ids_from(ids_from)
+        .build()
+        .expect("reactor");
     let mut echo = Echo::default();
     serve(&mut r);
     let (main_id, main_port) = new_server(&mut r, &mut echo);
@@ -558,9 +576,10 @@ fn main() -> ExitCode {
     let sockets = thirds(&samples, |s| s.sockets);
     let lost = tally.lost.load(Ordering::Relaxed);
     println!(
-        "soak: {} connections, {} bytes, {lost} lost, rss first/last third {}/{} KiB, fds {}/{}",
+        "soak: {} connections, {} bytes, {lost} lost, ids wrapped {}, rss first/last third {}/{} KiB, fds {}/{}",
         tally.connections.load(Ordering::Relaxed),
         tally.bytes.load(Ordering::Relaxed),
+        r.id_wraps(),
         rss.0,
         rss.1,
         fds.0,

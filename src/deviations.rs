@@ -1,9 +1,10 @@
-//! Where this crate deliberately differs from Chrome (decisions D1-D11), and why.
+//! Where this crate deliberately differs from Chrome (decisions D1-D12), and why.
 //!
-//! Every row was measured on real Chrome (Chromium 156, headless, a Chrome App driving
-//! `chrome.sockets.*`): the workspace crate `chrome/` runs each scenario on Chrome and on
+//! Rows D1-D11 were measured on real Chrome (Chromium 156, headless, a Chrome App driving
+//! `chrome.sockets.*`); D12 is read from Chrome's source, since 2^31 sockets cannot be opened
+//! in a test: the workspace crate `chrome/` runs each scenario on Chrome and on
 //! this crate in one test (`chrome/tests/deviations.rs`, one test per row), and the
-//! differential runner `tests/chrome_differential.rs` attributes every difference it finds
+//! differential runner `chrome/tests/chrome_differential.rs` attributes every difference it finds
 //! to one of these rows. Where Chrome's behaviour is a bug against its own documentation,
 //! the crate does what the documentation promises:
 //!
@@ -20,6 +21,7 @@
 //! | D9 | after a disconnect mid-send, that send and every later send on the socket hang forever | in-flight and queued sends fail with -15; the socket works normally after reconnecting |
 //! | D10 | a negative backlog reaches `listen(2)` (Linux: maximum) and succeeds; 0 fails -4 | backlog 0 or negative fails with -4 |
 //! | D11 | accepted sockets get keep-alive at 45 s | no keep-alive by default (`tcp().set_keep_alive` turns it on); `TCP_NODELAY` is set as in Chrome unless [`AcceptedSockets::Untouched`](crate::AcceptedSockets::Untouched) |
+//! | D12 | (source) socket ids come from `next_id_++` on a C++ `int` that only goes up and is never reset while the profile lives: at most 2^31 - 1 ids are ever issued, what follows is an overflow | ids wrap from `i32::MAX` to 1 and skip the ids still live: an id is never reused while its socket lives, nor for 2^31 - 1 allocations of its kind after; nothing is refused for want of an id (only if every id of a kind were live at once: -12 `net::ERR_INSUFFICIENT_RESOURCES` from `create`, `onAcceptError(-12)` and a paused server from an accept) |
 //!
 //! Other choices where Chrome's behaviour could not carry over:
 //! - A reading socket gets `onReceiveError` -100 after the callback of a send that failed

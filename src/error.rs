@@ -193,7 +193,8 @@ impl LastError {
         }
     }
 
-    /// The id counter of a kind is exhausted (2^31 - 1 ids issued). Chrome cannot get there.
+    /// Every id of a kind is live (2^31 - 1 sockets at once, or the space a test knob set),
+    /// so no id can be issued (D12).
     pub(crate) fn ids_exhausted() -> Self {
         LastError::net(NetError::INSUFFICIENT_RESOURCES)
     }

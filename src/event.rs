@@ -8,7 +8,7 @@ use crate::listeners::{ListenerFn, Listeners};
 use crate::reactor::Reactor;
 
 /// Identifies one registered listener; returned by [`Event::add_listener`]. Unique in the
-/// process, so an id from one event never names a listener of another.
+/// process, so an id from one event, or from another reactor, never names a listener here.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct ListenerId(u64);
 

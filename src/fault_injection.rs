@@ -36,6 +36,9 @@ pub enum Syscall {
     Send,
     /// `connect(2)`.
     Connect,
+    /// Starting a resolver thread (`clone(2)` through `std::thread::Builder::spawn`), for a
+    /// connect to a host name.
+    SpawnThread,
 }
 
 #[derive(Debug)]

@@ -5,10 +5,22 @@
 //! - **key**: the index of an entry in one of the reactor's slabs (reused after a close);
 //! - **token**: the `mio::Token` a registered fd carries, packing kind, id and key.
 //!
-//! Ids come from one counter per kind, start at 1, only go up and are never reused while the
-//! reactor lives (as in Chrome). Slab keys *are* reused, so every entry stores its id
-//! and every lookup through a token or a key compares it: a readiness event of a socket closed
-//! earlier in the same poll batch can never reach a newer socket that took over its slot.
+//! Ids come from one counter per kind and start at 1. At `i32::MAX` a counter wraps to 1 and
+//! skips the ids still live (deviation D12; Linux PIDs do the same), so **an id is never
+//! reused while its socket lives, and not for 2^31 - 1 allocations of its kind after it was
+//! issued**: the counter has to go once round the whole id space before it comes back to it.
+//!
+//! Slab keys *are* reused, so every entry stores its id and every lookup through a token or a
+//! key (a readiness event, a queued accept or read step) compares it. That compare is what
+//! keeps a stale readiness event off a socket that took over a closed socket's slot, and it
+//! still suffices after the wrap, without a per-slot generation: a stale event or step names
+//! `(key, id)` of a socket closed earlier, and the entry now in slot `key` carries a different
+//! id unless the counter issued `id` again in between, which takes 2^31 - 1 allocations of that
+//! kind. A readiness event lives one turn (the turn queues a step for it and the step runs
+//! when the FIFO reaches it); 2^31 - 1 allocations between queueing and running would need
+//! 2^31 sockets created inside that turn's callbacks (tens of GiB of queued callbacks and
+//! entries), so the compare cannot be fooled in practice. `tests/reactor/ids.rs` provokes the
+//! stale event across the wrap.
 
 use std::fmt;
 
@@ -77,13 +89,16 @@ socket_id!(
 
 /// One kind's id counter and its id → slab-key table.
 ///
-/// Invariant: every id in `keys` is below `next`, and `next` only grows; `allocate` fails
-/// (rather than wrapping) once `i32::MAX` has been issued. The table is an [`IdMap`] (lookups,
+/// Invariants: `1 <= next <= last`; every id in `keys` lies in `1..=last`; `wraps` counts the
+/// times `next` went from `last` back to 1; an id is issued only if it is not in `keys`.
+/// `last` is `i32::MAX` (smaller only in unit tests). The table is an [`IdMap`] (lookups,
 /// inserts and removes are O(1) and sit on the accept and close path); the rare callers that
 /// need id order get it from [`IdTable::keys`].
 #[derive(Debug)]
 pub(crate) struct IdTable {
     next: i32,
+    last: i32,
+    wraps: u64,
     keys: IdMap,
 }
 
@@ -91,24 +106,58 @@ impl IdTable {
     pub(crate) fn new() -> Self {
         IdTable {
             next: 1,
+            last: i32::MAX,
+            wraps: 0,
             keys: IdMap::default(),
         }
     }
 
-    /// Issues the next id, or `None` once the counter is exhausted.
+    /// Issues the next id that is not live: after `last` comes 1 again, and live ids are
+    /// skipped. `None` only when every id is live (2^31 - 1 sockets of one kind at once,
+    /// which memory and fd limits rule out long before).
+    ///
+    /// Cost: before the first wrap no id can be live ahead of the counter, so there is no
+    /// lookup at all; after it, one lookup plus one per live id skipped. A run of k
+    /// consecutive live ids costs k lookups once per 2^31 - 1 allocations, so the work is
+    /// bounded by the number of live ids and O(1) amortized.
     #[inline]
     pub(crate) fn allocate(&mut self) -> Option<i32> {
-        if self.next == i32::MAX {
+        if self.keys.len >= self.last as usize {
             return None;
         }
-        let id = self.next;
-        self.next += 1;
-        Some(id)
+        // Terminates: fewer than `last` ids are live, so one of 1..=last is free.
+        loop {
+            let id = self.next;
+            if self.next == self.last {
+                self.next = 1;
+                self.wraps += 1;
+            } else {
+                self.next += 1;
+            }
+            if self.wraps == 0 || self.keys.get(id).is_none() {
+                return Some(id);
+            }
+        }
+    }
+
+    /// Test knobs to reach the wrap: ids run up to `last` (at least 1) before wrapping to 1,
+    /// and `first` (clamped to `1..=last`) is the next id issued. Only on an empty table.
+    #[cfg(feature = "fault-injection")]
+    pub(crate) fn start_at(&mut self, first: i32, last: i32) {
+        debug_assert!(self.keys.len == 0);
+        self.last = last.max(1);
+        self.next = first.clamp(1, self.last);
+    }
+
+    /// How many times the counter wrapped from `i32::MAX` back to 1.
+    #[cfg(feature = "fault-injection")]
+    pub(crate) fn wraps(&self) -> u64 {
+        self.wraps
     }
 
     #[inline]
     pub(crate) fn insert(&mut self, id: i32, key: usize) {
-        debug_assert!(id > 0 && id < self.next);
+        debug_assert!(id > 0 && id <= self.last);
         self.keys.insert(id, key);
     }
 
@@ -281,18 +330,24 @@ impl<E: Identified> Table<E> {
         }
     }
 
-    /// Issues the next id and stores `make(id)` under it. `None` (and nothing stored) once
-    /// the ids are exhausted or no token could carry the slab key.
+    /// Issues the next free id and stores `make(id)` under it. `None` (and nothing stored,
+    /// no id used up) when every id is live or no token could carry the slab key.
     #[inline]
     pub(crate) fn insert(&mut self, make: impl FnOnce(i32) -> E) -> Option<(i32, usize)> {
-        let id = self.ids.allocate()?;
         let key = self.slab.vacant_key();
         if key > MAX_KEY {
             return None;
         }
+        let id = self.ids.allocate()?;
         self.slab.insert(make(id));
         self.ids.insert(id, key);
         Some((id, key))
+    }
+
+    /// The id counter (for the `fault-injection` knobs).
+    #[cfg(feature = "fault-injection")]
+    pub(crate) fn ids(&mut self) -> &mut IdTable {
+        &mut self.ids
     }
 
     /// The slab key of a live id.
@@ -436,12 +491,54 @@ mod tests {
     }
 
     #[test]
-    fn allocation_stops_before_wrapping() {
+    fn the_counter_wraps_from_i32_max_to_1_and_skips_live_ids() {
         let mut t = IdTable::new();
         t.next = i32::MAX - 1;
+        // Ids 1 and 3 are live (issued long ago); 2 was closed.
+        t.keys.insert(1, 10);
+        t.keys.insert(3, 30);
+        let a = t.allocate().unwrap();
+        t.insert(a, 0);
+        let b = t.allocate().unwrap();
+        t.insert(b, 1);
+        assert_eq!((a, b, t.wraps), (i32::MAX - 1, i32::MAX, 1));
+        assert_eq!(t.allocate(), Some(2));
+        assert_eq!(t.allocate(), Some(4));
+        // i32::MAX - 1 closes; the counter reaches it again only after a full round.
+        t.remove(i32::MAX - 1);
+        t.next = i32::MAX - 2;
+        assert_eq!(t.allocate(), Some(i32::MAX - 2));
         assert_eq!(t.allocate(), Some(i32::MAX - 1));
+        assert_eq!(t.allocate(), Some(2), "i32::MAX is live, 1 is live");
+        assert_eq!(t.wraps, 2);
+    }
+
+    /// A small id space (`last` = 8) shows the whole cycle: skip runs of live ids, refuse
+    /// only when every id is live, and issue again after a close.
+    #[test]
+    fn a_full_id_space_refuses_and_a_close_frees_exactly_that_id() {
+        let mut t = IdTable::new();
+        t.last = 8;
+        let mut issued = Vec::new();
+        for key in 0..8 {
+            let id = t.allocate().unwrap();
+            t.insert(id, key);
+            issued.push(id);
+        }
+        assert_eq!(issued, (1..=8).collect::<Vec<_>>());
+        assert_eq!(t.allocate(), None, "every id live");
+        assert_eq!(t.wraps, 1);
+        t.remove(5);
+        assert_eq!(t.allocate(), Some(5), "a run of 7 live ids skipped");
+        t.insert(5, 4);
         assert_eq!(t.allocate(), None);
-        assert_eq!(t.allocate(), None);
+        for id in [2, 7] {
+            t.remove(id);
+        }
+        // The counter stands after 5: 7 comes before 2.
+        assert_eq!(t.allocate(), Some(7));
+        assert_eq!(t.allocate(), Some(2));
+        assert_eq!(t.allocate(), Some(7), "not inserted, so still free");
     }
 
     /// What an idle connection costs at a million of them: the id map's share (8-byte slots,

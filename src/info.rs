@@ -45,7 +45,8 @@ pub struct SendInfo {
 pub struct ReceiveInfo {
     /// The socket.
     pub socket_id: TcpSocketId,
-    /// The bytes.
+    /// The bytes, in a `Vec` whose capacity is their length (keeping it costs what was
+    /// received, whatever `buffer_size` is; an owning listener takes it without a copy).
     pub data: Vec<u8>,
 }
 

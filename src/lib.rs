@@ -95,9 +95,31 @@
 //! [`Reactor::next_timeout`] says how long a host loop may sleep, `turn(Some(Duration::ZERO))`
 //! never blocks, and [`Reactor::waker`] wakes a blocking turn from another thread.
 //!
+//! # Threads
+//! Everything runs on the thread that turns the reactor. The one exception is name
+//! resolution: a [`connect`](tcp::Tcp::connect) to a host name (not an IP literal) looks it
+//! up on the reactor's resolver pool, the only threads the crate ever starts, and only once
+//! a host name is used: at most 4 by default
+//! ([`ReactorBuilder::resolver_threads`]), lookups beyond that queued, a thread idle for 5
+//! seconds exiting. An app that connects only to IP literals (or only accepts) stays a
+//! single-threaded process.
+//!
+//! # Memory per received byte
+//! `buffer_size` (Chrome's `bufferSize`, 4096 by default, capped at 1 MiB) is the most one
+//! `on_receive` carries, not what it costs: each read lands in one buffer the reactor reuses
+//! and the event's `data` is a copy of exactly the bytes read. An app that keeps every
+//! `on_receive` holds what it received, so a peer sending one byte at a time costs a byte per
+//! byte. The reactor's read buffer is as large as the largest `buffer_size` read so far.
+//!
 //! # Ids
-//! Server and tcp ids come from separate counters starting at 1, only go up and are never
-//! reused; a closed id answers "Socket not found" forever.
+//! Server and tcp ids come from separate counters starting at 1. An id is never reused while
+//! its socket lives, and not for 2^31 - 1 allocations of its kind after it was issued: at
+//! `i32::MAX` a counter wraps to 1 and skips the ids still live (deviation D12), so a server
+//! accepts forever. Until then a closed id answers "Socket not found"; a stale readiness event
+//! never reaches a newer socket in a reused slot. Only if every id of a kind were live at once
+//! (2^31 - 1 sockets) would `create` fail, and an accept pause its server, with -12
+//! "net::ERR_INSUFFICIENT_RESOURCES". [`TimerId`]s and [`ListenerId`]s are unique in the
+//! process: another reactor's ids find nothing.
 //!
 //! # Stability
 //! The crate follows Cargo's semver rules (while at 0.x, a change of the second number is the
@@ -115,7 +137,8 @@
 //! What does not change without a breaking release: [`LastError::message`] is Chrome's exact
 //! `lastError` string and [`NetError`] codes are Chrome's numbers; both change only if Chrome's
 //! do, never to improve the wording. The `fault-injection` feature (its `fault_injection`
-//! module) is for the crate's own tests and outside this promise.
+//! module, and the builder knobs it adds such as `ReactorBuilder::ids_from`) is for the crate's
+//! own tests and outside this promise.
 //!
 //! ```compile_fail
 //! // error[E0639]: a `#[non_exhaustive]` struct cannot be built with a literal out here.
@@ -161,6 +184,7 @@ mod net_error;
 mod permission;
 mod queue;
 mod reactor;
+mod resolver;
 mod signal;
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]

@@ -1,9 +1,11 @@
 //! One-shot timers: [`TimerId`] and a binary heap keyed by `(deadline, seq)`.
 //!
-//! `seq` comes from a counter, so timers with equal deadlines fire in the order they were set.
-//! Callbacks live in a slab; a [`TimerId`] is `seq` plus the slab key, and a slot is the
-//! timer's only while it holds the same `seq` (keys are reused, `seq`s never), so finding a
-//! timer hashes nothing. A cleared timer's closure is dropped at once; its heap entry is
+//! `seq` comes from one process-wide counter ([`NEXT_TIMER_SEQ`], a `u64`: at a billion
+//! timers a second it lasts 584 years), so timers with equal deadlines fire in the order they
+//! were set, and no two timers of any reactors in the process share a `seq`. Callbacks live
+//! in a slab; a [`TimerId`] is `seq` plus the slab key, and a slot is the timer's only while
+//! it holds the same `seq` (keys are reused, `seq`s never), so finding a timer hashes nothing,
+//! and another reactor's id never matches a slot here: `clear_timeout` with it does nothing. A cleared timer's closure is dropped at once; its heap entry is
 //! skipped when it reaches the top (and the heap is rebuilt if such dead entries pile up), so
 //! setting, clearing and firing are all O(log n) and a turn never scans the pending timers.
 //!
@@ -18,6 +20,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fmt;
 use std::ops::Add;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use slab::Slab;
@@ -55,12 +58,17 @@ impl Add<Duration> for Moment {
     }
 }
 
+/// The `seq` of the next timer set by any reactor of the process.
+static NEXT_TIMER_SEQ: AtomicU64 = AtomicU64::new(0);
+
 /// Identifies a timer set with [`Reactor::set_timeout`](crate::Reactor::set_timeout).
 ///
-/// Ids order as the timers were set (a later `set_timeout` has a greater id).
+/// Ids order as the timers were set (a later `set_timeout` has a greater id) and are unique in
+/// the process: another reactor's [`clear_timeout`](crate::Reactor::clear_timeout) with this id
+/// finds nothing and returns `false`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TimerId {
-    /// Unique per reactor, in the order set (compared first).
+    /// Unique per process, in the order set (compared first).
     seq: u64,
     /// Where the callback sits in the slab.
     key: usize,
@@ -85,7 +93,6 @@ pub(crate) struct Timers<T> {
     heap: BinaryHeap<Reverse<(Moment, u64, usize)>>,
     /// The callbacks of pending timers, due ones included until taken.
     slots: Slab<Slot<T>>,
-    next: u64,
 }
 
 impl<T> Timers<T> {
@@ -93,13 +100,11 @@ impl<T> Timers<T> {
         Timers {
             heap: BinaryHeap::new(),
             slots: Slab::new(),
-            next: 0,
         }
     }
 
     pub(crate) fn insert(&mut self, deadline: Moment, callback: T) -> TimerId {
-        let seq = self.next;
-        self.next += 1;
+        let seq = NEXT_TIMER_SEQ.fetch_add(1, Ordering::Relaxed);
         let key = self.slots.insert(Slot { seq, callback });
         self.heap.push(Reverse((deadline, seq, key)));
         TimerId { seq, key }

@@ -10,4 +10,5 @@ mod tcp {
     mod data;
     mod graceful;
     mod peer_errors;
+    mod resolve;
 }

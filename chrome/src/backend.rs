@@ -4,7 +4,9 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use chrome_sockets::{tcp, tcp_server, LastError, Reactor, ServerSocketId, TcpSocketId};
+use chrome_sockets::{
+    tcp, tcp_server, LastError, Reactor, ReactorBuilder, ServerSocketId, TcpSocketId,
+};
 use serde_json::{json, Value};
 
 use crate::chrome::{Chrome, Error};
@@ -424,6 +426,8 @@ struct Log {
 /// `chrome_sockets` driven through its public API, recording the same [`Record`]s.
 pub struct LibraryBackend {
     reactor: Reactor<Log>,
+    /// How every session's reactor is built.
+    builder: ReactorBuilder,
     log: Log,
     ids: Ids,
     next_call: usize,
@@ -513,8 +517,8 @@ fn created(socket_id: i32) -> Value {
     json!({ "socketId": socket_id })
 }
 
-fn new_reactor() -> Result<Reactor<Log>, Error> {
-    let mut r: Reactor<Log> = Reactor::new()?;
+fn new_reactor(builder: &ReactorBuilder) -> Result<Reactor<Log>, Error> {
+    let mut r: Reactor<Log> = builder.clone().build()?;
     r.tcp_server().on_accept().add_listener(|_, log, info| {
         log.records.push(RawRecord::Accept {
             server: info.socket_id.raw(),
@@ -547,8 +551,16 @@ fn new_reactor() -> Result<Reactor<Log>, Error> {
 impl LibraryBackend {
     /// A fresh reactor with a listener on every event.
     pub fn new() -> Result<LibraryBackend, Error> {
+        LibraryBackend::with_builder(ReactorBuilder::new())
+    }
+
+    /// Like [`new`](Self::new), with every session's reactor built from `builder` (the
+    /// listeners are added to it), e.g. with ids that start near the wrap. Raw ids must not
+    /// repeat within a session: [`Sid`]s map them by first appearance.
+    pub fn with_builder(builder: ReactorBuilder) -> Result<LibraryBackend, Error> {
         Ok(LibraryBackend {
-            reactor: new_reactor()?,
+            reactor: new_reactor(&builder)?,
+            builder,
             log: Log::default(),
             ids: Ids::default(),
             next_call: 0,
@@ -732,7 +744,7 @@ impl Backend for LibraryBackend {
     }
 
     fn reset(&mut self) -> Result<(), Error> {
-        self.reactor = new_reactor()?;
+        self.reactor = new_reactor(&self.builder)?;
         self.log = Log::default();
         self.ids = Ids::default();
         self.next_call = 0;

@@ -76,7 +76,7 @@ impl LoadResult {
 }
 
 /// Opens `connections` connections to 127.0.0.1:`port`, `in_flight` at a time (one thread
-/// each), the same way `benches/accept_throughput.rs` does: connect, wait until the server
+/// each), the same way `bench/benches/accept_throughput.rs` does: connect, wait until the server
 /// closes (EOF or reset), then close with `SO_LINGER` 0.
 pub fn accept_close_load(port: u16, connections: u64, in_flight: usize) -> io::Result<LoadResult> {
     let in_flight = in_flight.max(1);

@@ -18,9 +18,20 @@ pub struct Input {
     pub manifest: ManifestChoice,
     /// `accept_batch` is `1 + batch % 4`.
     pub batch: u8,
+    /// Both socket id counters start at this id (`ReactorBuilder::ids_from`; 1 normally).
+    /// Fuzz bytes choose `i32::MAX - 3` when bit 2 of the `batch` byte is set, so half of
+    /// the fuzzed sequences cross the wrap from `i32::MAX` to 1 (deviation D12).
+    pub ids_from: i32,
+    /// Both socket id counters wrap to 1 after this id (`ReactorBuilder::ids_up_to`;
+    /// `i32::MAX` normally). Only the text form sets it: with a small space an id comes back
+    /// after a few allocations, which the fuzzer's stale-event checks do not allow for.
+    pub ids_up_to: i32,
     /// The commands, in order.
     pub cmds: Vec<Cmd>,
 }
+
+/// The first id of a counter that starts [`Input::ids_from`] near the wrap.
+pub const IDS_NEAR_WRAP: i32 = i32::MAX - 3;
 
 impl Input {
     /// Decodes fuzz bytes: the reactor options, then commands until the bytes run out (at
@@ -39,6 +50,8 @@ impl Input {
         Input {
             manifest,
             batch,
+            ids_from: if batch & 4 != 0 { IDS_NEAR_WRAP } else { 1 },
+            ids_up_to: i32::MAX,
             cmds,
         }
     }

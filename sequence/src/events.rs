@@ -72,10 +72,11 @@ impl World {
         } else {
             (turns, 1)
         };
-        if client != self.next_tcp {
-            return self.fail(format!("accepted id {client}, expected {}", self.next_tcp));
+        match self.issue_tcp() {
+            Some(id) if id == client => {}
+            Some(id) => return self.fail(format!("accepted id {client}, expected {id} (D12)")),
+            None => return self.fail(format!("accepted id {client} with every tcp id live")),
         }
-        self.next_tcp += 1;
         self.tcp_issued.push(client);
         self.tcps.insert(
             client,

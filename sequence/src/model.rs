@@ -232,6 +232,10 @@ pub(crate) struct World {
     pub(crate) tcps: BTreeMap<i32, MTcp>,
     pub(crate) tcp_issued: Vec<i32>,
     pub(crate) next_tcp: i32,
+    /// Where both id counters start ([`Input::ids_from`](crate::Input::ids_from)).
+    pub(crate) ids_from: i32,
+    /// The last id before the counters wrap to 1 ([`Input::ids_up_to`](crate::Input::ids_up_to)).
+    pub(crate) ids_up_to: i32,
     pub(crate) listen_gen: u64,
     pub(crate) peers: Vec<Peer>,
     pub(crate) timers: Vec<MTimer>,
@@ -253,7 +257,7 @@ pub(crate) struct World {
 }
 
 impl World {
-    pub(crate) fn new(manifest: ManifestChoice, print: bool) -> World {
+    pub(crate) fn new(manifest: ManifestChoice, ids: (i32, i32), print: bool) -> World {
         World {
             print,
             seen: Trace::default(),
@@ -264,10 +268,12 @@ impl World {
             fifo: VecDeque::new(),
             servers: BTreeMap::new(),
             server_issued: Vec::new(),
-            next_server: 1,
+            next_server: ids.0,
             tcps: BTreeMap::new(),
             tcp_issued: Vec::new(),
-            next_tcp: 1,
+            next_tcp: ids.0,
+            ids_from: ids.0,
+            ids_up_to: ids.1,
             listen_gen: 0,
             peers: Vec::new(),
             timers: Vec::new(),
@@ -279,6 +285,29 @@ impl World {
             accept_retry_armed: false,
             out_sends: BTreeMap::new(),
         }
+    }
+
+    /// The server id the reactor issues next (D12), or `None` when every id is live; the
+    /// counter moves as the reactor's does.
+    pub(crate) fn issue_server(&mut self) -> Option<i32> {
+        let live = &self.servers;
+        issue(&mut self.next_server, self.ids_up_to, live.len(), |id| {
+            live.contains_key(&id)
+        })
+    }
+
+    /// The tcp id the reactor issues next (D12), or `None` when every id is live.
+    pub(crate) fn issue_tcp(&mut self) -> Option<i32> {
+        let live = &self.tcps;
+        issue(&mut self.next_tcp, self.ids_up_to, live.len(), |id| {
+            live.contains_key(&id)
+        })
+    }
+
+    /// Both counters back to their start (a new reactor).
+    pub(crate) fn restart_ids(&mut self) {
+        self.next_server = self.ids_from;
+        self.next_tcp = self.ids_from;
     }
 
     pub(crate) fn fail(&mut self, msg: String) {
@@ -613,6 +642,21 @@ impl World {
         } else {
             // Paused since the send: if the write failed before that, it was reading.
             t.late_recv_err = true;
+        }
+    }
+}
+
+/// The id rule (deviation D12), written plainly: the counter issues `next` unless it is live,
+/// moving on and wrapping from `last` to 1; with all of `1..=last` live, nothing.
+fn issue(next: &mut i32, last: i32, live_count: usize, live: impl Fn(i32) -> bool) -> Option<i32> {
+    if live_count >= last as usize {
+        return None;
+    }
+    loop {
+        let id = *next;
+        *next = if id >= last { 1 } else { id + 1 };
+        if !live(id) {
+            return Some(id);
         }
     }
 }

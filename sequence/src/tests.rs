@@ -57,12 +57,16 @@ fn reactor_line_round_trips() {
             ManifestChoice::ListenOnly,
             ManifestChoice::ConnectOnly,
         ] {
-            let input = Input {
-                manifest,
-                batch,
-                cmds: vec![Cmd::Drain],
-            };
-            assert_eq!(input.to_string().parse::<Input>(), Ok(input));
+            for (ids_from, ids_up_to) in [(1, i32::MAX), (IDS_NEAR_WRAP, i32::MAX), (3, 5)] {
+                let input = Input {
+                    manifest,
+                    batch,
+                    ids_from,
+                    ids_up_to,
+                    cmds: vec![Cmd::Drain],
+                };
+                assert_eq!(input.to_string().parse::<Input>(), Ok(input));
+            }
         }
     }
 }
@@ -102,6 +106,8 @@ fn bad_text_is_an_error_naming_the_line() {
         ("tcp.send id=#1 len=65\n", 1),
         ("peer.write peer=#0 len=0\n", 1),
         ("reactor manifest=none batch=5\n", 1),
+        ("reactor manifest=none batch=1 ids_from=0\n", 1),
+        ("reactor manifest=none batch=1 ids_from=9 ids_up_to=8\n", 1),
         (
             "# comment\nserver.listen id=#0 address=127.0.0.1 port=server backlog=1\n",
             2,

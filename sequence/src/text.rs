@@ -1,7 +1,8 @@
 //! The text form: one command a line, `name key=value ...`, the form `tests/sequences/*.txt`
 //! are written in and `replay --print` turns fuzz inputs into. `#` starts a comment (at the
 //! start of a line or after a space; `#N` picks stay). The first line may be
-//! `reactor manifest=<m> batch=<n>`. [`Input`]'s `Display` and `FromStr` read each other back.
+//! `reactor manifest=<m> batch=<n>`, optionally followed by `ids_from=<first>` and
+//! `ids_up_to=<last>` (the socket id counters' start and wrap point, deviation D12). [`Input`]'s `Display` and `FromStr` read each other back.
 
 use std::fmt;
 
@@ -220,6 +221,10 @@ impl<'a> Args<'a> {
         Ok(Args { pairs })
     }
 
+    fn has(&self, key: &str) -> bool {
+        self.pairs.iter().any(|(k, _)| *k == key)
+    }
+
     fn get<T: std::str::FromStr<Err = E>, E: fmt::Display>(&self, key: &str) -> Result<T, String> {
         let (_, v) = self
             .pairs
@@ -240,9 +245,17 @@ impl fmt::Display for Input {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "reactor manifest={} batch={}",
+            "reactor manifest={} batch={}{}{}",
             self.manifest,
-            1 + self.batch % 4
+            1 + self.batch % 4,
+            match self.ids_from {
+                1 => String::new(),
+                n => format!(" ids_from={n}"),
+            },
+            match self.ids_up_to {
+                i32::MAX => String::new(),
+                n => format!(" ids_up_to={n}"),
+            },
         )?;
         for c in &self.cmds {
             writeln!(f, "{c}")?;
@@ -258,6 +271,8 @@ impl std::str::FromStr for Input {
         let mut input = Input {
             manifest: ManifestChoice::None,
             batch: 0,
+            ids_from: 1,
+            ids_up_to: i32::MAX,
             cmds: Vec::new(),
         };
         for (n, raw) in text.lines().enumerate() {
@@ -279,6 +294,15 @@ impl std::str::FromStr for Input {
                     return Err(err("batch must be 1..=4".into()));
                 }
                 input.batch = batch - 1;
+                if a.has("ids_from") {
+                    input.ids_from = a.get("ids_from").map_err(err)?;
+                }
+                if a.has("ids_up_to") {
+                    input.ids_up_to = a.get("ids_up_to").map_err(err)?;
+                }
+                if input.ids_up_to < 1 || !(1..=input.ids_up_to).contains(&input.ids_from) {
+                    return Err(err("want 1 <= ids_from <= ids_up_to".into()));
+                }
                 continue;
             }
             input.cmds.push(parse_cmd(line).map_err(err)?);

@@ -1,7 +1,10 @@
 //! [`ReactorBuilder`]: the options of a reactor. (`build` is in the reactor module, which
 //! owns the reactor's fields.)
 
+use std::time::Duration;
+
 use crate::permission::SocketsManifest;
+use crate::resolver::{DEFAULT_RESOLVER_IDLE, DEFAULT_RESOLVER_THREADS};
 use crate::tcp::DEFAULT_WRITE_QUOTA;
 
 /// What the reactor does to each accepted connection before announcing it.
@@ -45,6 +48,14 @@ pub struct ReactorBuilder {
     pub(super) manifest: Option<SocketsManifest>,
     pub(super) events_capacity: usize,
     pub(super) write_quota: usize,
+    pub(super) resolver_threads: usize,
+    pub(super) resolver_idle_timeout: Duration,
+    /// The first id of both socket counters ([`ids_from`](Self::ids_from)); 1 normally.
+    #[cfg(feature = "fault-injection")]
+    pub(super) first_id: i32,
+    /// The largest id before the counters wrap ([`ids_up_to`](Self::ids_up_to)); `i32::MAX`.
+    #[cfg(feature = "fault-injection")]
+    pub(super) last_id: i32,
 }
 
 impl ReactorBuilder {
@@ -119,11 +130,96 @@ impl ReactorBuilder {
         self
     }
 
+    /// At most `n` threads resolve host names for `connect` at once (at least 1; default 4,
+    /// as libuv's pool). These are the only threads the crate ever starts, and only when a
+    /// `connect` names a host instead of an IP literal: the first such connect starts one,
+    /// more start while every running one is busy, up to `n`; lookups beyond that wait in
+    /// a FIFO queue. A thread with no lookup to do for 5 seconds exits.
+    ///
+    /// A thread only resolves (`getaddrinfo`): the answer comes back through the reactor's
+    /// waker and the connect goes on on the reactor's thread. A connect closed,
+    /// disconnected or timed out while its name is looked up is answered at once; its lookup
+    /// is skipped if it has not started, and its answer is discarded either way. Dropping
+    /// the reactor does not wait for the threads: a thread inside `getaddrinfo` finishes
+    /// that lookup (it cannot be interrupted), drops the answer and exits.
+    ///
+    /// If no resolver thread runs and none can be started, the connect's callback gets -12
+    /// `ERR_INSUFFICIENT_RESOURCES`; while some run, the lookup waits for one of them.
+    ///
+    /// ```
+    /// use chrome_sockets::{Reactor, ReactorBuilder};
+    /// let r: Reactor = ReactorBuilder::new().resolver_threads(2).build()?;
+    /// # drop(r);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn resolver_threads(mut self, n: usize) -> Self {
+        self.resolver_threads = n.max(1);
+        self
+    }
+
+    /// How long a resolver thread waits for a lookup before it exits (default 5 s). Only with
+    /// the `fault-injection` feature: for the crate's own tests, which watch threads exit.
+    #[cfg(feature = "fault-injection")]
+    pub fn resolver_idle_timeout(mut self, idle: Duration) -> Self {
+        self.resolver_idle_timeout = idle;
+        self
+    }
+
     /// How many readiness events one OS poll may return (default 1024). Readiness beyond a
     /// full buffer waits in the OS poll for the next turn, which
     /// [`Reactor::next_timeout`](crate::Reactor::next_timeout) then asks for (zero).
     pub fn events_capacity(mut self, n: usize) -> Self {
         self.events_capacity = n.max(1);
+        self
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+impl ReactorBuilder {
+    /// Starts both socket id counters (servers and tcp sockets) at `n` instead of 1, so a
+    /// test reaches the wrap from `i32::MAX` to 1 (deviation D12) in a few allocations.
+    /// Values below 1 are taken as 1. Only with the `fault-injection` feature (tests only).
+    ///
+    /// ```
+    /// use chrome_sockets::{tcp_server::SocketProperties, Reactor, ReactorBuilder};
+    /// let mut r: Reactor<Vec<i32>> = ReactorBuilder::new().ids_from(i32::MAX).build()?;
+    /// let mut ids = Vec::new();
+    /// for _ in 0..2 {
+    ///     r.tcp_server().create(SocketProperties::default(), |_, ids: &mut Vec<i32>, c| {
+    ///         ids.push(c.unwrap().socket_id.raw())
+    ///     });
+    /// }
+    /// r.turn(Some(std::time::Duration::ZERO), &mut ids)?;
+    /// assert_eq!(ids, [i32::MAX, 1]);
+    /// assert_eq!(r.id_wraps(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn ids_from(mut self, n: i32) -> Self {
+        self.first_id = n.max(1);
+        self
+    }
+
+    /// Makes both socket id counters wrap after `last` instead of `i32::MAX` (values below 1
+    /// are taken as 1; an [`ids_from`](Self::ids_from) above `last` starts at `last`), so a
+    /// test can go round the id space and meet ids still live, or fill it. With this knob an
+    /// id comes back after `last` allocations instead of 2^31 - 1 (deviation D12's
+    /// guarantee shrinks with the space). Only with the `fault-injection` feature.
+    ///
+    /// ```
+    /// use chrome_sockets::{tcp_server::SocketProperties, Reactor, ReactorBuilder};
+    /// let mut r: Reactor<Vec<i32>> = ReactorBuilder::new().ids_up_to(3).build()?;
+    /// for _ in 0..4 {
+    ///     r.tcp_server().create(SocketProperties::default(), |_, ids: &mut Vec<i32>, c| {
+    ///         ids.push(c.map_or(-12, |c| c.socket_id.raw()))
+    ///     });
+    /// }
+    /// let mut ids = Vec::new();
+    /// r.turn(Some(std::time::Duration::ZERO), &mut ids)?;
+    /// assert_eq!(ids, [1, 2, 3, -12]); // every id live: "net::ERR_INSUFFICIENT_RESOURCES"
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn ids_up_to(mut self, last: i32) -> Self {
+        self.last_id = last.max(1);
         self
     }
 }
@@ -137,6 +233,12 @@ impl Default for ReactorBuilder {
             manifest: None,
             events_capacity: 1024,
             write_quota: DEFAULT_WRITE_QUOTA,
+            resolver_threads: DEFAULT_RESOLVER_THREADS,
+            resolver_idle_timeout: DEFAULT_RESOLVER_IDLE,
+            #[cfg(feature = "fault-injection")]
+            first_id: 1,
+            #[cfg(feature = "fault-injection")]
+            last_id: i32::MAX,
         }
     }
 }

@@ -39,8 +39,9 @@ use crate::ids::{Table, SIGNAL_TOKEN, WAKER_TOKEN};
 use crate::listeners::EventListeners;
 use crate::permission::SocketsManifest;
 use crate::queue::{Callback, Io, Queue, Reply};
+use crate::resolver::Resolver;
 use crate::signal::SignalStop;
-use crate::tcp::connect::{Resolver, Target};
+use crate::tcp::connect::Target;
 use crate::tcp::entry::TcpEntry;
 use crate::tcp_server::entry::ServerEntry;
 use crate::timer::{Moment, TimerId, Timers};
@@ -52,6 +53,15 @@ type TcpSocket<S> = TcpEntry<Reactor<S>, S>;
 type Lent<'a, S> = Io<'a, Reactor<S>, S>;
 
 impl ReactorBuilder {
+    /// An empty socket table whose ids start where [`ids_from`](Self::ids_from) says.
+    fn tables<E: crate::ids::Identified>(&self) -> Table<E> {
+        #[allow(unused_mut)]
+        let mut table = Table::new();
+        #[cfg(feature = "fault-injection")]
+        table.ids().start_at(self.first_id, self.last_id);
+        table
+    }
+
     /// Creates the reactor: an epoll instance and its waker (two fds).
     pub fn build<S: 'static>(self) -> io::Result<Reactor<S>> {
         let poll = Poll::new()?;
@@ -59,8 +69,8 @@ impl ReactorBuilder {
         Ok(Reactor {
             poll,
             events: Some(Events::with_capacity(self.events_capacity)),
-            servers: Table::new(),
-            tcps: Table::new(),
+            servers: self.tables(),
+            tcps: self.tables(),
             queue: Queue::new(),
             timers: Timers::new(),
             listeners: EventListeners::new(),
@@ -70,7 +80,12 @@ impl ReactorBuilder {
             manifest: self.manifest,
             write_pending: 0,
             write_quota: self.write_quota,
-            resolver: Resolver::new(waker.clone()),
+            read_buf: Vec::new(),
+            resolver: Resolver::new(
+                waker.clone(),
+                self.resolver_threads,
+                self.resolver_idle_timeout,
+            ),
             waker,
             stop: Arc::new(AtomicBool::new(false)),
             signals: None,
@@ -123,7 +138,9 @@ impl ReactorBuilder {
 /// A `Reactor` is neither `Send` nor `Sync`: callbacks and listeners are plain boxed closures
 /// (they may hold `Rc`s and other single-threaded state, and run on the thread that turns
 /// the reactor), so the reactor stays on the thread that created it. Other threads reach it
-/// through [`Reactor::waker`] (`Send + Sync + Clone`) and their own channels.
+/// through [`Reactor::waker`] (`Send + Sync + Clone`) and their own channels. The reactor
+/// starts threads only to resolve host names for `connect`
+/// ([`ReactorBuilder::resolver_threads`]).
 ///
 /// ```compile_fail
 /// fn needs_send<T: Send>(_: T) {}
@@ -149,7 +166,11 @@ pub struct Reactor<S = ()> {
     write_pending: usize,
     /// The most `write_pending` may reach ([`ReactorBuilder::write_quota`]).
     write_quota: usize,
-    /// Host-name resolutions finish on helper threads and come back through the waker.
+    /// Every read lands here and is copied out at its length (`tcp/read.rs`): as long as the
+    /// largest `buffer_size` read so far (at most 1 MiB), allocated on the first read.
+    read_buf: Vec<u8>,
+    /// Host-name lookups run on its threads (started on demand, at most
+    /// [`ReactorBuilder::resolver_threads`]) and come back through the waker.
     resolver: Resolver,
     waker: Arc<mio::Waker>,
     /// Set by [`Reactor::stop`] and [`Waker::stop`]; [`run`](Reactor::run) checks and clears
@@ -165,6 +186,14 @@ impl<S: 'static> Reactor<S> {
     /// A reactor with default options. See [`Reactor::builder`] for the others.
     pub fn new() -> io::Result<Self> {
         ReactorBuilder::default().build()
+    }
+
+    /// How many times a socket id counter (servers' or tcp sockets') wrapped from `i32::MAX`
+    /// back to 1 (deviation D12). Only with the `fault-injection` feature, for tests and the
+    /// soak, which start the counters near the wrap with [`ReactorBuilder::ids_from`].
+    #[cfg(feature = "fault-injection")]
+    pub fn id_wraps(&mut self) -> u64 {
+        self.servers.ids().wraps() + self.tcps.ids().wraps()
     }
 
     /// A builder for a reactor with non-default options. (`Reactor::builder()` needs the state
@@ -326,7 +355,8 @@ impl<S: 'static> Reactor<S> {
 
     /// Cancels a timer. Returns whether it was still pending (false once it fired or was
     /// cleared). A cleared timer never fires, even one already due whose callback an earlier
-    /// callback of the same turn clears.
+    /// callback of the same turn clears. Timer ids are unique in the process: another
+    /// reactor's id finds nothing here and returns false.
     ///
     /// Timers live in a binary heap keyed by deadline: setting, clearing and firing cost
     /// O(log n), so many pending timers do not slow a turn down.

@@ -227,7 +227,7 @@ impl<S: 'static> Reactor<S> {
         let mut cx = lend!(self);
         match ids::decode(event.token()) {
             Source::Waker => {
-                while let Some(res) = self.resolver.try_recv() {
+                for res in self.resolver.take_answers() {
                     if let Some(key) = self.tcps.key(res.tcp_id) {
                         self.tcps[key].resolved(key, res, &mut cx);
                     }
@@ -329,7 +329,7 @@ impl<S: 'static> Reactor<S> {
             let Some(entry) = self.tcps.get_mut(key, id) else {
                 return;
             };
-            match entry.read_one(&mut cx) {
+            match entry.read_one(&mut self.read_buf, &mut cx) {
                 Read::Data { info, more } => {
                     self.emit(Emit::Receive(info), state);
                     match self.tcps.get(key, id) {

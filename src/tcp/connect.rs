@@ -1,15 +1,16 @@
 //! Connecting a tcp socket: a non-blocking connect to each address in turn, and host-name
-//! resolution on a helper thread whose answer comes back through the reactor's waker.
+//! resolution on the reactor's resolver pool (`resolver.rs`), whose answer comes back
+//! through the reactor's waker.
 
 use std::io;
 use std::mem;
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::{mpsc, Arc};
+use std::net::SocketAddr;
 
 use super::entry::{Conn, TcpEntry};
 use crate::error::{LastError, Result};
 use crate::net_error::NetError;
 use crate::queue::{Io, Reply};
+use crate::resolver::{Resolution, Resolver};
 use crate::sys;
 
 /// Where `connect` goes.
@@ -17,80 +18,8 @@ use crate::sys;
 pub(crate) enum Target<'a> {
     /// An IP literal's address: connect at once.
     Addr(SocketAddr),
-    /// A host name and port: resolve first, on a helper thread.
+    /// A host name and port: resolve first, on the resolver pool.
     Host(&'a str, u16),
-}
-
-/// A host-name resolution coming back from its helper thread.
-#[derive(Debug)]
-pub(crate) struct Resolution {
-    pub(crate) tcp_id: i32,
-    seq: u64,
-    result: io::Result<Vec<SocketAddr>>,
-}
-
-/// Runs resolutions on helper threads and collects their answers.
-#[derive(Debug)]
-pub(crate) struct Resolver {
-    tx: mpsc::Sender<Resolution>,
-    rx: mpsc::Receiver<Resolution>,
-    waker: Arc<mio::Waker>,
-    /// Resolutions started and not yet received.
-    pending: usize,
-    next_seq: u64,
-}
-
-impl Resolver {
-    /// Answers wake the poll through `waker`.
-    pub(crate) fn new(waker: Arc<mio::Waker>) -> Self {
-        let (tx, rx) = mpsc::channel();
-        Resolver {
-            tx,
-            rx,
-            waker,
-            pending: 0,
-            next_seq: 0,
-        }
-    }
-
-    /// Whether a resolution is still out.
-    pub(crate) fn is_busy(&self) -> bool {
-        self.pending > 0
-    }
-
-    /// A finished resolution, if one came back.
-    pub(crate) fn try_recv(&mut self) -> Option<Resolution> {
-        let res = self.rx.try_recv().ok()?;
-        self.pending -= 1;
-        Some(res)
-    }
-
-    /// Starts resolving `host` for tcp socket `tcp_id`; returns the sequence number its
-    /// answer will carry.
-    fn start(&mut self, tcp_id: i32, host: &str, port: u16) -> io::Result<u64> {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let tx = self.tx.clone();
-        let waker = self.waker.clone();
-        let host = host.to_owned();
-        std::thread::Builder::new()
-            .name("chrome-sockets-resolve".into())
-            .spawn(move || {
-                let result = (host.as_str(), port)
-                    .to_socket_addrs()
-                    .map(|addrs| addrs.collect());
-                let res = Resolution {
-                    tcp_id,
-                    seq,
-                    result,
-                };
-                if tx.send(res).is_ok() {
-                    let _ = waker.wake();
-                }
-            })?;
-        self.pending += 1;
-        Ok(seq)
-    }
 }
 
 impl<R: 'static, S: 'static> TcpEntry<R, S> {
@@ -120,8 +49,10 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
         match target {
             Target::Addr(addr) => self.start_connect(key, vec![addr], cx),
             Target::Host(host, port) => match resolver.start(self.id, host, port) {
-                Ok(seq) => self.conn = Conn::Resolving { seq },
+                Ok(ticket) => self.conn = Conn::Resolving { ticket },
                 Err(e) => {
+                    // No resolver thread runs and none could be started: the connect's
+                    // callback hears it (-12), nothing is left queued.
                     log::warn!("cannot start a resolver thread: {e}");
                     let e = LastError::net(NetError::INSUFFICIENT_RESOURCES);
                     self.connect_done(Err(e), cx);
@@ -130,15 +61,20 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
         }
     }
 
-    /// A resolution for this socket came back; one for an older connect is dropped (its
-    /// callback was already answered).
+    /// A resolution for this socket came back. One for another connect (older, closed,
+    /// disconnected or timed out: its ticket is gone and its callback was answered) is
+    /// dropped without touching this socket.
     pub(crate) fn resolved(&mut self, key: usize, res: Resolution, cx: &mut Io<'_, R, S>) {
-        match self.conn {
-            Conn::Resolving { seq } if seq == res.seq => {}
+        match &self.conn {
+            Conn::Resolving { ticket } if ticket.seq() == res.seq => {}
             _ => return,
         }
+        let Some(result) = res.result else {
+            // Skipped: not reached while the ticket lives, which it does here.
+            return;
+        };
         self.conn = Conn::Idle;
-        match res.result {
+        match result {
             Ok(addrs) if !addrs.is_empty() => self.start_connect(key, addrs, cx),
             Ok(_) | Err(_) => {
                 self.connect_done(Err(LastError::net(NetError::NAME_NOT_RESOLVED)), cx)

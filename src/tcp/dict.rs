@@ -20,7 +20,8 @@ pub struct SocketProperties {
     /// An application-defined name (default empty).
     pub name: Option<String>,
     /// Largest `on_receive` payload; 0 or negative means the default, 4096. Reads are capped
-    /// at 1 MiB whatever the value.
+    /// at 1 MiB whatever the value. It bounds an event, it does not size it: an `on_receive`
+    /// of n bytes holds a `Vec` of n bytes (see the crate docs, "Memory per received byte").
     pub buffer_size: Option<i32>,
 }
 

@@ -22,6 +22,7 @@ use crate::ids::{self, Identified, TcpSocketId};
 use crate::info::{ReceiveErrorInfo, SendInfo};
 use crate::net_error::NetError;
 use crate::queue::{Io, Reply, Task};
+use crate::resolver::Ticket;
 use crate::sys;
 
 /// A tcp socket. Fields are private to the `tcp` module: the view and the reactor go
@@ -87,9 +88,10 @@ pub(super) struct PendingSend<R, S> {
 pub(super) enum Conn {
     /// No fd: created and never connected, or disconnected.
     Idle,
-    /// A helper thread is resolving the host name; `seq` matches its resolution.
+    /// The resolver pool is looking the host name up; dropping the ticket (any change of
+    /// `conn`) makes the lookup unwanted, and only this ticket's answer is taken.
     Resolving {
-        seq: u64,
+        ticket: Ticket,
     },
     /// Non-blocking connect in progress; `rest` are the addresses to try next.
     Connecting {

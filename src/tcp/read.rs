@@ -1,6 +1,13 @@
 //! The read path of a tcp socket: one `buffer_size` chunk at a time, each returned to the
 //! turn's dispatcher as an outcome, so that a listener's pause or close between two chunks
 //! stops the next read (D8).
+//!
+//! Every read lands in the reactor's one read buffer (as large as the largest `buffer_size`
+//! read so far, zeroed once when it grows, never per read), and the bytes read are copied
+//! into a `Vec` of exactly their length: an `on_receive` of n bytes holds n bytes, whatever
+//! `buffer_size` is, so an app that keeps what a one-byte-at-a-time peer sends keeps one
+//! byte per byte (not `buffer_size` bytes per byte, as a buffer allocated per read and
+//! truncated would).
 
 use std::io;
 
@@ -13,7 +20,8 @@ use crate::sys;
 
 /// Read size when `buffer_size` is unset or not positive (Chrome's `kDefaultBufferSize`).
 const DEFAULT_BUFFER_SIZE: usize = 4096;
-/// Largest read the reactor allocates for one `on_receive`, whatever `buffer_size` says.
+/// Largest read for one `on_receive`, whatever `buffer_size` says (and so the most the
+/// reactor's read buffer grows to).
 const MAX_READ_SIZE: usize = 1 << 20;
 /// Chunks one read step may deliver before other sockets get their turn.
 pub(crate) const READS_PER_STEP: usize = 16;
@@ -69,8 +77,10 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
         }
     }
 
-    /// Reads one chunk, unless paused or not connected.
-    pub(crate) fn read_one(&mut self, cx: &mut Io<'_, R, S>) -> Read {
+    /// Reads one chunk of at most `buffer_size` bytes into `buf` (the reactor's read buffer,
+    /// grown here to that size if it is smaller), unless paused or not connected; the
+    /// `on_receive` gets a copy of exactly the bytes read.
+    pub(crate) fn read_one(&mut self, buf: &mut Vec<u8>, cx: &mut Io<'_, R, S>) -> Read {
         if self.paused {
             return Read::Done;
         }
@@ -78,14 +88,16 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
         let Conn::Connected { stream, .. } = &mut self.conn else {
             return Read::Done;
         };
-        let mut data = vec![0; size];
-        match sys::read(stream, &mut data) {
+        if buf.len() < size {
+            // Zeroed once, when the buffer grows; reads reuse it as it is.
+            buf.resize(size, 0);
+        }
+        match sys::read(stream, &mut buf[..size]) {
             Ok(0) => self.connection_lost(NetError::CONNECTION_CLOSED, cx),
             Ok(n) => {
-                data.truncate(n);
                 let info = ReceiveInfo {
                     socket_id: TcpSocketId::from_raw(self.id),
-                    data,
+                    data: buf[..n].to_vec(),
                 };
                 // A short read drained the socket buffer: the next byte or FIN is a new edge.
                 // A FIN already reported arrives with no new edge, so then read on until EOF.

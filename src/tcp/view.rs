@@ -136,14 +136,16 @@ impl<'r, S: 'static> Tcp<'r, S> {
         }
     }
 
-    /// Connects to `peer_address` (an IP literal, or a host name resolved off the loop
-    /// thread) and `peer_port`. The callback comes when the handshake completes or fails;
-    /// then, unless paused, reading starts.
+    /// Connects to `peer_address` (an IP literal, or a host name looked up on the reactor's
+    /// resolver pool, see [`ReactorBuilder::resolver_threads`](crate::ReactorBuilder::resolver_threads))
+    /// and `peer_port`. The callback comes when the handshake completes or fails; then,
+    /// unless paused, reading starts.
     ///
     /// # Errors (in this order)
     /// unknown id "Socket not found"; no manifest permission "Does not have permission"; port
     /// outside 0..=65535 -4 (D3); already connected (accepted sockets too) -23; a connect in
-    /// progress -104; resolution failed -105; the connect failed: its code (-102 refused,
+    /// progress -104; no resolver thread could be started -12; resolution failed -105; the
+    /// connect failed: its code (-102 refused,
     /// -118 timed out, ...); disconnected before it finished -3, closed before it finished
     /// "Socket not found" (D5).
     ///

@@ -49,11 +49,12 @@ struct Listening {
 pub(crate) enum Accepted {
     /// A connection became a new, paused tcp socket.
     Socket(AcceptInfo),
-    /// A retryable error, or a connection dropped for want of an id: try the next one.
+    /// A retryable error: try the next connection.
     Skipped,
     /// Nothing (more) to accept now: would block, paused or not listening.
     Done,
-    /// A non-retryable error: the server is now paused.
+    /// A non-retryable error, or no tcp id left for the connection (-12, which closed it):
+    /// the server is now paused.
     Failed(AcceptErrorInfo),
 }
 
@@ -237,8 +238,11 @@ impl ServerEntry {
                 let Some((client, _)) =
                     tcps.insert(|client| TcpEntry::accepted(client, stream, peer))
                 else {
-                    log::error!("no tcp socket id or slot left; closing an accepted connection");
-                    return Accepted::Skipped;
+                    // Every tcp id is live (2^31 - 1 sockets) or no token can carry another
+                    // slab key: this connection is closed, and the app hears it as an accept
+                    // error with the server paused, like any accept failure it must act on.
+                    log::warn!("server {id}: no tcp socket id left; pausing it");
+                    return self.fail_accept(key, NetError::INSUFFICIENT_RESOURCES, cx);
                 };
                 Accepted::Socket(AcceptInfo {
                     socket_id: ServerSocketId::from_raw(id),
@@ -255,14 +259,25 @@ impl ServerEntry {
                     .raw_os_error()
                     .map_or(NetError::FAILED, NetError::from_accept_errno);
                 log::warn!("accept on server {id} failed: {e}; pausing it");
-                if let Err(e) = self.set_paused(key, true, cx) {
-                    log::debug!("deregistering a failed listener: {e}");
-                }
-                Accepted::Failed(AcceptErrorInfo {
-                    socket_id: ServerSocketId::from_raw(id),
-                    result_code: code,
-                })
+                self.fail_accept(key, code, cx)
             }
         }
+    }
+
+    /// Pauses the server and reports `code` as an accept error.
+    #[cold]
+    fn fail_accept<R: 'static, S: 'static>(
+        &mut self,
+        key: usize,
+        code: NetError,
+        cx: &mut Io<'_, R, S>,
+    ) -> Accepted {
+        if let Err(e) = self.set_paused(key, true, cx) {
+            log::debug!("deregistering a failed listener: {e}");
+        }
+        Accepted::Failed(AcceptErrorInfo {
+            socket_id: ServerSocketId::from_raw(self.id),
+            result_code: code,
+        })
     }
 }

@@ -363,3 +363,42 @@ fn failed_registration_when_a_send_must_wait_fails_that_send_and_closes_the_fd()
     let (data, _) = read_to_end_or_error(&mut client);
     assert!(data.len() < 32 << 20 && data.iter().all(|&b| b == b'y'));
 }
+
+#[test]
+fn a_resolver_thread_that_cannot_start_fails_the_connect_with_12_not_only_a_log_line() {
+    let _fds = FdGuard::new();
+    let _faults = Faults;
+    let mut r: Reactor<()> = Reactor::new().unwrap();
+    let id = create(&mut r, &mut (), TcpProps::default());
+    let refused = closed_port();
+    // No resolver thread runs yet and the first cannot start: the connect hears it.
+    fault_injection::inject(Syscall::SpawnThread, libc::EAGAIN, 1);
+    let res = ask(&mut r, &mut (), |r, d| {
+        r.tcp().connect(id, "localhost", refused, d)
+    });
+    assert_last_error(&res, "net::ERR_INSUFFICIENT_RESOURCES", Some(-12));
+    assert_eq!(fault_injection::pending(Syscall::SpawnThread), 0);
+    // The socket is left unconnected and connects again (a thread starts this time).
+    let res = ask(&mut r, &mut (), |r, d| {
+        r.tcp().connect(id, "localhost", refused, d)
+    });
+    assert_last_error(&res, "net::ERR_CONNECTION_REFUSED", Some(-102));
+    // With a thread running, more threads failing to start leave the lookups queued for
+    // it: every connect is answered as usual.
+    fault_injection::inject(Syscall::SpawnThread, libc::EAGAIN, 1000);
+    let answered = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    for _ in 0..50 {
+        let id = create(&mut r, &mut (), TcpProps::default());
+        let out = answered.clone();
+        r.tcp().connect(id, "localhost", refused, move |_, _, res| {
+            out.borrow_mut()
+                .push(res.map_err(|e| e.code().map(|c| c.code())))
+        });
+    }
+    turn_until(&mut r, &mut (), |_| answered.borrow().len() == 50);
+    assert!(
+        answered.borrow().iter().all(|res| *res == Err(Some(-102))),
+        "{:?}",
+        answered.borrow()
+    );
+}

@@ -269,3 +269,40 @@ fn connected_socket_receives_only_after_its_connect_callback() {
         assert_eq!(app.bytes(id), b"greeting");
     });
 }
+
+#[test]
+fn one_byte_segments_kept_by_the_app_hold_what_was_received_not_buffer_size() {
+    // Issue 21: a peer dripping one byte at a time into an app that keeps every chunk (as a
+    // server buffering a request until it is complete does) must cost about a byte per byte,
+    // not `buffer_size` bytes per byte, even at the largest `buffer_size`.
+    with_accepted(|mut r, mut app, id, mut client| {
+        client.set_nodelay(true).unwrap();
+        let props = SocketProperties::new().buffer_size(i32::MAX); // read size capped at 1 MiB
+        ask(&mut r, &mut app, |r, cb| r.tcp().update(id, props, cb)).unwrap();
+        let kept = std::rc::Rc::new(std::cell::RefCell::new(Vec::<Vec<u8>>::new()));
+        let keeper = kept.clone();
+        // The last listener registered gets the event's own `data`, not a copy.
+        r.tcp()
+            .on_receive()
+            .add_owning_listener(move |_, _, info| keeper.borrow_mut().push(info.data));
+        ask(&mut r, &mut app, |r, cb| r.tcp().set_paused(id, false, cb)).unwrap();
+        for i in 0..1000usize {
+            client.write_all(&[i as u8]).unwrap();
+            // One segment, one read: wait for it before sending the next byte.
+            turn_until(&mut r, &mut app, |_| kept.borrow().len() > i);
+        }
+        let kept = kept.borrow();
+        assert_eq!(kept.len(), 1000, "one on_receive per one-byte segment");
+        let bytes: Vec<u8> = kept.concat();
+        assert_eq!(bytes, (0..1000usize).map(|i| i as u8).collect::<Vec<_>>());
+        let capacity: usize = kept.iter().map(Vec::capacity).sum();
+        assert!(
+            capacity < 64 * 1024,
+            "1,000 received bytes kept in {capacity} bytes of capacity"
+        );
+        assert!(
+            kept.iter().all(|d| d.capacity() <= 64),
+            "a chunk holds at most max(n, 64)"
+        );
+    });
+}

@@ -125,8 +125,7 @@ impl Exec {
         self.w.timers.clear();
         self.w.server_issued.clear();
         self.w.tcp_issued.clear();
-        self.w.next_server = 1;
-        self.w.next_tcp = 1;
+        self.w.restart_ids();
         for p in &mut self.w.peers {
             p.tcp = None;
         }

@@ -54,7 +54,7 @@ pub fn fd_count() -> usize {
         .unwrap_or(0)
 }
 
-fn build(manifest: ManifestChoice, batch: u8) -> Reactor<World> {
+fn build(manifest: ManifestChoice, batch: u8, ids: (i32, i32)) -> Reactor<World> {
     let m = SocketsManifest::new();
     let m = match manifest {
         ManifestChoice::None => None,
@@ -66,7 +66,10 @@ fn build(manifest: ManifestChoice, batch: u8) -> Reactor<World> {
         ManifestChoice::ListenOnly => Some(m.allow_listen(["*"]).unwrap()),
         ManifestChoice::ConnectOnly => Some(m.allow_connect(["*:*"]).unwrap()),
     };
-    let mut b = ReactorBuilder::new().accept_batch(1 + batch as usize % 4);
+    let mut b = ReactorBuilder::new()
+        .accept_batch(1 + batch as usize % 4)
+        .ids_from(ids.0)
+        .ids_up_to(ids.1);
     if let Some(m) = m {
         b = b.manifest(m);
     }
@@ -78,6 +81,8 @@ struct Exec {
     w: World,
     input_manifest: ManifestChoice,
     batch: u8,
+    /// `(ids_from, ids_up_to)` of every reactor this run builds.
+    ids: (i32, i32),
     baseline: usize,
 }
 
@@ -92,9 +97,14 @@ pub fn run(input: &Input, opts: &Options) -> Trace {
     let baseline = fd_count();
     let mut ex = Exec {
         r: None,
-        w: World::new(input.manifest, opts.trace),
+        w: World::new(
+            input.manifest,
+            (input.ids_from, input.ids_up_to),
+            opts.trace,
+        ),
         input_manifest: input.manifest,
         batch: input.batch,
+        ids: (input.ids_from, input.ids_up_to),
         baseline,
     };
     ex.new_reactor();
@@ -149,7 +159,7 @@ impl Exec {
     }
 
     fn new_reactor(&mut self) {
-        self.r = Some(build(self.input_manifest, self.batch));
+        self.r = Some(build(self.input_manifest, self.batch, self.ids));
         self.add_observers();
     }
 

@@ -13,11 +13,21 @@ use crate::trace::Got;
 
 impl Exec {
     pub(super) fn server_create(&mut self, name: NameChoice, persistent: FlagChoice) {
-        let id = self.w.next_server;
+        let Some(id) = self.w.issue_server() else {
+            let seq = self.w.expect_exact(
+                "tcpServer.create -> every id live".into(),
+                Got::Err("net::ERR_INSUFFICIENT_RESOURCES".into(), Some(-12)),
+            );
+            let props = tcp_server::SocketProperties::default();
+            self.r().tcp_server().create(
+                props,
+                World::callback(seq, |r| Got::from_result(r, |_| Got::Unit)),
+            );
+            return;
+        };
         let seq = self
             .w
             .expect_exact(format!("tcpServer.create -> {id}"), Got::Created(id));
-        self.w.next_server += 1;
         self.w.server_issued.push(id);
         let (name, persistent) = (name.value(), persistent.value());
         self.w.servers.insert(

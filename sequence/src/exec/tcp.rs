@@ -16,11 +16,21 @@ impl Exec {
         persistent: FlagChoice,
         buffer: BufChoice,
     ) {
-        let id = self.w.next_tcp;
+        let Some(id) = self.w.issue_tcp() else {
+            let seq = self.w.expect_exact(
+                "tcp.create -> every id live".into(),
+                Got::Err("net::ERR_INSUFFICIENT_RESOURCES".into(), Some(-12)),
+            );
+            let props = tcp::SocketProperties::default();
+            self.r().tcp().create(
+                props,
+                World::callback(seq, |r| Got::from_result(r, |_| Got::Unit)),
+            );
+            return;
+        };
         let seq = self
             .w
             .expect_exact(format!("tcp.create -> {id}"), Got::Created(id));
-        self.w.next_tcp += 1;
         self.w.tcp_issued.push(id);
         let (name, persistent, buffer_size) = (name.value(), persistent.value(), buffer.value());
         self.w.tcps.insert(

@@ -919,7 +919,7 @@ mod held {
 }
 
 /// Where the table and the chart go: `CS_BENCH_OUT`, else `accept_throughput/` in the target
-/// directory (`CARGO_TARGET_DIR`, else `target/` in the package).
+/// directory (`CARGO_TARGET_DIR`, else the workspace's `target/`, next to this `bench/` crate).
 fn out_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CS_BENCH_OUT").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
@@ -927,7 +927,7 @@ fn out_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
         .join("accept_throughput")
 }
 

@@ -16,6 +16,8 @@
 //! server's (`listening on 127.0.0.1:<port>`). `--self-test` and `--burst N` are described in
 //! `examples/embed_shared/mod.rs`.
 
+// The command line of every example: the library's examples/common, shared rather than copied.
+#[path = "../../examples/common/mod.rs"]
 mod common;
 mod embed_shared;
 use embed_shared as shared;

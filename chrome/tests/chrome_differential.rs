@@ -1,8 +1,9 @@
-//! The differential runner: every `tests/sequences/*.txt` and N generated command sequences
+//! The differential runner: every `tests/sequences/*.txt` of the library (the repository root's
+//! `tests/sequences/`, shared with its `tests/random_sequences.rs`) and N generated command sequences
 //! run against real Chromium (the oracle app of `chrome/`) and against the library, each with
 //! its own loopback peers, and every observation is compared.
 //!
-//!     cargo test --release --test chrome_differential -- --nocapture
+//!     cargo test --release --test chrome_differential -- --nocapture    # from the root or chrome/
 //!     CS_CHROME_SEQUENCES=1000 CS_CHROME_SEED=7 cargo test --release --test chrome_differential -- --nocapture
 //!
 //! Compared, after every command (each command is issued on its own and both sides settle, so
@@ -39,6 +40,7 @@ use chrome_oracle::scenario::mask_ports;
 use chrome_oracle::{
     Backend, Call, ChromeBackend, Failure, Kind, LibraryBackend, Payload, Peer, Record, Settle, Sid,
 };
+use chrome_sockets::ReactorBuilder;
 use chrome_sockets_sequence::{Cmd, ConnectHost, ConnectPort, Input, Pick, PortChoice};
 use serde_json::Value;
 
@@ -869,13 +871,14 @@ fn chrome_differential() {
     let n = env_number("CS_CHROME_SEQUENCES", 200) as usize;
     let seed = env_number("CS_CHROME_SEED", 1);
     let mut checked_in: Vec<(String, Input)> = Vec::new();
-    // CS_CHROME_DIR runs the `.txt` sequences of another folder (e.g. one failing sequence).
+    // CS_CHROME_DIR runs the `.txt` sequences of another folder (e.g. one failing sequence);
+    // by default the library's, next to this crate.
     let dir = std::env::var_os("CS_CHROME_DIR").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sequences"),
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/sequences"),
         std::path::PathBuf::from,
     );
     let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("tests/sequences")
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "txt"))
@@ -938,7 +941,13 @@ fn chrome_differential() {
         // nothing but the sequence.
         let (c, l) = std::thread::scope(|scope| {
             let library = scope.spawn(|| {
-                let mut library = side(LibraryBackend::new().map_err(|e| e.to_string())?);
+                // A sequence's `ids_from` applies on the library side only (Chrome's
+                // counters cannot be moved): sides are compared by creation order, so a wrap
+                // must be invisible. `ids_up_to` is not applied: a small id space reissues raw
+                // ids within a session, which the creation-order mapping does not allow.
+                let builder = ReactorBuilder::new().ids_from(input.ids_from);
+                let mut library =
+                    side(LibraryBackend::with_builder(builder).map_err(|e| e.to_string())?);
                 library.b.set_settle(Settle {
                     quiet: Duration::from_millis(15),
                     max: Duration::from_secs(5),

@@ -232,18 +232,30 @@ fn mio_floor(stop: Arc<AtomicBool>, tx: mpsc::Sender<SocketAddr>) -> io::Result<
             Err(e) => return Err(e),
         }
         for _event in events.iter() {
-            loop {
-                match listener.accept() {
-                    Ok((stream, _peer)) => drop(stream),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            accept_until_would_block(&listener, |stream| {
+                drop(stream);
+                Ok(())
+            })?;
         }
     }
     Ok(())
+}
+
+/// Accepts until `accept` would block, handing each stream to `take`; an interrupted or
+/// aborted accept is retried, any other error returned (the mio servers' accept drain).
+fn accept_until_would_block(
+    listener: &mio::net::TcpListener,
+    mut take: impl FnMut(TcpStream) -> io::Result<()>,
+) -> io::Result<()> {
+    loop {
+        match listener.accept() {
+            Ok((stream, _peer)) => take(stream)?,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The library: `on_accept` closes each client socket.
@@ -686,27 +698,10 @@ mod held {
 
     /// `--held N` (or `--held=N`; `k` and `M` suffixes), if given.
     pub fn arg() -> Option<usize> {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        let v = args.iter().enumerate().find_map(|(i, a)| {
-            if a == "--held" {
-                args.get(i + 1).cloned()
-            } else {
-                a.strip_prefix("--held=").map(str::to_string)
-            }
-        })?;
-        let v = v.trim().replace('_', "");
-        let (digits, mult) = match v.chars().last() {
-            Some('k' | 'K') => (&v[..v.len() - 1], 1000),
-            Some('m' | 'M') => (&v[..v.len() - 1], 1_000_000),
-            _ => (&v[..], 1),
-        };
-        match digits
-            .parse::<usize>()
-            .ok()
-            .and_then(|n| n.checked_mul(mult))
-        {
-            Some(n) if n > 0 => Some(n),
-            _ => {
+        let v = common::flag_value("--held")?;
+        match common::parse_count(&v) {
+            Some(n) => Some(n),
+            None => {
                 eprintln!("accept_throughput: --held {v:?}: not a count (e.g. 100000, 100k, 1M)");
                 std::process::exit(2);
             }
@@ -803,25 +798,14 @@ mod held {
                 if !events.iter().any(|e| e.token() == LISTENER) {
                     continue;
                 }
-                loop {
-                    match listener.accept() {
-                        Ok((mut stream, _peer)) if streams.len() < n => {
-                            let entry = streams.vacant_entry();
-                            poll.registry().register(
-                                &mut stream,
-                                Token(entry.key()),
-                                Interest::READABLE,
-                            )?;
-                            entry.insert(stream);
-                            held.store(streams.len(), Ordering::Release);
-                        }
-                        Ok((stream, _peer)) => drop(stream),
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
-                        Err(e) => return Err(e),
+                accept_until_would_block(&listener, |stream| {
+                    // Beyond the first `n`, a stream is dropped (closed) at once.
+                    if streams.len() < n {
+                        common::register_in_slab(poll.registry(), &mut streams, stream, |s| s)?;
+                        held.store(streams.len(), Ordering::Release);
                     }
-                }
+                    Ok(())
+                })?;
             }
             Ok(())
         }

@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 #[path = "util/example_runner.rs"]
+#[macro_use]
 mod runner;
 use runner::{run_to_end, run_within, Running, PATIENCE};
 
@@ -163,15 +164,7 @@ const WITH_CLI: [&str; 7] = [
     "soak",
 ];
 
-#[test]
-fn every_example_answers_help_with_its_usage() {
-    runner::each_answers_help_with_its_usage(&WITH_CLI);
-}
-
-#[test]
-fn a_bad_flag_is_one_line_naming_it_and_exit_2() {
-    runner::each_rejects_a_bad_flag_in_one_line_with_exit_2(&WITH_CLI);
-}
+command_line_tests!(WITH_CLI);
 
 #[test]
 fn bad_values_name_the_flag_and_the_value() {

@@ -5,21 +5,14 @@
 //! (`cargo test -p chrome-sockets-hosts`, not `--test embed` alone) so the binaries exist.
 
 #[path = "../../tests/util/example_runner.rs"]
+#[macro_use]
 mod runner;
 use runner::Running;
 
 /// The examples of this crate: all share the library's `examples/common` command line.
 const WITH_CLI: [&str; 4] = ["embed_calloop", "embed_tokio", "embed_mio", "embed_glib"];
 
-#[test]
-fn every_example_answers_help_with_its_usage() {
-    runner::each_answers_help_with_its_usage(&WITH_CLI);
-}
-
-#[test]
-fn a_bad_flag_is_one_line_naming_it_and_exit_2() {
-    runner::each_rejects_a_bad_flag_in_one_line_with_exit_2(&WITH_CLI);
-}
+command_line_tests!(WITH_CLI);
 
 // ----- the reactor embedded in other event loops (hosts/examples/embed_<host>.rs) ------------------
 

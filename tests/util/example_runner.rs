@@ -2,7 +2,8 @@
 //! checks the command line they share (`examples/common/`).
 //!
 //! Not part of `util/mod.rs`: `tests/examples.rs` and `hosts/tests/embed.rs` include this file
-//! by `#[path]`, so that both suites start, wait for and kill an example the same way.
+//! by `#[path]` (as `mod runner`, with `#[macro_use]` for `command_line_tests!`), so that both
+//! suites start, wait for and kill an example the same way.
 
 use std::io::{BufReader, Read};
 use std::path::PathBuf;
@@ -96,26 +97,33 @@ pub fn run_within(name: &str, args: &[&str], limit: Duration) -> (Option<i32>, S
     (out.status.code(), text(out.stdout), text(out.stderr))
 }
 
-/// `--help` and `-h` print `usage: <name> ...` (naming `--help`) on stdout and exit 0.
-pub fn each_answers_help_with_its_usage(names: &[&str]) {
-    for name in names {
-        for flag in ["--help", "-h"] {
-            let (code, out, err) = run_to_end(name, &[flag]);
-            assert_eq!(code, Some(0), "{name} {flag}: {err}");
-            assert!(out.starts_with(&format!("usage: {name}")), "{name}: {out}");
-            assert!(out.contains("--help"), "{name}: {out}");
+/// The two tests of the shared command line, over a suite's list of example names:
+/// `--help`/`-h` print `usage: <name> ...` (naming `--help`) on stdout and exit 0; an unknown
+/// flag is one stderr line `<name>: ...` naming it, nothing on stdout, exit 2.
+macro_rules! command_line_tests {
+    ($names:expr) => {
+        #[test]
+        fn every_example_answers_help_with_its_usage() {
+            for name in $names {
+                for flag in ["--help", "-h"] {
+                    let (code, out, err) = runner::run_to_end(name, &[flag]);
+                    assert_eq!(code, Some(0), "{name} {flag}: {err}");
+                    assert!(out.starts_with(&format!("usage: {name}")), "{name}: {out}");
+                    assert!(out.contains("--help"), "{name}: {out}");
+                }
+            }
         }
-    }
-}
 
-/// An unknown flag is one stderr line `<name>: ...` naming it, nothing on stdout, exit 2.
-pub fn each_rejects_a_bad_flag_in_one_line_with_exit_2(names: &[&str]) {
-    for name in names {
-        let (code, out, err) = run_to_end(name, &["--no-such-flag"]);
-        assert_eq!(code, Some(2), "{name}");
-        assert_eq!(out, "", "{name}");
-        assert_eq!(err.lines().count(), 1, "{name}: {err}");
-        assert!(err.starts_with(&format!("{name}: ")), "{name}: {err}");
-        assert!(err.contains("--no-such-flag"), "{name}: {err}");
-    }
+        #[test]
+        fn a_bad_flag_is_one_line_naming_it_and_exit_2() {
+            for name in $names {
+                let (code, out, err) = runner::run_to_end(name, &["--no-such-flag"]);
+                assert_eq!(code, Some(2), "{name}");
+                assert_eq!(out, "", "{name}");
+                assert_eq!(err.lines().count(), 1, "{name}: {err}");
+                assert!(err.starts_with(&format!("{name}: ")), "{name}: {err}");
+                assert!(err.contains("--no-such-flag"), "{name}: {err}");
+            }
+        }
+    };
 }

@@ -331,11 +331,7 @@ fn child_if_child() -> io::Result<bool> {
         return Ok(false);
     }
     // Nothing outlives the parent, whatever stops it (the hard cap included).
-    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
-    let n: usize = std::env::var(CONNS)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .expect("CS_IDLE_N");
+    let n = common::child_dying_with_parent(CONNS)?;
     if let Err(e) = common::raise_nofile(n as u64 + 256) {
         say(&format!("ERROR {e}"));
         return Ok(true);

@@ -149,6 +149,17 @@ pub fn register_in_slab<T>(
     Ok(())
 }
 
+/// In a bench's child process: ties its life to the parent's (killed when the parent dies,
+/// whatever stops it, the hard cap included) and returns the count the parent put in the
+/// environment variable `var` (a missing or malformed one is a bug of the parent: panics).
+pub fn child_dying_with_parent(var: &str) -> io::Result<usize> {
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+    Ok(std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{var}: a count from the parent")))
+}
+
 /// Ends the process with exit status 3 once `cap` has passed, whatever it is doing.
 pub fn enforce_cap(bench: &'static str, cap: Duration) {
     std::thread::spawn(move || {

@@ -57,20 +57,114 @@ fn unknown(kind: Kind, sid: Sid) -> Error {
     ))
 }
 
+/// How many times [`ChromeBackend`] retries a launch or a reset that timed out, each time
+/// with a fresh Chromium. Only timeouts ([`Error::Timeout`]) are retried: anything Chrome
+/// answered, and a Chromium that exited, is reported as it is.
+pub const CHROME_RETRIES: u32 = 2;
+
+/// Runs `attempt(0)` and, after each timeout, `attempt(1)`, `attempt(2)`, ... up to
+/// [`CHROME_RETRIES`] retries, counted in `retries`. The last timeout's message says how many
+/// retries there were.
+fn with_retries<T>(
+    what: &str,
+    retries: &mut u32,
+    mut attempt: impl FnMut(u32) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let mut n = 0;
+    loop {
+        match attempt(n) {
+            Err(Error::Timeout(why)) if n < CHROME_RETRIES => {
+                n += 1;
+                *retries = retries.saturating_add(1);
+                eprintln!(
+                    "chrome-oracle: {what} timed out ({why}): retry {n} of {CHROME_RETRIES} \
+                     with a fresh Chromium"
+                );
+            }
+            Err(Error::Timeout(why)) => {
+                return Err(Error::Timeout(format!(
+                    "{why}; {what} gave up after {n} retries with a fresh Chromium"
+                )))
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The oracle app in a real Chromium. Sessions are separated by reloading the app, which
 /// closes every socket but (measured) does not restart Chrome's id counters: [`Sid`]s hide that.
+///
+/// A launch or a [`reset`](Backend::reset) that times out is retried with a fresh Chromium, at
+/// most [`CHROME_RETRIES`] times ([`ChromeBackend::retries`] counts them). A reset comes before
+/// a session's first call, so a session always runs from its start on one Chromium. After a
+/// reset that failed, the next reset starts with a fresh Chromium.
 #[derive(Debug)]
 pub struct ChromeBackend {
     chrome: Chrome,
     ids: Ids,
     settle: Settle,
     fresh: bool,
+    retries: u32,
+    inject_timeouts: u32,
+    /// The last reset failed: its Chromium was killed, the next reset starts with a fresh one.
+    broken: bool,
 }
 
 impl ChromeBackend {
-    /// Launches Chromium with the oracle app.
+    /// Launches Chromium with the oracle app; a launch that times out is retried with a fresh
+    /// Chromium (at most [`CHROME_RETRIES`] times).
     pub fn launch() -> Result<ChromeBackend, Error> {
-        Ok(ChromeBackend::new(Chrome::launch()?))
+        let mut retries = 0;
+        let chrome = with_retries("launch", &mut retries, |_| Chrome::launch())?;
+        let mut backend = ChromeBackend::new(chrome);
+        backend.retries = retries;
+        Ok(backend)
+    }
+
+    /// How many times a launch or reset of this backend timed out and was retried with a
+    /// fresh Chromium.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// A test hook: the next `n` attempts to reset (the reload of the app, or the launch of a
+    /// fresh Chromium when retrying) fail at once with [`Error::Timeout`], as a Chromium that
+    /// never shows the page would after 30 s. Tests of the retry use it.
+    pub fn inject_timeouts(&mut self, n: u32) {
+        self.inject_timeouts = n;
+    }
+
+    fn injected(&mut self, what: &str) -> Result<(), Error> {
+        if self.inject_timeouts == 0 {
+            return Ok(());
+        }
+        self.inject_timeouts -= 1;
+        Err(Error::Timeout(format!("{what} (injected)")))
+    }
+
+    /// One reset on the Chromium at hand: reload the app (unless nothing ran since the last
+    /// reset) and clear its log.
+    fn reset_here(&mut self) -> Result<(), Error> {
+        self.injected("the reloaded app never answered")?;
+        if !self.fresh {
+            self.chrome.reload_app()?;
+        }
+        self.chrome.evaluate("reset()")?;
+        self.ids = Ids::default();
+        self.fresh = true;
+        Ok(())
+    }
+
+    /// Replaces the Chromium at hand by a fresh one (the old one is killed first, so the two
+    /// never compete for the machine) and clears the new app's log.
+    fn relaunch(&mut self) -> Result<(), Error> {
+        self.chrome.kill();
+        self.injected("the app's background page never appeared")?;
+        self.chrome = Chrome::launch()?;
+        self.chrome.evaluate("reset()")?;
+        self.ids = Ids::default();
+        self.fresh = true;
+        Ok(())
     }
 
     /// Wraps a launched [`Chrome`] running the oracle app.
@@ -83,6 +177,9 @@ impl ChromeBackend {
                 max: Duration::from_secs(10),
             },
             fresh: true,
+            retries: 0,
+            inject_timeouts: 0,
+            broken: false,
         }
     }
 
@@ -279,13 +376,18 @@ impl Backend for ChromeBackend {
     }
 
     fn reset(&mut self) -> Result<(), Error> {
-        if !self.fresh {
-            self.chrome.reload_app()?;
-        }
-        self.chrome.evaluate("reset()")?;
-        self.ids = Ids::default();
-        self.fresh = true;
-        Ok(())
+        let mut retries = 0;
+        let broken = self.broken;
+        let result = with_retries("reset", &mut retries, |n| {
+            if n == 0 && !broken {
+                self.reset_here()
+            } else {
+                self.relaunch()
+            }
+        });
+        self.retries = self.retries.saturating_add(retries);
+        self.broken = result.is_err();
+        result
     }
 }
 

@@ -21,6 +21,16 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long Chromium may take to show the app's background page.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Chrome counts a `chrome.runtime.reload()` that comes within this long of the app's previous
+/// one as "fast" (`kUnpackedFastReloadTime` in `chrome_runtime_api_delegate.cc`: apps loaded
+/// with `--load-and-launch-app` are an unpacked location).
+const FAST_RELOAD: Duration = Duration::from_millis(1000);
+/// Chrome terminates an unpacked app at its 30th fast reload in a row
+/// (`kUnpackedFastReloadCount`): the reload is refused, the app unloaded, and its background
+/// page never comes back. Measured on Chromium 156: 30 reloads back to back (0.16-0.51 s each)
+/// come back, the 31st never does. [`Chrome::reload_app`] keeps its own count well below.
+const FAST_RELOADS_ALLOWED: u32 = 20;
+
 /// What went wrong driving Chrome. `Display` is one line.
 #[derive(Debug)]
 pub enum Error {
@@ -36,6 +46,9 @@ pub enum Error {
     Js(String),
     /// A scenario used a socket that has not appeared yet, or the like.
     Scenario(String),
+    /// Chromium's browser process went away (crashed or was killed) while the harness was
+    /// talking to it: what the harness was doing and how the process ended.
+    Exited(String),
 }
 
 impl fmt::Display for Error {
@@ -49,6 +62,7 @@ impl fmt::Display for Error {
             Error::Protocol(what) => write!(f, "chromium devtools: {what}"),
             Error::Js(what) => write!(f, "chromium page threw: {what}"),
             Error::Scenario(what) => write!(f, "scenario: {what}"),
+            Error::Exited(what) => write!(f, "chromium exited {what}"),
         }
     }
 }
@@ -96,6 +110,10 @@ pub struct Chrome {
     target: String,
     profile: PathBuf,
     launch_time: Duration,
+    /// When the last reload was known to be done (the reloaded page answered), and how many
+    /// reloads in a row may have been "fast" for Chrome (see [`FAST_RELOAD`]).
+    last_reload: Option<Instant>,
+    fast_reloads: u32,
 }
 
 impl fmt::Debug for Chrome {
@@ -187,6 +205,8 @@ impl Chrome {
             target: String::new(),
             profile,
             launch_time: Duration::ZERO,
+            last_reload: None,
+            fast_reloads: 0,
         };
         chrome.attach_to_app(None, started + READY_TIMEOUT)?;
         chrome.launch_time = started.elapsed();
@@ -234,7 +254,9 @@ impl Chrome {
         }
         let mut bytes = serde_json::to_vec(&msg).map_err(|e| Error::Protocol(e.to_string()))?;
         bytes.push(0);
-        self.to_chrome.write_all(&bytes)?;
+        if let Err(e) = self.to_chrome.write_all(&bytes) {
+            return Err(self.exited(method).unwrap_or(Error::Io(e)));
+        }
         Ok(id)
     }
 
@@ -260,10 +282,34 @@ impl Chrome {
                     return Err(Error::Timeout(format!("no reply to {method}")))
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err(Error::Protocol(format!("chromium exited during {method}")))
+                    return Err(self.exited(method).unwrap_or_else(|| {
+                        Error::Protocol(format!("closed its DevTools pipe during {method}"))
+                    }))
                 }
             }
         }
+    }
+
+    /// [`Error::Exited`] if the browser process has ended (waiting up to a second for it to be
+    /// reaped: the pipe closes a moment before the process is gone), with its exit status.
+    fn exited(&mut self, during: &str) -> Option<Error> {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    return Some(Error::Exited(format!("({status}) during {during}")));
+                }
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+                Ok(None) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// Kills Chromium's whole process group now, as a crash would end it: what the harness
+    /// reports next is [`Error::Exited`]. For tests of that report.
+    pub fn kill(&mut self) {
+        process::kill_group(self.child.id());
+        let _ = self.child.kill();
     }
 
     /// Evaluates `expression` in the app's background page (`awaitPromise`, `returnByValue`)
@@ -321,7 +367,39 @@ impl Chrome {
     /// app is closed and the background page starts again with a fresh script. Chrome keeps
     /// the page's DevTools target across a reload (measured: same target id), so this waits for
     /// the new script to answer on the same session, and re-attaches if the target changed.
+    ///
+    /// Chrome terminates an app that reloads itself too often (30 reloads in a row each within
+    /// 1 s of the previous: its background page then never comes back): this waits, when needed, until more than 1 s has
+    /// passed since the previous reload was done, so Chrome's count starts again. That costs at
+    /// most one second every 20 reloads.
     pub fn reload_app(&mut self) -> Result<(), Error> {
+        self.pace_reload();
+        let result = self.reload_and_wait();
+        self.last_reload = Some(Instant::now());
+        result
+    }
+
+    /// Keeps Chrome's count of fast reloads below its limit. Chrome stamps a reload when its
+    /// browser process handles `chrome.runtime.reload()`: the previous stamp came before the
+    /// previous reload was done (`last_reload`), the next comes after now. So a gap of more
+    /// than [`FAST_RELOAD`] between the two here is one for Chrome too, and resets its count;
+    /// any other reload is counted as fast (this count is never below Chrome's).
+    fn pace_reload(&mut self) {
+        let Some(done) = self.last_reload else {
+            return; // Chrome's first reload of the app is never fast.
+        };
+        if self.fast_reloads + 1 >= FAST_RELOADS_ALLOWED {
+            let slow = done + FAST_RELOAD + Duration::from_millis(20);
+            thread::sleep(slow.saturating_duration_since(Instant::now()));
+        }
+        if done.elapsed() > FAST_RELOAD {
+            self.fast_reloads = 0;
+        } else {
+            self.fast_reloads += 1;
+        }
+    }
+
+    fn reload_and_wait(&mut self) -> Result<(), Error> {
         // The old script marks its window; the reloaded one does not have the mark.
         self.evaluate(
             "window.__oracleOld = true; setTimeout(() => chrome.runtime.reload(), 0); true",

@@ -20,7 +20,7 @@ mod process;
 pub mod scenario;
 mod vocab;
 
-pub use backend::{hex, Backend, ChromeBackend, LibraryBackend, Settle};
+pub use backend::{hex, Backend, ChromeBackend, LibraryBackend, Settle, CHROME_RETRIES};
 pub use bench::{accept_close_load, ChromeAcceptServer, LoadResult};
 pub use chrome::{bench_app_dir, chromium_path, oracle_app_dir, Chrome, Error};
 pub use peer::{keepalive_timer, Peer, PeerListener};

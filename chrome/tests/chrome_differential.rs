@@ -23,7 +23,14 @@
 //! decision, each with its evidence) or fails the run. A decision whose effect persists (the
 //! two sides' states differ from then on by design) ends that sequence's comparison there; the
 //! summary counts those per decision. The last line printed is
-//! `chrome differential: N sequences, M calls compared, 0 unexplained differences`.
+//! `chrome differential: N sequences, M calls compared, 0 unexplained differences, R chrome retries`.
+//!
+//! A Chrome launch or reset (the app reload between two sequences) that times out is retried
+//! with a fresh Chromium, at most twice in a row ([`chrome_oracle::CHROME_RETRIES`]); the
+//! sequence then runs from its start on that Chromium, and `R` counts the retries. Nothing else
+//! is retried: a Chromium that exits during a sequence fails the run with the sequence's name,
+//! the command it was at, and its text. `CS_CHROME_INJECT_TIMEOUTS=i:n` makes the reset before
+//! sequence `i` (0-based, checked-in files first) time out `n` times in a row, to see both.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -669,7 +676,10 @@ fn run_side<B: Backend>(s: &mut Side<B>, input: &Input) -> Result<Vec<Obs>, Stri
     s.accepted.clear();
     let mut out = Vec::with_capacity(input.cmds.len());
     for (index, cmd) in input.cmds.iter().enumerate() {
-        out.push(perform(s, translate(s, cmd, index))?);
+        out.push(
+            perform(s, translate(s, cmd, index))
+                .map_err(|e| format!("at command {index} `{cmd}`: {e}"))?,
+        );
     }
     Ok(out)
 }
@@ -914,8 +924,19 @@ fn chrome_differential() {
     let library_refused = port(&refusers[1]);
     let mut totals = Totals::default();
     let mut rng = Rng(seed);
+    // CS_CHROME_INJECT_TIMEOUTS=i:n: the reset before sequence i times out n times in a row.
+    let inject = std::env::var("CS_CHROME_INJECT_TIMEOUTS").ok().map(|v| {
+        let parsed = v
+            .split_once(':')
+            .and_then(|(i, n)| Some((i.trim().parse::<usize>().ok()?, n.trim().parse().ok()?)));
+        parsed.unwrap_or_else(|| panic!("CS_CHROME_INJECT_TIMEOUTS={v}: expected i:n"))
+    });
     let generated = (0..n).map(|i| (format!("generated #{i} (seed {seed})"), generate(&mut rng)));
-    for (name, input) in checked_in.into_iter().chain(generated) {
+    for (index, (name, input)) in checked_in.into_iter().chain(generated).enumerate() {
+        if let Some((_, times)) = inject.filter(|&(at, _)| at == index) {
+            chrome.b.inject_timeouts(times);
+        }
+        let retries_before = chrome.b.retries();
         // The library side runs in its own thread while Chrome works: the two sides share
         // nothing but the sequence.
         let (c, l) = std::thread::scope(|scope| {
@@ -942,6 +963,10 @@ fn chrome_differential() {
                     .unwrap_or_else(|_| Err("library side panicked".into())),
             )
         });
+        let retried = chrome.b.retries() - retries_before;
+        if retried > 0 {
+            println!("{name}: the chrome reset timed out and was retried {retried} time(s) with a fresh Chromium");
+        }
         match (c, l) {
             (Ok(c), Ok(l)) => compare(&name, &input, &c, &l, &mut totals),
             (c, l) => panic!(
@@ -965,10 +990,11 @@ fn chrome_differential() {
         println!("UNEXPLAINED {u}");
     }
     println!(
-        "chrome differential: {} sequences, {} calls compared, {} unexplained differences",
+        "chrome differential: {} sequences, {} calls compared, {} unexplained differences, {} chrome retries",
         totals.sequences,
         totals.calls,
-        totals.unexplained.len()
+        totals.unexplained.len(),
+        chrome.b.retries()
     );
     assert!(
         totals.unexplained.is_empty(),

@@ -22,11 +22,21 @@
 //!   (connections it accepted live on; a client whose connection was still in the closed
 //!   server's backlog connects again, before any byte was echoed).
 //!
+//! With `--hostile`, the first half of the run is that mix plus a probe timing a 64-byte echo
+//! every millisecond, and the second half adds hostile peers from a child process (slowloris,
+//! a one-byte drip into a buffering listener, never-reading clients against the write
+//! quota, RST storms, connect floods past a small backlog) and bursts of host-name connects;
+//! see `soak_hostile/mod.rs`. Memory, fds and sockets must then stay flat within each half,
+//! the fd count must come back to where it started, and the last line is `hostile: p99 quiet
+//! X us, attack Y us, retained bytes per received byte Z, resolver threads max T, N lost`;
+//! the run fails unless Y <= 10 X, Z <= 2 and T <= 4.
+//!
 //! `--ids-from N` starts both socket id counters at N (`ReactorBuilder::ids_from`), so a run
 //! crosses the wrap from `i32::MAX` to 1 (deviation D12) after `i32::MAX - N` sockets.
 //!
-//! The last line is `soak: N connections, B bytes, 0 lost, ids wrapped K, rss first/last third
-//! X/Y KiB, fds X/Y` (K: how many times a socket id counter wrapped) (the maximum of the first and of the last third of the samples). A quantity
+//! The `soak:` line (the last line without `--hostile`) is `soak: N connections, B bytes, 0
+//! lost, ids wrapped K, rss first/last third X/Y KiB, fds X/Y` (K: how many times a socket id
+//! counter wrapped; X/Y: the maximum of the first and of the last third of the samples). A quantity
 //! "grows" when the last third's maximum is above the first third's by more than 5 % plus a
 //! small absolute slack (1 MiB of memory, 32 fds or sockets). Clients generate and check
 //! their bytes piece by piece, so the memory measured is the reactor's; samples wait while
@@ -37,7 +47,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use chrome_sockets::fault_injection::{self, Syscall};
@@ -47,6 +57,7 @@ use chrome_sockets::{Reactor, ReactorBuilder, ServerSocketId, TcpSocketId};
 use rlimit::Resource;
 
 mod common;
+mod soak_hostile;
 use common::Cli;
 
 /// Bytes one `on_receive` may carry.
@@ -56,7 +67,7 @@ const CLIENTS: usize = 6;
 /// How long a client waits for an echo before it calls the connection lost.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-const USAGE: &str = "usage: soak (--minutes N | --seconds N)
+const USAGE: &str = "usage: soak (--minutes N | --seconds N) [--hostile]
 
 Drives one reactor under mixed load for the given time, sampling memory, fds and socket
 counts (every 10 s, or every second with --seconds); exits 1 if any grows without bound or
@@ -64,21 +75,28 @@ any byte or connection is lost.
 
   --minutes N   run for N minutes, a sample every 10 s
   --seconds N   run for N seconds, a sample every second
+  --hostile     first half quiet, second half under hostile peers (see the source)
+  --attacker    (internal) the hostile mode's child process: MAIN DRIP SINK FLOOD SECONDS
   --ids-from N  start the socket id counters at N (1..=2147483647), e.g. 2147480000 to
                 cross the wrap from i32::MAX to 1 during the run
   --help        this text
 ";
 
 /// How long to run and how often to sample: `--minutes N` (a sample every 10 s) or
-/// `--seconds N` (a sample every second).
-fn parse_args() -> (Duration, Duration, i32) {
+/// `--seconds N` (a sample every second); whether `--hostile`; `--ids-from N`.
+fn parse_args() -> (Duration, Duration, bool, i32) {
     let mut cli = Cli::new("soak", USAGE);
     let mut run = None;
+    let mut hostile = false;
     let mut ids_from = 1;
     while let Some(flag) = cli.next_flag() {
         let (scale, every) = match flag.as_str() {
             "--minutes" => (60.0, Duration::from_secs(10)),
             "--seconds" => (1.0, Duration::from_secs(1)),
+            "--hostile" => {
+                hostile = true;
+                continue;
+            }
             "--ids-from" => {
                 ids_from = cli.value(&flag, "a socket id (1..=2147483647)");
                 if ids_from < 1 {
@@ -94,8 +112,43 @@ fn parse_args() -> (Duration, Duration, i32) {
         }
         run = Some((Duration::from_secs_f64(n * scale), every));
     }
-    let (duration, every) = run.unwrap_or_else(|| cli.fail("expected --minutes N or --seconds N"));
-    (duration, every, ids_from)
+    let (run, every) = run.unwrap_or_else(|| cli.fail("expected --minutes N or --seconds N"));
+    (run, every, hostile, ids_from)
+}
+
+/// Starts a thread named `name`: every thread of the soak is named `soak-*`, so that the
+/// hostile mode can count the threads it did not start. Threads are started by a thread of
+/// their own (`soak-spawner`): a new thread carries its creator's name until it names itself,
+/// and the main thread's (`soak`) is the name a thread the library starts unnamed would carry.
+fn spawn<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<JoinHandle<T>> {
+    type Job = Box<dyn FnOnce() + Send>;
+    static SPAWNER: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> =
+        std::sync::OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let started = thread::Builder::new()
+            .name("soak-spawner".into())
+            .spawn(move || rx.into_iter().for_each(|job| job()));
+        if let Err(e) = started {
+            eprintln!("soak: cannot start the spawner thread: {e}");
+        }
+        std::sync::Mutex::new(tx)
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = name.to_owned();
+    let job: Job = Box::new(move || {
+        let _ = tx.send(thread::Builder::new().name(name).spawn(f));
+    });
+    let sent = spawner.lock().map(|s| s.send(job).is_ok()).unwrap_or(false);
+    match sent {
+        true => rx
+            .recv()
+            .unwrap_or_else(|_| Err(std::io::ErrorKind::Other.into())),
+        false => Err(std::io::ErrorKind::Other.into()),
+    }
 }
 
 /// What the clients report, shared across threads.
@@ -122,6 +175,8 @@ struct Echo {
     accept_errors: u64,
     tcp_count: usize,
     server_count: usize,
+    /// The hostile mode's server side.
+    hostile: Option<soak_hostile::Server>,
 }
 
 fn close(r: &mut Reactor<Echo>, id: TcpSocketId) {
@@ -160,8 +215,13 @@ fn serve(r: &mut Reactor<Echo>) {
         .add_listener(|r, _, info| close(r, info.socket_id));
 }
 
-/// Creates a server listening on a free loopback port; returns its id and port.
-fn new_server(r: &mut Reactor<Echo>, echo: &mut Echo) -> (ServerSocketId, u16) {
+/// Creates a server listening on a free loopback port (with `backlog`, or the default);
+/// returns its id and port.
+fn new_server(
+    r: &mut Reactor<Echo>,
+    echo: &mut Echo,
+    backlog: Option<i32>,
+) -> (ServerSocketId, u16) {
     let id = Arc::new(std::sync::Mutex::new(None));
     let slot = id.clone();
     r.tcp_server()
@@ -169,7 +229,9 @@ fn new_server(r: &mut Reactor<Echo>, echo: &mut Echo) -> (ServerSocketId, u16) {
             let sid = created.expect("create").socket_id;
             *slot.lock().unwrap() = Some(sid);
             r.tcp_server()
-                .listen(sid, "127.0.0.1", 0, None, |_, _, res| res.expect("listen"));
+                .listen(sid, "127.0.0.1", 0, backlog, |_, _, res| {
+                    res.expect("listen")
+                });
         });
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -246,7 +308,7 @@ fn exchange(mut s: TcpStream, conn: u64, len: usize, slow: bool, half_close: boo
             // Out of fds (an EMFILE episode): nothing was sent; try again.
             Err(_) => return Outcome::Retry,
         };
-        thread::spawn(move || {
+        let spawned = spawn("soak-writer", move || {
             let mut at = 0;
             while at < len {
                 let n = PIECE.min(len - at);
@@ -259,7 +321,12 @@ fn exchange(mut s: TcpStream, conn: u64, len: usize, slow: bool, half_close: boo
                 let _ = w.shutdown(Shutdown::Write);
             }
             true
-        })
+        });
+        match spawned {
+            Ok(writer) => writer,
+            // Out of threads for a moment: nothing was sent; try again.
+            Err(_) => return Outcome::Retry,
+        }
     };
     let mut got = 0;
     let mut buf = vec![0u8; if slow { 1024 } else { PIECE }];
@@ -385,6 +452,8 @@ struct Sample {
     rss_kib: u64,
     fds: u64,
     sockets: u64,
+    /// Taken during the hostile mode's attack.
+    attack: bool,
 }
 
 /// Resident memory, from `/proc/self/status` (`VmRSS`, in KiB).
@@ -411,21 +480,50 @@ fn thirds(samples: &[Sample], f: impl Fn(&Sample) -> u64) -> (u64, u64) {
     )
 }
 
+/// Turns the reactor until the process has `fds` fds again (every connection closed), for
+/// at most 15 s; returns the count it ended with.
+fn settle_fds(r: &mut Reactor<Echo>, echo: &mut Echo, fds: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = fd_count();
+        if now == fds || Instant::now() > deadline {
+            return now;
+        }
+        r.turn(Some(Duration::from_millis(5)), echo).expect("turn");
+    }
+}
+
 /// Whether `last` is above `first` by more than 5 % plus `slack`.
 fn grew((first, last): (u64, u64), slack: u64) -> bool {
     last > first + first / 20 + slack
 }
 
 fn main() -> ExitCode {
-    let (duration, every, ids_from) = parse_args();
-    let mut r: Reactor<Echo> = ReactorBuilder::new()
-        .ids_from(ids_from)
-        .build()
-        .expect("reactor");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--attacker") {
+        return soak_hostile::attacker_main(&args[1..]);
+    }
+    let (duration, every, hostile, ids_from) = parse_args();
+    if hostile {
+        // Thousands of connections: the soft fd limit up to the hard one (the attacker, a
+        // child, inherits it).
+        let (_, hard) = rlimit::getrlimit(Resource::NOFILE).expect("getrlimit");
+        rlimit::setrlimit(Resource::NOFILE, hard, hard).expect("raise RLIMIT_NOFILE");
+    }
+    let builder = match hostile {
+        true => soak_hostile::builder(),
+        false => ReactorBuilder::new(),
+    };
+    let mut r: Reactor<Echo> = builder.ids_from(ids_from).build().expect("reactor");
     let mut echo = Echo::default();
-    serve(&mut r);
-    let (main_id, main_port) = new_server(&mut r, &mut echo);
-    let (mut rot_id, rot_port) = new_server(&mut r, &mut echo);
+    match hostile {
+        true => soak_hostile::serve(&mut r),
+        false => serve(&mut r),
+    }
+    let (main_id, main_port) = new_server(&mut r, &mut echo, None);
+    let (mut rot_id, rot_port) = new_server(&mut r, &mut echo, None);
+    let hostile_ports = hostile.then(|| soak_hostile::listen(&mut r, &mut echo, main_port));
+    let fds_at_start = fd_count();
     let ports = [
         Arc::new(AtomicU16::new(main_port)),
         Arc::new(AtomicU16::new(rot_port)),
@@ -435,7 +533,7 @@ fn main() -> ExitCode {
     let mut threads: Vec<_> = (0..CLIENTS)
         .map(|n| {
             let (ports, stop, tally) = (ports.clone(), stop.clone(), tally.clone());
-            thread::spawn(move || client(n, ports, stop, tally))
+            spawn("soak-client", move || client(n, ports, stop, tally)).expect("client thread")
         })
         .collect();
 
@@ -443,6 +541,10 @@ fn main() -> ExitCode {
     let cycle = every / 2;
     let (soft, hard) = rlimit::getrlimit(Resource::NOFILE).expect("getrlimit");
     let start = Instant::now();
+    // In the hostile mode, the second half is the attack.
+    let mut attack = hostile_ports.map(|p| {
+        soak_hostile::Run::start(main_port, p, start + duration / 2, duration / 2, &tally)
+    });
     let mut next_sample = start + every;
     let mut next_episode = start + cycle;
     let mut episode = 0u64;
@@ -455,6 +557,9 @@ fn main() -> ExitCode {
         r.turn(Some(Duration::from_millis(5)), &mut echo)
             .expect("turn");
         let now = Instant::now();
+        if let Some(attack) = attack.as_mut() {
+            attack.tick(&mut r, &mut echo, now);
+        }
         // Servers an accept error paused come back after a moment (not during an EMFILE
         // episode, which would only fail again).
         if restore_limit_at.is_none() && !echo.to_resume.is_empty() {
@@ -483,7 +588,9 @@ fn main() -> ExitCode {
                 1 => {
                     // A storm of connections at once, from its own thread.
                     let (port, stop, tally) = (ports[0].clone(), stop.clone(), tally.clone());
-                    threads.push(thread::spawn(move || storm(64, port, stop, tally)));
+                    if let Ok(t) = spawn("soak-storm", move || storm(64, port, stop, tally)) {
+                        threads.push(t);
+                    }
                 }
                 2 => {
                     fault_injection::inject(Syscall::Accept, libc::ENOBUFS, 1);
@@ -498,7 +605,7 @@ fn main() -> ExitCode {
                 _ => {
                     // Close the second server and open a new one on a new port.
                     r.tcp_server().close(rot_id, |_, _, _| {});
-                    let (id, port) = new_server(&mut r, &mut echo);
+                    let (id, port) = new_server(&mut r, &mut echo, None);
                     rot_id = id;
                     ports[1].store(port, Ordering::Relaxed);
                 }
@@ -517,9 +624,16 @@ fn main() -> ExitCode {
                 i += 1;
             }
         }
-        let storming = threads.len() > CLIENTS;
-        if now >= next_sample && restore_limit_at.is_none() && !storming {
-            next_sample += every;
+        // Under attack, thousands of connections are open: a storm's 64 are not growth.
+        let attacking = attack.as_ref().is_some_and(|a| a.attacking());
+        let storming = threads.len() > CLIENTS && !attacking;
+        if now >= next_sample
+            && restore_limit_at.is_none()
+            && !storming
+            && soak_hostile::settled(&echo)
+        {
+            // After a long wait, one sample, not one per missed interval.
+            next_sample = (next_sample + every).max(now);
             // The socket counts come from the previous sample's request.
             let c = counts.clone();
             r.tcp().get_sockets(move |_, _, l| {
@@ -535,10 +649,11 @@ fn main() -> ExitCode {
                 rss_kib: rss_kib(),
                 fds: fd_count(),
                 sockets: (echo.tcp_count + echo.server_count) as u64,
+                attack: attacking,
             };
             println!(
                 "soak: t={:>5.0}s rss {} KiB, fds {}, sockets {}, connections {}, lost {}, \
-                 accept errors {}",
+                 accept errors {}{}",
                 start.elapsed().as_secs_f64(),
                 s.rss_kib,
                 s.fds,
@@ -546,12 +661,14 @@ fn main() -> ExitCode {
                 tally.connections.load(Ordering::Relaxed),
                 tally.lost.load(Ordering::Relaxed),
                 echo.accept_errors,
+                if s.attack { " (attack)" } else { "" },
             );
             samples.push(s);
         }
     }
     rlimit::setrlimit(Resource::NOFILE, soft, hard).expect("restore RLIMIT_NOFILE");
     fault_injection::clear();
+    let measured = attack.as_mut().map(|a| a.finish(&mut r, &mut echo));
     for sid in std::mem::take(&mut echo.to_resume) {
         r.tcp_server().set_paused(sid, false, |_, _, _| {});
     }
@@ -570,10 +687,26 @@ fn main() -> ExitCode {
             tally.lost("a client thread panicked".into());
         }
     }
+    // Every connection gone, the fds come back to where they were before the first client.
+    let fds_at_end = match hostile {
+        true => settle_fds(&mut r, &mut echo, fds_at_start),
+        false => fds_at_start,
+    };
 
-    let rss = thirds(&samples, |s| s.rss_kib);
-    let fds = thirds(&samples, |s| s.fds);
-    let sockets = thirds(&samples, |s| s.sockets);
+    // In the hostile mode, each half must stay flat on its own; the line shows the attack.
+    let (quiet, attacked): (Vec<Sample>, Vec<Sample>) = samples.iter().partition(|s| !s.attack);
+    // Under attack, the never-readers fill the write quota every 2 s and their unsent bytes
+    // are freed when they are closed: a sample may or may not catch that much more memory.
+    let phases = match hostile {
+        true => vec![
+            ("quiet ", quiet, 1024),
+            ("attack ", attacked, 1024 + soak_hostile::PENDING_KIB),
+        ],
+        false => vec![("", samples, 1024)],
+    };
+    let shown = &phases[phases.len() - 1].1;
+    let rss = thirds(shown, |s| s.rss_kib);
+    let fds = thirds(shown, |s| s.fds);
     let lost = tally.lost.load(Ordering::Relaxed);
     println!(
         "soak: {} connections, {} bytes, {lost} lost, ids wrapped {}, rss first/last third {}/{} KiB, fds {}/{}",
@@ -586,22 +719,38 @@ fn main() -> ExitCode {
         fds.1,
     );
     let mut failed = lost > 0;
-    for (name, v, slack) in [
-        ("rss", rss, 1024),
-        ("fds", fds, 32),
-        ("sockets", sockets, 32),
-    ] {
-        if grew(v, slack) {
-            eprintln!(
-                "soak: {name} grew: first third max {}, last third max {}",
-                v.0, v.1
-            );
+    for (phase, samples, rss_slack) in &phases {
+        for (name, v, slack) in [
+            ("rss", thirds(samples, |s| s.rss_kib), *rss_slack),
+            ("fds", thirds(samples, |s| s.fds), 32),
+            ("sockets", thirds(samples, |s| s.sockets), 32),
+        ] {
+            if grew(v, slack) {
+                eprintln!(
+                    "soak: {phase}{name} grew: first third max {}, last third max {}",
+                    v.0, v.1
+                );
+                failed = true;
+            }
+        }
+        if samples.len() < 3 {
+            eprintln!("soak: only {} {phase}samples: run longer", samples.len());
             failed = true;
         }
     }
-    if samples.len() < 3 {
-        eprintln!("soak: only {} samples: run longer", samples.len());
+    if fds_at_end != fds_at_start {
+        eprintln!("soak: {fds_at_start} fds at the start, {fds_at_end} at the end");
         failed = true;
+    }
+    if let (Some(mut attack), Some((hist, threads))) = (attack, measured) {
+        let summary = soak_hostile::Summary {
+            phases: [&phases[0].1, &phases[1].1],
+            hist,
+            threads,
+            lost,
+            fds: (fds_at_start, fds_at_end),
+        };
+        failed |= !summary.report(&mut attack, &mut echo);
     }
     match failed {
         true => ExitCode::FAILURE,

@@ -544,7 +544,7 @@ mod tests {
     /// What an idle connection costs at a million of them: the id map's share (8-byte slots,
     /// at most half used) is 2^21 slots for 1,000,000 ids, 16.8 bytes each, all of them still
     /// found; with the 72-byte slab entry that makes the 89 bytes per connection of
-    /// `docs/performance-scale.md`.
+    /// `docs/performance.md`, "Performance at scale".
     #[test]
     fn a_million_ids_cost_the_id_map_under_17_bytes_each() {
         const N: i32 = 1_000_000;

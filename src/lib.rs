@@ -58,7 +58,9 @@
 //! where Chrome passes one, the [`NetError`] code. Match on [`LastError::kind`] (a
 //! [`LastErrorKind`]) to tell errors apart; the message is for people and logs. Accept and read
 //! failures arrive as events. Only the OS poll failing, or a turn started from inside a callback
-//! ([`ReentrantTurn`]), comes back from a turn as `io::Error`.
+//! ([`ReentrantTurn`]), comes back from a turn as `io::Error`. Every place the library closes
+//! a connection, drops data or swallows an error, and who is told and how, is tabled in the
+//! repository's `docs/failure-reporting.md`.
 //!
 //! ```
 //! use chrome_sockets::{tcp_server::SocketProperties, LastErrorKind, NetError, Reactor};

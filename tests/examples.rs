@@ -476,32 +476,54 @@ fn replay_refuses_a_missing_file_and_a_raw_input_with_a_clear_message() {
 // ----- examples/soak.rs in quick mode: five seconds of the whole mix end with nothing lost,
 // memory and fds flat, and the promised summary line ------------------------------------------
 
-#[test]
-fn soak_five_seconds_of_the_mix_lose_nothing_and_stay_flat() {
-    let (code, stdout, stderr) = run_within("soak", &["--seconds", "5"], Duration::from_secs(120));
-    assert_eq!(code, Some(0), "soak failed:\n{stdout}\n{stderr}");
+/// Checks a `soak:` summary line and returns how many times an id counter wrapped.
+fn check_soak_line(stdout: &str) -> u64 {
     let last = stdout.lines().last().expect("a summary line");
-    // soak: N connections, B bytes, 0 lost, rss first/last third X/Y KiB, fds X/Y
+    // soak: N connections, B bytes, 0 lost, ids wrapped K, rss first/last third X/Y KiB, fds X/Y
     let words: Vec<&str> = last.split_whitespace().collect();
     assert_eq!(words[0], "soak:", "{last}");
     assert!(words[1].parse::<u64>().unwrap() > 0, "{last}");
     assert_eq!(words[2], "connections,", "{last}");
     assert!(words[3].parse::<u64>().unwrap() > 0, "{last}");
     assert_eq!(
-        &words[4..10],
-        ["bytes,", "0", "lost,", "rss", "first/last", "third"]
+        &words[4..9],
+        ["bytes,", "0", "lost,", "ids", "wrapped"],
+        "{last}"
     );
+    let wraps: u64 = words[9].strip_suffix(',').expect("K,").parse().unwrap();
+    assert_eq!(&words[10..13], ["rss", "first/last", "third"], "{last}");
     let pair = |w: &str| -> (u64, u64) {
         let (a, b) = w.split_once('/').expect("X/Y");
         (a.parse().unwrap(), b.parse().unwrap())
     };
-    let (rss0, rss1) = pair(words[10]);
+    let (rss0, rss1) = pair(words[13]);
     assert!(rss0 > 0 && rss1 > 0, "{last}");
-    assert_eq!(words[11], "KiB,", "{last}");
-    assert_eq!(words[12], "fds", "{last}");
-    let (fds0, fds1) = pair(words[13]);
+    assert_eq!(words[14], "KiB,", "{last}");
+    assert_eq!(words[15], "fds", "{last}");
+    let (fds0, fds1) = pair(words[16]);
     assert!(fds0 > 0 && fds1 > 0, "{last}");
-    assert_eq!(words.len(), 14, "{last}");
+    assert_eq!(words.len(), 17, "{last}");
+    wraps
+}
+
+#[test]
+fn soak_five_seconds_of_the_mix_lose_nothing_and_stay_flat() {
+    let (code, stdout, stderr) = run_within("soak", &["--seconds", "5"], Duration::from_secs(120));
+    assert_eq!(code, Some(0), "soak failed:\n{stdout}\n{stderr}");
+    assert_eq!(
+        check_soak_line(&stdout),
+        0,
+        "ids start at 1: no wrap in 5 s"
+    );
+}
+
+#[test]
+fn soak_ids_from_crosses_the_wrap_and_loses_nothing() {
+    // 100 ids below i32::MAX: the soak's first second of connections crosses the wrap.
+    let args = ["--seconds", "3", "--ids-from", "2147483547"];
+    let (code, stdout, stderr) = run_within("soak", &args, Duration::from_secs(120));
+    assert_eq!(code, Some(0), "soak failed:\n{stdout}\n{stderr}");
+    assert!(check_soak_line(&stdout) >= 1, "{stdout}");
 }
 
 #[test]

@@ -134,6 +134,12 @@ impl ReactorBuilder {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 ///
+/// # Dropping
+/// Dropping a reactor closes every socket it owns (the ports are free at once) and drops,
+/// without running them, every queued callback, event, timer and listener, as
+/// [`unload_app`](Reactor::unload_app) does: nobody is left to call. Turn it until the
+/// callbacks you wait for have run before dropping it.
+///
 /// # Threads
 /// A `Reactor` is neither `Send` nor `Sync`: callbacks and listeners are plain boxed closures
 /// (they may hold `Rc`s and other single-threaded state, and run on the thread that turns
@@ -540,7 +546,7 @@ impl<S> fmt::Debug for Reactor<S> {
 mod tests {
     /// An idle accepted connection is one slab entry plus its id-map slot; the entry's 72
     /// bytes are most of the library's bytes per connection at any scale (the growth table of
-    /// `docs/performance-scale.md`): growing it shows up there.
+    /// `docs/performance.md`, "Performance at scale"): growing it shows up there.
     #[test]
     fn an_idle_connection_entry_is_at_most_72_bytes() {
         assert!(std::mem::size_of::<super::TcpSocket<()>>() <= 72);

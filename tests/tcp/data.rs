@@ -306,3 +306,41 @@ fn one_byte_segments_kept_by_the_app_hold_what_was_received_not_buffer_size() {
         );
     });
 }
+
+/// docs/failure-reporting.md rows 14 and 15: with no listener an event is lost, as in Chrome
+/// (reference §0.2), but the accepted socket is not: `get_sockets` lists it, and bytes read
+/// while no `on_receive` listener is registered are not replayed to a later listener.
+#[test]
+fn events_with_no_listener_are_lost_as_in_chrome_but_the_accepted_socket_is_listed() {
+    let mut r: Reactor<Rec> = Reactor::new().unwrap();
+    let mut rec = Rec::default();
+    let (_server, addr) = listening_server(&mut r, &mut rec, "127.0.0.1");
+    let mut client = connect(addr);
+    client.write_all(b"lost").unwrap();
+
+    let mut sockets = Vec::new();
+    for _ in 0..500 {
+        sockets = ask(&mut r, &mut rec, |r, d| r.tcp().get_sockets(d)).unwrap();
+        if !sockets.is_empty() {
+            break;
+        }
+        idle_work(&mut r, &mut rec, 1);
+    }
+    assert_eq!(sockets.len(), 1, "the accepted socket is live");
+    let id = sockets[0].socket_id;
+    assert!(sockets[0].connected && sockets[0].paused);
+
+    // Unpaused with no on_receive listener: "lost" is read and dispatched to nobody.
+    ask(&mut r, &mut rec, |r, d| r.tcp().set_paused(id, false, d)).unwrap();
+    // (The read step runs in the turn that answers the unpause; these turns let it finish.)
+    idle_work(&mut r, &mut rec, 5);
+    record_events(&mut r);
+    client.write_all(b"kept").unwrap();
+    turn_until(&mut r, &mut rec, |rec| rec.bytes(id).len() >= 4);
+    assert_eq!(
+        rec.bytes(id),
+        b"kept",
+        "unread, \"lost\" would arrive first"
+    );
+    assert!(rec.accepted.is_empty(), "the accept event is not replayed");
+}

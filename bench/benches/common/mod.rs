@@ -261,7 +261,7 @@ pub fn room_for_sockets(sockets: u64, per_process: u64) -> Result<(), String> {
             ));
         }
     }
-    // About 3.9 KB of kernel memory per idle loopback socket (measured: docs/performance-scale.md),
+    // About 3.9 KB of kernel memory per idle loopback socket (measured: docs/performance.md, "Performance at scale"),
     // so 4 KiB, plus 1 GiB of slack.
     let need = sockets * 4096 + (1 << 30);
     if let Some(avail) = meminfo_kb("MemAvailable") {

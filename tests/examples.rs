@@ -4,48 +4,18 @@
 //! `cargo test` builds every example before it runs any test; run the whole suite (not
 //! `--test examples` alone) so the binaries exist.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-const PATIENCE: Duration = Duration::from_secs(20);
+#[path = "util/example_runner.rs"]
+#[macro_use]
+mod runner;
+use runner::{run_to_end, run_within, Running, PATIENCE};
 
-/// `target/<profile>/examples/<name>`, next to this test binary's `deps/` folder.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir");
-    let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run the whole suite with `cargo test`, which builds the examples",
-        path.display()
-    );
-    path
-}
-
-/// A running example, killed if a test fails before it exits.
-struct Running {
-    child: Child,
-    stdout: BufReader<std::process::ChildStdout>,
-}
-
+/// What the examples of this crate (not those of `hosts/`) print as they start.
 impl Running {
-    fn start(name: &str, args: &[&str]) -> Running {
-        let mut child = Command::new(example(name))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawning the example");
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        Running { child, stdout }
-    }
-
     fn line(&mut self) -> String {
         let mut line = String::new();
         self.stdout.read_line(&mut line).expect("reading stdout");
@@ -60,27 +30,6 @@ impl Running {
             .unwrap_or_else(|| panic!("first line is {line:?}"));
         let (ip, port) = rest.rsplit_once(':').expect("address:port");
         SocketAddr::new(ip.parse().expect("ip"), port.parse().expect("port"))
-    }
-
-    /// Waits (bounded) for the process to exit; returns the rest of stdout.
-    fn finish(mut self) -> (bool, String) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                let mut rest = String::new();
-                self.stdout.read_to_string(&mut rest).unwrap();
-                return (status.success(), rest);
-            }
-            assert!(Instant::now() < deadline, "the example did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -202,33 +151,6 @@ fn remote_wake_ends_a_turn_blocked_without_timeout() {
     assert!(out.contains("turn(None) returned after"), "{out}");
 }
 
-/// Runs an example to its end (killed after [`PATIENCE`]): (exit code, stdout, stderr).
-fn run_to_end(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    run_within(name, args, PATIENCE)
-}
-
-/// Runs an example to its end, killed if it outlives `limit`: (exit code, stdout, stderr).
-fn run_within(name: &str, args: &[&str], limit: Duration) -> (Option<i32>, String, String) {
-    let mut child = Command::new(example(name))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning the example");
-    let deadline = Instant::now() + limit;
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{name} {args:?} did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().expect("output");
-    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
-    (out.status.code(), text(out.stdout), text(out.stderr))
-}
-
 /// The examples with the shared command line (`examples/common/`).
 /// Every example: all share `examples/common`'s command line.
 /// (`hosts/tests/embed.rs` checks the same of the `embed_<host>` examples of `hosts/`.)
@@ -242,29 +164,7 @@ const WITH_CLI: [&str; 7] = [
     "soak",
 ];
 
-#[test]
-fn every_example_answers_help_with_its_usage() {
-    for name in WITH_CLI {
-        for flag in ["--help", "-h"] {
-            let (code, out, err) = run_to_end(name, &[flag]);
-            assert_eq!(code, Some(0), "{name} {flag}: {err}");
-            assert!(out.starts_with(&format!("usage: {name}")), "{name}: {out}");
-            assert!(out.contains("--help"), "{name}: {out}");
-        }
-    }
-}
-
-#[test]
-fn a_bad_flag_is_one_line_naming_it_and_exit_2() {
-    for name in WITH_CLI {
-        let (code, out, err) = run_to_end(name, &["--no-such-flag"]);
-        assert_eq!(code, Some(2), "{name}");
-        assert_eq!(out, "", "{name}");
-        assert_eq!(err.lines().count(), 1, "{name}: {err}");
-        assert!(err.starts_with(&format!("{name}: ")), "{name}: {err}");
-        assert!(err.contains("--no-such-flag"), "{name}: {err}");
-    }
-}
+command_line_tests!(WITH_CLI);
 
 #[test]
 fn bad_values_name_the_flag_and_the_value() {

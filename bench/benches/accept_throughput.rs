@@ -219,31 +219,60 @@ fn loopback() -> SocketAddr {
 
 /// The floor: one thread, a mio listener, drain `accept` until would-block, drop each stream.
 fn mio_floor(stop: Arc<AtomicBool>, tx: mpsc::Sender<SocketAddr>) -> io::Result<()> {
-    let mut poll = Poll::new()?;
-    let mut listener = mio::net::TcpListener::bind(loopback())?;
-    poll.registry()
-        .register(&mut listener, Token(0), Interest::READABLE)?;
-    tx.send(listener.local_addr()?).expect("main waits");
+    let (mut poll, listener) = mio_listening(Token(0), &tx)?;
     let mut events = Events::with_capacity(1024);
     while !stop.load(Ordering::Relaxed) {
-        match poll.poll(&mut events, None) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+        if !poll_events(&mut poll, &mut events)? {
+            continue;
         }
         for _event in events.iter() {
-            loop {
-                match listener.accept() {
-                    Ok((stream, _peer)) => drop(stream),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            accept_until_would_block(&listener, |stream| {
+                drop(stream);
+                Ok(())
+            })?;
         }
     }
     Ok(())
+}
+
+/// A mio `Poll` and a listener on 127.0.0.1 registered for reading under `token`; the
+/// listener's address is sent to the main thread.
+fn mio_listening(
+    token: Token,
+    tx: &mpsc::Sender<SocketAddr>,
+) -> io::Result<(Poll, mio::net::TcpListener)> {
+    let poll = Poll::new()?;
+    let mut listener = mio::net::TcpListener::bind(loopback())?;
+    poll.registry()
+        .register(&mut listener, token, Interest::READABLE)?;
+    tx.send(listener.local_addr()?).expect("main waits");
+    Ok((poll, listener))
+}
+
+/// Waits for events without a timeout; `Ok(false)` when a signal interrupted the wait.
+fn poll_events(poll: &mut Poll, events: &mut Events) -> io::Result<bool> {
+    match poll.poll(events, None) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Accepts until `accept` would block, handing each stream to `take`; an interrupted or
+/// aborted accept is retried, any other error returned (the mio servers' accept drain).
+fn accept_until_would_block(
+    listener: &mio::net::TcpListener,
+    mut take: impl FnMut(TcpStream) -> io::Result<()>,
+) -> io::Result<()> {
+    loop {
+        match listener.accept() {
+            Ok((stream, _peer)) => take(stream)?,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The library: `on_accept` closes each client socket.
@@ -252,17 +281,26 @@ fn library(
 ) -> impl FnOnce(Arc<AtomicBool>, mpsc::Sender<SocketAddr>) -> io::Result<()> + Send {
     move |stop, tx| {
         let mut r: Reactor = ReactorBuilder::new().accepted_sockets(accepted).build()?;
-        let mut app = ();
         r.tcp_server().on_accept().add_listener(|r, _, info| {
             r.tcp().close(info.client_socket_id, |_, _, _| {});
         });
-        tx.send(common::listen_on_loopback(&mut r, &mut app)?)
-            .expect("main waits");
-        while !stop.load(Ordering::Relaxed) {
-            r.turn(None, &mut app)?;
-        }
-        Ok(())
+        serve_until_stopped(r, (), &stop, tx)
     }
+}
+
+/// Listens on 127.0.0.1, sends the address to the main thread, then turns `r` until `stop`.
+fn serve_until_stopped<S: 'static>(
+    mut r: Reactor<S>,
+    mut state: S,
+    stop: &AtomicBool,
+    tx: mpsc::Sender<SocketAddr>,
+) -> io::Result<()> {
+    tx.send(common::listen_on_loopback(&mut r, &mut state)?)
+        .expect("main waits");
+    while !stop.load(Ordering::Relaxed) {
+        r.turn(None, &mut state)?;
+    }
+    Ok(())
 }
 
 /// The library sharded over `threads` reactors, one per thread, each with a `reuse_port`
@@ -640,23 +678,18 @@ fn main() -> io::Result<()> {
     if let Some(n) = held {
         // cells[round][level][server]: servers are mio, lib, mio+held, lib+held.
         let li = LEVELS.iter().position(|&l| l == 16).expect("16 in flight");
-        let vs_empty = |with: usize, without: usize| {
+        // The median over rounds of `of(server with) / of(server without)`.
+        let ratio = |of: fn(&Cell) -> f64, with: usize, without: usize| {
             median(
                 cells
                     .iter()
-                    .map(|c| c[li][with].conn_per_s / c[li][without].conn_per_s)
+                    .map(|c| of(&c[li][with]) / of(&c[li][without]))
                     .collect(),
             )
         };
+        let vs_empty = |with, without| ratio(|c| c.conn_per_s, with, without);
         // Server CPU per connection, which the load generator's share of the cores moves less.
-        let cpu_vs_empty = |with: usize, without: usize| {
-            median(
-                cells
-                    .iter()
-                    .map(|c| c[li][with].cpu_us_per_conn / c[li][without].cpu_us_per_conn)
-                    .collect(),
-            )
-        };
+        let cpu_vs_empty = |with, without| ratio(|c| c.cpu_us_per_conn, with, without);
         println!(
             "accept_held_cpu held={n} lib_cpu_per_conn_vs_empty={:.3} \
              mio_cpu_per_conn_vs_empty={:.3}",
@@ -686,27 +719,10 @@ mod held {
 
     /// `--held N` (or `--held=N`; `k` and `M` suffixes), if given.
     pub fn arg() -> Option<usize> {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        let v = args.iter().enumerate().find_map(|(i, a)| {
-            if a == "--held" {
-                args.get(i + 1).cloned()
-            } else {
-                a.strip_prefix("--held=").map(str::to_string)
-            }
-        })?;
-        let v = v.trim().replace('_', "");
-        let (digits, mult) = match v.chars().last() {
-            Some('k' | 'K') => (&v[..v.len() - 1], 1000),
-            Some('m' | 'M') => (&v[..v.len() - 1], 1_000_000),
-            _ => (&v[..], 1),
-        };
-        match digits
-            .parse::<usize>()
-            .ok()
-            .and_then(|n| n.checked_mul(mult))
-        {
-            Some(n) if n > 0 => Some(n),
-            _ => {
+        let v = common::flag_value("--held")?;
+        match common::parse_count(&v) {
+            Some(n) => Some(n),
+            None => {
                 eprintln!("accept_throughput: --held {v:?}: not a count (e.g. 100000, 100k, 1M)");
                 std::process::exit(2);
             }
@@ -739,11 +755,7 @@ mod held {
         let Ok(addrs) = std::env::var(CLIENT) else {
             return Ok(false);
         };
-        rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
-        let n: usize = std::env::var(CONNS)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .expect("CS_HELD_N");
+        let n = common::child_dying_with_parent(CONNS)?;
         let addrs: Vec<SocketAddr> = addrs
             .split(',')
             .map(|a| a.parse().expect("CS_HELD_CLIENT: addresses"))
@@ -785,43 +797,25 @@ mod held {
         held: Arc<AtomicUsize>,
     ) -> impl FnOnce(Arc<AtomicBool>, mpsc::Sender<SocketAddr>) -> io::Result<()> + Send {
         move |stop, tx| {
-            let mut poll = Poll::new()?;
-            let mut listener = mio::net::TcpListener::bind(loopback())?;
             const LISTENER: Token = Token(usize::MAX);
-            poll.registry()
-                .register(&mut listener, LISTENER, Interest::READABLE)?;
-            tx.send(listener.local_addr()?).expect("main waits");
+            let (mut poll, listener) = mio_listening(LISTENER, &tx)?;
             let mut streams: slab::Slab<TcpStream> = slab::Slab::with_capacity(n);
             let mut events = Events::with_capacity(1024);
             while !stop.load(Ordering::Relaxed) {
-                match poll.poll(&mut events, None) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                }
                 // Held streams stay idle until the end (their close is ignored).
-                if !events.iter().any(|e| e.token() == LISTENER) {
+                if !poll_events(&mut poll, &mut events)?
+                    || !events.iter().any(|e| e.token() == LISTENER)
+                {
                     continue;
                 }
-                loop {
-                    match listener.accept() {
-                        Ok((mut stream, _peer)) if streams.len() < n => {
-                            let entry = streams.vacant_entry();
-                            poll.registry().register(
-                                &mut stream,
-                                Token(entry.key()),
-                                Interest::READABLE,
-                            )?;
-                            entry.insert(stream);
-                            held.store(streams.len(), Ordering::Release);
-                        }
-                        Ok((stream, _peer)) => drop(stream),
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
-                        Err(e) => return Err(e),
+                accept_until_would_block(&listener, |stream| {
+                    // Beyond the first `n`, a stream is dropped (closed) at once.
+                    if streams.len() < n {
+                        common::register_in_slab(poll.registry(), &mut streams, stream, |s| s)?;
+                        held.store(streams.len(), Ordering::Release);
                     }
-                }
+                    Ok(())
+                })?;
             }
             Ok(())
         }
@@ -837,7 +831,6 @@ mod held {
             let mut r: Reactor<usize> = ReactorBuilder::new()
                 .accepted_sockets(AcceptedSockets::ChromeDefaults)
                 .build()?;
-            let mut kept = 0usize;
             r.tcp_server()
                 .on_accept()
                 .add_listener(move |r, kept, info| {
@@ -848,12 +841,8 @@ mod held {
                         r.tcp().close(info.client_socket_id, |_, _, _| {});
                     }
                 });
-            tx.send(common::listen_on_loopback(&mut r, &mut kept)?)
-                .expect("main waits");
-            while !stop.load(Ordering::Relaxed) {
-                r.turn(None, &mut kept)?;
-            }
-            Ok(())
+            // The state counts the sockets kept.
+            serve_until_stopped(r, 0usize, &stop, tx)
         }
     }
 

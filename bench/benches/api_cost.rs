@@ -155,13 +155,7 @@ fn row(case: &str, (ns, rate): (f64, f64), ratio: Option<f64>) {
 fn main() -> io::Result<()> {
     let cfg = config((3, 0.1), (7, 0.5), (55.0, 600.0), 0.01);
     enforce_cap("api_cost", cfg.cap);
-    println!(
-        "api_cost: {} rounds, {:.2} s per case and round{}; cap {:?}",
-        cfg.rounds,
-        cfg.seconds,
-        if cfg.quick { " (quick)" } else { "" },
-        cfg.cap
-    );
+    println!("api_cost: {}; cap {:?}", cfg.describe(), cfg.cap);
     // 11,001 listeners plus a few fds per reactor.
     let limit = rlimit::increase_nofile_limit(12_000)?;
     let big = if limit >= 11_100 { 10_000 } else { 1_000 };

@@ -222,15 +222,9 @@ fn serve_mio(n: usize) -> io::Result<()> {
             if event.token() == LISTENER {
                 loop {
                     match listener.accept() {
-                        Ok((mut s, _)) => {
+                        Ok((s, _)) => {
                             first.get_or_insert_with(Instant::now);
-                            let entry = streams.vacant_entry();
-                            poll.registry().register(
-                                &mut s,
-                                Token(entry.key()),
-                                Interest::READABLE,
-                            )?;
-                            entry.insert(s);
+                            common::register_in_slab(poll.registry(), &mut streams, s, |s| s)?;
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         Err(e) => return Err(e),
@@ -337,11 +331,7 @@ fn child_if_child() -> io::Result<bool> {
         return Ok(false);
     }
     // Nothing outlives the parent, whatever stops it (the hard cap included).
-    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
-    let n: usize = std::env::var(CONNS)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .expect("CS_IDLE_N");
+    let n = common::child_dying_with_parent(CONNS)?;
     if let Err(e) = common::raise_nofile(n as u64 + 256) {
         say(&format!("ERROR {e}"));
         return Ok(true);
@@ -512,32 +502,10 @@ fn measure(server: &'static str, read: bool, n: usize, settle: f64) -> io::Resul
     })
 }
 
-/// A count: digits with an optional `k` (thousand) or `M` (million), `_` ignored.
-fn parse_count(s: &str) -> Option<usize> {
-    let s = s.trim().replace('_', "");
-    let (digits, mult) = match s.as_bytes().last()? {
-        b'k' | b'K' => (&s[..s.len() - 1], 1000),
-        b'm' | b'M' => (&s[..s.len() - 1], 1_000_000),
-        _ => (&s[..], 1),
-    };
-    digits
-        .parse::<usize>()
-        .ok()?
-        .checked_mul(mult)
-        .filter(|&n| n > 0)
-}
-
 /// The `--conns` list (`--conns 10000,100k` or `--conns=1M`), if given.
 fn conns_arg() -> Option<Vec<usize>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let list = args.iter().enumerate().find_map(|(i, a)| {
-        if a == "--conns" {
-            args.get(i + 1).cloned()
-        } else {
-            a.strip_prefix("--conns=").map(str::to_string)
-        }
-    })?;
-    let levels: Vec<usize> = list.split(',').filter_map(parse_count).collect();
+    let list = common::flag_value("--conns")?;
+    let levels: Vec<usize> = list.split(',').filter_map(common::parse_count).collect();
     if levels.is_empty() {
         eprintln!("idle_connections: --conns {list:?}: no count in it (e.g. 10000,100k,1M)");
         std::process::exit(2);

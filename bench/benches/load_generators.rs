@@ -36,6 +36,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
+mod common;
+
 /// The environment variable that turns this binary into one server's process.
 const SERVE: &str = "CS_LG_SERVE";
 
@@ -410,18 +412,17 @@ fn serve_mio() -> io::Result<()> {
             if event.token() == LISTENER {
                 loop {
                     match listener.accept() {
-                        Ok((mut stream, _)) => {
-                            let entry = conns.vacant_entry();
-                            poll.registry().register(
-                                &mut stream,
-                                Token(entry.key()),
-                                Interest::READABLE,
-                            )?;
-                            entry.insert(Conn {
+                        Ok((stream, _)) => {
+                            common::register_in_slab(
+                                poll.registry(),
+                                &mut conns,
                                 stream,
-                                head: Vec::new(),
-                                answered: false,
-                            });
+                                |stream| Conn {
+                                    stream,
+                                    head: Vec::new(),
+                                    answered: false,
+                                },
+                            )?;
                         }
                         Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                         Err(_) => continue,

@@ -149,12 +149,7 @@ fn echo(seconds: f64) -> io::Result<f64> {
 fn main() -> io::Result<()> {
     let cfg = config((3, 0.3), (7, 1.0), (60.0, 600.0), 0.05);
     enforce_cap("receive", cfg.cap);
-    println!(
-        "receive: {} rounds, {:.2} s per case and round{}",
-        cfg.rounds,
-        cfg.seconds,
-        if cfg.quick { " (quick)" } else { "" },
-    );
+    println!("receive: {}", cfg.describe());
     let (mut mbs, mut ns, mut trips) = (Vec::new(), Vec::new(), Vec::new());
     let fixed_work = fixed("CS_BENCH_BULK_MIB").is_some() || fixed("CS_BENCH_ECHO_TRIPS").is_some();
     let rounds = if fixed_work { 1 } else { cfg.rounds };

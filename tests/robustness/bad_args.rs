@@ -189,9 +189,8 @@ fn malformed_listen_addresses_fail_with_minus_4_and_open_no_fd() {
 #[test]
 fn listen_ports_and_backlogs_at_and_beyond_their_limits() {
     let _serial = serial();
-    let mut r: R = Reactor::new().unwrap();
-    let id = create_server(&mut r, &mut (), ServerProps::default());
-    let before = fds_by_kind();
+    let (mut r, id, before) =
+        one_socket_and_fds(|r| create_server(r, &mut (), ServerProps::default()));
     // D3: a port outside 0..=65535 is -4, never truncated (65536 would otherwise be 0).
     for port in [i32::MIN, -1, 65536, 70000, i32::MAX] {
         let res = ask(&mut r, &mut (), |r, d| {
@@ -238,9 +237,7 @@ fn listen_ports_and_backlogs_at_and_beyond_their_limits() {
 #[test]
 fn connect_ports_beyond_limits_fail_with_minus_4_and_open_no_fd() {
     let _serial = serial();
-    let mut r: R = Reactor::new().unwrap();
-    let id = create(&mut r, &mut (), TcpProps::default());
-    let before = fds_by_kind();
+    let (mut r, id, before) = one_socket_and_fds(|r| create(r, &mut (), TcpProps::default()));
     // D3 for connect: checked before any resolution or socket.
     for port in [i32::MIN, -1, 65536, i32::MAX] {
         for address in ["127.0.0.1", "::1", "no.such.host.invalid"] {
@@ -258,9 +255,7 @@ fn connect_ports_beyond_limits_fail_with_minus_4_and_open_no_fd() {
 #[test]
 fn calls_on_unconnected_sockets_answer_like_chrome() {
     let _serial = serial();
-    let mut r: R = Reactor::new().unwrap();
-    let id = create(&mut r, &mut (), TcpProps::default());
-    let before = fds_by_kind();
+    let (mut r, id, before) = one_socket_and_fds(|r| create(r, &mut (), TcpProps::default()));
     // Reference §3.8: not connected → -15; §3.4/3.5: no connection → -2 "net::ERR_FAILED".
     let sent = ask(&mut r, &mut (), |r, d| r.tcp().send(id, b"x".to_vec(), d));
     assert_last_error(&sent, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
@@ -357,14 +352,9 @@ fn huge_and_non_ascii_names_round_trip_through_get_info() {
 #[test]
 fn huge_buffer_size_reads_are_capped_and_deliver_every_byte() {
     let _serial = serial();
-    let (mut r, mut rec, _server, addr) = serving(Rec::default());
-    let (id, mut client) = accept_one(&mut r, &mut rec, addr);
+    let (mut r, mut rec, id, mut client) = serving_one(Rec::default());
     // bufferSize i32::MAX must not make the reactor allocate 2 GiB per read.
-    ask(&mut r, &mut rec, |r, d| {
-        r.tcp().update(id, TcpProps::new().buffer_size(i32::MAX), d)
-    })
-    .unwrap();
-    ask(&mut r, &mut rec, |r, d| r.tcp().set_paused(id, false, d)).unwrap();
+    resume_with_buffer_size(&mut r, &mut rec, id, i32::MAX);
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     use std::io::Write;
     let writer = {

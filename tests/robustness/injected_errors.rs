@@ -161,9 +161,8 @@ fn failed_registration_when_resuming_a_server_pauses_it_with_one_accept_error() 
 fn listen_failures_at_every_step_answer_the_mapped_code_and_close_the_fd() {
     let _serial = serial();
     let _faults = Faults;
-    let mut r: Reactor<()> = Reactor::new().unwrap();
-    let id = create_server(&mut r, &mut (), ServerProps::default());
-    let before = fds_by_kind();
+    let (mut r, id, before) =
+        one_socket_and_fds(|r| create_server(r, &mut (), ServerProps::default()));
     let cases = [
         (
             Syscall::Socket,
@@ -271,8 +270,7 @@ fn read_errors_carry_their_own_code_and_close_the_fd() {
 fn send_errors_fail_that_send_with_its_code_and_queued_sends_with_minus_15() {
     let _fds = FdGuard::new();
     let _faults = Faults;
-    let (mut r, mut rec, _server, addr) = serving(Rec::reading());
-    let (id, mut client) = accept_one(&mut r, &mut rec, addr);
+    let (mut r, mut rec, id, mut client) = serving_one(Rec::reading());
     ask(&mut r, &mut rec, |r, d| r.tcp().set_paused(id, false, d)).unwrap();
 
     // A first send that cannot finish at once, then one queued behind it, then the fault.
@@ -296,9 +294,7 @@ fn send_errors_fail_that_send_with_its_code_and_queued_sends_with_minus_15() {
 fn connect_errors_use_the_connect_column() {
     let _serial = serial();
     let _faults = Faults;
-    let mut r: Reactor<()> = Reactor::new().unwrap();
-    let id = create(&mut r, &mut (), TcpProps::default());
-    let before = fds_by_kind();
+    let (mut r, id, before) = one_socket_and_fds(|r| create(r, &mut (), TcpProps::default()));
     // Reference §7.2 connect column.
     for (errno, code) in [
         (libc::ENETUNREACH, -109),

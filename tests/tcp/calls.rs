@@ -313,15 +313,15 @@ fn connect_with_port_out_of_range_fails_with_4() {
 
 /// Creates a socket, starts a connect to `host:port`, lets `overtake` act on the socket right
 /// after (in the same task, as Chrome's JavaScript would), then turns until the connect's
-/// callback ran and 20 turns more. Returns the socket and every result the callback got, as
-/// `Ok(())` or `Err((message, code))`.
+/// callback ran and 20 turns more. Asserts the callback ran exactly once, with Chrome's
+/// `(message, code)`; returns the socket.
 fn overtaken_connect(
     r: &mut Reactor<Rec>,
     app: &mut Rec,
-    host: &str,
-    port: i32,
+    (host, port): (&str, i32),
     overtake: impl FnOnce(&mut Reactor<Rec>, &mut Rec, TcpSocketId),
-) -> (TcpSocketId, ConnectResults) {
+    (message, code): (&str, Option<i32>),
+) -> TcpSocketId {
     let id = create(r, app, SocketProperties::new());
     let calls = ConnectResults::default();
     let c = calls.clone();
@@ -332,48 +332,55 @@ fn overtaken_connect(
     overtake(r, app, id);
     turn_until(r, app, |_| !calls.borrow().is_empty());
     turn_n(r, app, 20);
-    (id, calls)
+    let once = vec![Err((message.to_string(), code))];
+    assert_eq!(*calls.borrow(), once, "connect to {host}");
+    id
 }
 
 type ConnectResults = Rc<std::cell::RefCell<Vec<Result<(), (String, Option<i32>)>>>>;
+
+/// For a connect to an IP literal and to a name (through the resolver): [`overtaken_connect`]
+/// with `overtake` and `answer`, then `then` with the socket, the listener the connect aimed
+/// at and the target.
+fn overtaken_connects(
+    overtake: impl Fn(&mut Reactor<Rec>, &mut Rec, TcpSocketId),
+    answer: (&str, Option<i32>),
+    mut then: impl FnMut(&mut Reactor<Rec>, &mut Rec, TcpSocketId, &std::net::TcpListener, (&str, i32)),
+) {
+    with_recorder(|mut r, mut app| {
+        let (listener, port) = std_listener_and_port();
+        for host in ["127.0.0.1", "localhost"] {
+            let id = overtaken_connect(&mut r, &mut app, (host, port), &overtake, answer);
+            then(&mut r, &mut app, id, &listener, (host, port));
+        }
+    });
+}
 
 #[test]
 fn close_during_connect_calls_back_exactly_once_with_socket_not_found() {
     // D5: every callback runs exactly once, also when a close overtakes the connect; the
     // answer is Chrome's "Socket not found" (no code).
-    with_recorder(|mut r, mut app| {
-        let (_listener, port) = std_listener_and_port();
-        for host in ["127.0.0.1", "localhost"] {
-            let (_, calls) = overtaken_connect(&mut r, &mut app, host, port, |r, app, id| {
-                assert_eq!(ask(r, app, |r, cb| r.tcp().close(id, cb)), Ok(()));
-            });
-            let not_found = Err(("Socket not found".to_string(), None));
-            assert_eq!(*calls.borrow(), vec![not_found], "connect to {host}");
-            assert!(app.receive_errors.is_empty());
-        }
-    });
+    overtaken_connects(
+        |r, app, id| assert_eq!(ask(r, app, |r, cb| r.tcp().close(id, cb)), Ok(())),
+        ("Socket not found", None),
+        |_, app, _, _, _| assert!(app.receive_errors.is_empty()),
+    );
 }
 
 #[test]
 fn disconnect_during_connect_calls_back_once_with_3_and_reconnect_works() {
     // D5 for disconnect: -3 once; the id stays usable.
-    with_recorder(|mut r, mut app| {
-        let (listener, port) = std_listener_and_port();
-        for host in ["127.0.0.1", "localhost"] {
-            let (id, calls) = overtaken_connect(&mut r, &mut app, host, port, |r, app, id| {
-                assert_eq!(ask(r, app, |r, cb| r.tcp().disconnect(id, cb)), Ok(()));
-            });
-            let aborted = Err(("net::ERR_ABORTED".to_string(), Some(-3)));
-            assert_eq!(*calls.borrow(), vec![aborted], "connect to {host}");
+    overtaken_connects(
+        |r, app, id| assert_eq!(ask(r, app, |r, cb| r.tcp().disconnect(id, cb)), Ok(())),
+        ("net::ERR_ABORTED", Some(-3)),
+        |r, app, id, listener, (host, port)| {
             // Any half-made connection the listener got is dropped here.
             listener.set_nonblocking(true).unwrap();
             while listener.accept().is_ok() {}
-            let res = ask(&mut r, &mut app, |r, cb| {
-                r.tcp().connect(id, host, port, cb)
-            });
+            let res = ask(r, app, |r, cb| r.tcp().connect(id, host, port, cb));
             assert_eq!(res, Ok(()));
-            let _peer = std_accept(&listener);
-            assert!(info(&mut r, &mut app, id).connected);
-        }
-    });
+            let _peer = std_accept(listener);
+            assert!(info(r, app, id).connected);
+        },
+    );
 }

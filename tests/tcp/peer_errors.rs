@@ -44,6 +44,25 @@ fn assert_not_connected<T: std::fmt::Debug>(res: &Result<T, LastError>) {
     assert_last_error(res, "net::ERR_SOCKET_NOT_CONNECTED", Some(-15));
 }
 
+/// The write quota has room for `len` bytes: on a fresh connection to `addr` (a listener of
+/// `r`) whose peer does not read, a send of `len` bytes stays pending, where a leaked quota
+/// would refuse it at once, until closing the connection fails it with -15.
+#[track_caller]
+fn assert_quota_takes(r: &mut Reactor<Rec>, rec: &mut Rec, addr: SocketAddr, len: usize) {
+    let (other, _peer) = accept_one(r, rec, addr);
+    let big = std::rc::Rc::new(std::cell::RefCell::new(None));
+    {
+        let big = big.clone();
+        r.tcp().send(other, vec![0u8; len], move |_, _, res| {
+            *big.borrow_mut() = Some(res);
+        });
+    }
+    idle_work(r, rec, 3);
+    assert!(big.borrow().is_none(), "{:?}", big.borrow());
+    ask(r, rec, |r, d| r.tcp().close(other, d)).unwrap();
+    assert_not_connected(&big.borrow_mut().take().unwrap());
+}
+
 fn describe(tag: &str, res: &Result<SendInfo, LastError>) -> String {
     match res {
         Ok(i) => format!("{tag} ok {}", i.bytes_sent),
@@ -384,11 +403,7 @@ fn reset_before_accept_is_accepted_and_reads_an_error_or_is_dropped() {
     });
     assert!(rec.accepted.len() <= 6);
     for id in rec.clients().into_iter().filter(|&c| c != good) {
-        let errors = rec.errors_of(id);
-        assert!(
-            errors == [-101] || errors == [-100],
-            "socket {id}: {errors:?}"
-        );
+        rec.assert_one_reset_or_eof(id);
         assert!(!rec.received.contains_key(&id));
     }
     assert_eq!(rec.received.len(), 1);
@@ -400,14 +415,20 @@ fn reset_before_accept_is_accepted_and_reads_an_error_or_is_dropped() {
     close_all_tcp(&mut r, &mut rec);
 }
 
+/// A reading server and five clients that each write their [`token`] and are closed by
+/// `close` (which then drops them) before any turn accepts them.
+fn five_token_clients_closed_before_accept(close: impl Fn(TcpStream)) -> (Reactor<Rec>, Rec) {
+    let (r, rec, _server, addr) = serving(Rec::reading());
+    for i in 0..5 {
+        close(token_client(addr, i));
+    }
+    (r, rec)
+}
+
 #[test]
 fn data_then_reset_before_accept_delivers_at_most_the_data_then_one_error() {
     let _fds = FdGuard::new();
-    let (mut r, mut rec, _server, addr) = serving(Rec::reading());
-    for i in 0..5 {
-        let c = token_client(addr, i);
-        set_reset_on_close(&c);
-    }
+    let (mut r, mut rec) = five_token_clients_closed_before_accept(|c| set_reset_on_close(&c));
     turn_until(&mut r, &mut rec, |rec| {
         !rec.accepted.is_empty() && rec.receive_errors.len() == rec.accepted.len()
     });
@@ -416,11 +437,7 @@ fn data_then_reset_before_accept_delivers_at_most_the_data_then_one_error() {
     assert_eq!(rec.receive_errors.len(), rec.accepted.len());
     let mut seen = BTreeSet::new();
     for id in rec.clients() {
-        let errors = rec.errors_of(id);
-        assert!(
-            errors == [-101] || errors == [-100],
-            "socket {id}: {errors:?}"
-        );
+        rec.assert_one_reset_or_eof(id);
         if let Some(bytes) = rec.received.get(&id) {
             for t in tokens_in(bytes) {
                 assert!(seen.insert(t), "token {t} delivered twice");
@@ -433,10 +450,8 @@ fn data_then_reset_before_accept_delivers_at_most_the_data_then_one_error() {
 #[test]
 fn data_then_fin_before_accept_delivers_the_data_then_minus_100() {
     let _fds = FdGuard::new();
-    let (mut r, mut rec, _server, addr) = serving(Rec::reading());
-    for i in 0..5 {
-        drop(token_client(addr, i)); // write, then FIN
-    }
+    // Each writes, then sends FIN.
+    let (mut r, mut rec) = five_token_clients_closed_before_accept(drop);
     turn_until(&mut r, &mut rec, |rec| rec.receive_errors.len() == 5);
     assert_eq!(rec.accepted.len(), 5);
     // Reference §3.10: the buffered data first, then -100, once per socket.
@@ -454,8 +469,7 @@ fn data_then_fin_before_accept_delivers_the_data_then_minus_100() {
 fn writes_to_a_paused_socket_cost_no_work_and_arrive_whole_after_unpause() {
     let _fds = FdGuard::new();
     // Accepted sockets stay paused.
-    let (mut r, mut rec, _server, addr) = serving(Rec::default());
-    let (id, mut client) = accept_one(&mut r, &mut rec, addr);
+    let (mut r, mut rec, id, mut client) = serving_one(Rec::default());
     let data: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 253) as u8).collect();
     client.write_all(&data).unwrap();
     // Paused from birth (never registered): no readiness, no work.
@@ -572,8 +586,7 @@ fn backlog_overflow_while_paused_accounts_for_every_client() {
 #[test]
 fn reset_during_a_large_send_fails_the_send_without_panic_or_leak() {
     let _fds = FdGuard::new();
-    let (mut r, mut rec, _server, addr) = serving(Rec::reading());
-    let (id, mut client) = accept_one(&mut r, &mut rec, addr);
+    let (mut r, mut rec, id, mut client) = serving_one(Rec::reading());
     let result = std::rc::Rc::new(std::cell::RefCell::new(None));
     let later = std::rc::Rc::new(std::cell::RefCell::new(None));
     {
@@ -604,22 +617,7 @@ fn reset_during_a_large_send_fails_the_send_without_panic_or_leak() {
     assert_not_connected(&sent);
     // The failed bytes no longer count against the write quota: 190 MiB still fit.
     let (_s2, addr2) = listen_on_loopback(&mut r, &mut rec);
-    let _peer = connect(addr2);
-    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 2);
-    let other = rec.accepted[1].1;
-    let big = std::rc::Rc::new(std::cell::RefCell::new(None));
-    {
-        let big = big.clone();
-        r.tcp().send(other, vec![0u8; 190 << 20], move |_, _, res| {
-            *big.borrow_mut() = Some(res);
-        });
-    }
-    // The peer does not read, so it stays pending until the close fails it with -15;
-    // had the quota leaked, it would have been refused at once.
-    idle_work(&mut r, &mut rec, 3);
-    assert!(big.borrow().is_none(), "{:?}", big.borrow());
-    ask(&mut r, &mut rec, |r, d| r.tcp().close(other, d)).unwrap();
-    assert_not_connected(&big.borrow_mut().take().unwrap());
+    assert_quota_takes(&mut r, &mut rec, addr2, 190 << 20);
     ask(&mut r, &mut rec, |r, d| r.tcp().close(id, d)).unwrap();
 }
 
@@ -761,18 +759,7 @@ fn a_reset_with_ten_thousand_queued_sends_answers_each_exactly_once() {
         .iter()
         .all(|r| r.1 == Some(-15)));
     // The write quota is whole again: 200 MiB fit in one send on a fresh connection.
-    let _peer = connect(addr);
-    turn_until(&mut r, &mut rec, |rec| rec.accepted.len() == 2);
-    let other = rec.accepted[1].1;
-    let big = std::rc::Rc::new(std::cell::RefCell::new(None));
-    {
-        let big = big.clone();
-        r.tcp().send(other, vec![0u8; 200 << 20], move |_, _, res| {
-            *big.borrow_mut() = Some(res.map(|i| i.bytes_sent));
-        });
-    }
-    ask(&mut r, &mut rec, |r, d| r.tcp().close(other, d)).unwrap();
-    assert_not_connected(&big.borrow_mut().take().unwrap());
+    assert_quota_takes(&mut r, &mut rec, addr, 200 << 20);
     ask(&mut r, &mut rec, |r, d| r.tcp().close(id, d)).unwrap();
 }
 
@@ -789,15 +776,7 @@ fn pausing_on_every_chunk_loses_and_reorders_nothing_and_eof_comes_last() {
         });
     });
     let (id, mut client) = accept_one(&mut r, &mut rec, addr);
-    ask(&mut r, &mut rec, |r, d| {
-        r.tcp().update(
-            id,
-            chrome_sockets::tcp::SocketProperties::new().buffer_size(1000),
-            d,
-        )
-    })
-    .unwrap();
-    ask(&mut r, &mut rec, |r, d| r.tcp().set_paused(id, false, d)).unwrap();
+    resume_with_buffer_size(&mut r, &mut rec, id, 1000);
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
     let writer = {
         let data = data.clone();

@@ -21,10 +21,20 @@ struct App {
 
 /// A reactor whose `on_accept` only records, and its empty state.
 fn reactor() -> (Reactor<App>, App) {
+    reactor_then(|_, _, _| {})
+}
+
+/// A reactor whose `on_accept` records, then runs `then`; and its empty state.
+fn reactor_then(
+    mut then: impl FnMut(&mut Reactor<App>, &mut App, &AcceptInfo) + 'static,
+) -> (Reactor<App>, App) {
     let mut r: Reactor<App> = Reactor::new().unwrap();
     r.tcp_server()
         .on_accept()
-        .add_listener(|_, app, info| app.accepts.push(*info));
+        .add_listener(move |r, app, info| {
+            app.accepts.push(*info);
+            then(r, app, info);
+        });
     (r, App::default())
 }
 
@@ -42,9 +52,7 @@ fn client_ids(app: &App) -> BTreeSet<TcpSocketId> {
 fn clients_connected_while_paused_are_each_accepted_exactly_once_after_resume() {
     let _serial = serial();
     // D1: resuming accepts what the kernel queued while paused; none lost, none twice.
-    let (mut r, mut app) = (Reactor::<App>::new().unwrap(), App::default());
-    r.tcp_server().on_accept().add_listener(|r, app, info| {
-        app.accepts.push(*info);
+    let (mut r, mut app) = reactor_then(|r, _, info| {
         let id = info.client_socket_id;
         r.tcp().get_info(id, move |_, app, i| {
             app.peer_ports.insert(id, i.unwrap().peer_port.unwrap());
@@ -89,9 +97,7 @@ fn clients_connected_while_paused_are_each_accepted_exactly_once_after_resume() 
 fn pausing_inside_on_accept_stops_the_rest_of_the_batch() {
     let _serial = serial();
     // D8: the first on_accept pauses; the other 9 of the same poll batch wait for resume.
-    let (mut r, mut app) = (Reactor::<App>::new().unwrap(), App::default());
-    r.tcp_server().on_accept().add_listener(|r, app, info| {
-        app.accepts.push(*info);
+    let (mut r, mut app) = reactor_then(|r, app, info| {
         if app.accepts.len() == 1 {
             r.tcp_server()
                 .set_paused(info.socket_id, true, |_, _, res| res.unwrap());
@@ -140,9 +146,7 @@ fn closing_the_server_inside_on_accept_stops_it_and_waiting_clients_see_eof_or_r
     let _serial = serial();
     // Reference §1.6: close removes the id at once; no event for it afterwards. The
     // accepted socket survives the server.
-    let (mut r, mut app) = (Reactor::<App>::new().unwrap(), App::default());
-    r.tcp_server().on_accept().add_listener(|r, app, info| {
-        app.accepts.push(*info);
+    let (mut r, mut app) = reactor_then(|r, _, info| {
         r.tcp_server()
             .close(info.socket_id, |_, _, res| res.unwrap());
     });

@@ -12,6 +12,17 @@ pub fn open_fds() -> usize {
     fd_table().len()
 }
 
+/// A fresh `Reactor<()>` with the one socket `make` creates, and [`fds_by_kind`] right after:
+/// the count a test's failing calls must leave unchanged.
+pub fn one_socket_and_fds<I>(
+    make: impl FnOnce(&mut chrome_sockets::Reactor<()>) -> I,
+) -> (chrome_sockets::Reactor<()>, I, BTreeMap<String, usize>) {
+    let mut r = chrome_sockets::Reactor::new().expect("reactor");
+    let id = make(&mut r);
+    let before = fds_by_kind();
+    (r, id, before)
+}
+
 /// Open fds of this process by kind ("socket", "anon_inode:[eventpoll]", "pipe", ...).
 pub fn fds_by_kind() -> BTreeMap<String, usize> {
     let mut kinds = BTreeMap::new();

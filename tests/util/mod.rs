@@ -30,6 +30,16 @@ pub use slot::*;
 /// How long any helper waits before giving up.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// Drops `value` and asserts the drop took less than `limit` (a drop that waited for a
+/// thread's work would not).
+#[track_caller]
+pub fn drop_within<T>(value: T, limit: Duration) {
+    let start = Instant::now();
+    drop(value);
+    let took = start.elapsed();
+    assert!(took < limit, "drop took {took:?}");
+}
+
 /// Installs the test logger once per binary: records at `RUST_LOG`'s level (default `warn`)
 /// go to stderr, which the harness shows for failing tests only.
 pub fn init() {

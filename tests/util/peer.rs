@@ -28,6 +28,14 @@ pub fn std_listener_and_port() -> (TcpListener, i32) {
     (listener, port)
 }
 
+/// Asserts that no connection waits on `l` (`why` says what that proves); leaves `l`
+/// non-blocking.
+#[track_caller]
+pub fn assert_nothing_to_accept(l: &TcpListener, why: &str) {
+    l.set_nonblocking(true).unwrap();
+    assert!(l.accept().is_err(), "{why}");
+}
+
 /// Accepts one connection on `l` with timeouts set, bounded in time.
 #[track_caller]
 pub fn std_accept(l: &TcpListener) -> TcpStream {

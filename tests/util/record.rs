@@ -56,6 +56,17 @@ impl Rec {
             .collect()
     }
 
+    /// Asserts the socket got exactly one receive error: -101 (reset) or -100 (EOF), as a
+    /// peer that reset may be seen either way.
+    #[track_caller]
+    pub fn assert_one_reset_or_eof(&self, id: TcpSocketId) {
+        let errors = self.errors_of(id);
+        assert!(
+            errors == [-101] || errors == [-100],
+            "socket {id}: {errors:?}"
+        );
+    }
+
     /// Bytes received on `id` so far.
     pub fn bytes(&self, id: TcpSocketId) -> &[u8] {
         self.received.get(&id).map_or(&[], |v| v.as_slice())
@@ -131,6 +142,15 @@ pub fn serving(mut rec: Rec) -> (Reactor<Rec>, Rec, ServerSocketId, SocketAddr) 
     (r, rec, server, addr)
 }
 
+/// [`serving`] with one client connected and accepted: (reactor, state, accepted id, client).
+/// The accepted socket is still paused unless `rec.unpause_accepted`.
+#[track_caller]
+pub fn serving_one(rec: Rec) -> (Reactor<Rec>, Rec, TcpSocketId, TcpStream) {
+    let (mut r, mut rec, _server, addr) = serving(rec);
+    let (id, client) = accept_one(&mut r, &mut rec, addr);
+    (r, rec, id, client)
+}
+
 /// A new reactor whose state is just the `on_accept` infos, in order (for tests of ids and
 /// servers that need no more than that).
 pub fn accepting_reactor() -> Reactor<Vec<AcceptInfo>> {
@@ -181,6 +201,19 @@ pub fn accept_one(
     let client = connect(addr);
     turn_until(r, rec, |a| a.accepted.len() > before);
     (rec.accepted[before].1, client)
+}
+
+/// Sets the socket's `bufferSize` (reads of at most that many bytes) and unpauses it.
+#[track_caller]
+pub fn resume_with_buffer_size(
+    r: &mut Reactor<Rec>,
+    rec: &mut Rec,
+    id: TcpSocketId,
+    buffer_size: i32,
+) {
+    let props = SocketProperties::new().buffer_size(buffer_size);
+    ask(r, rec, |r, cb| r.tcp().update(id, props, cb)).expect("update");
+    ask(r, rec, |r, cb| r.tcp().set_paused(id, false, cb)).expect("set_paused");
 }
 
 /// Creates a tcp socket with `props`.

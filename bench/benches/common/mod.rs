@@ -89,6 +89,77 @@ pub fn config(
     }
 }
 
+impl Config {
+    /// `<rounds> rounds, <seconds> s per case and round`, and ` (quick)` in a quick run: the
+    /// middle of each bench's first line.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} rounds, {:.2} s per case and round{}",
+            self.rounds,
+            self.seconds,
+            if self.quick { " (quick)" } else { "" }
+        )
+    }
+}
+
+/// The value of the command-line flag `name` (`name VALUE` or `name=VALUE`), if given.
+pub fn flag_value(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let prefix = format!("{name}=");
+    args.iter().enumerate().find_map(|(i, a)| {
+        if a == name {
+            args.get(i + 1).cloned()
+        } else {
+            a.strip_prefix(&prefix).map(str::to_string)
+        }
+    })
+}
+
+/// A count: digits with an optional `k` (thousand) or `M` (million), `_` ignored; `None` for
+/// anything else, 0, or a count beyond `usize`.
+pub fn parse_count(s: &str) -> Option<usize> {
+    let s = s.trim().replace('_', "");
+    let (digits, mult) = match s.as_bytes().last()? {
+        b'k' | b'K' => (&s[..s.len() - 1], 1000),
+        b'm' | b'M' => (&s[..s.len() - 1], 1_000_000),
+        _ => (&s[..], 1),
+    };
+    digits
+        .parse::<usize>()
+        .ok()?
+        .checked_mul(mult)
+        .filter(|&n| n > 0)
+}
+
+/// Registers `stream` for reading under the key of the slab entry it then fills (`wrap` makes
+/// the entry from it): the hand-written mio servers' bookkeeping of accepted connections.
+pub fn register_in_slab<T>(
+    registry: &mio::Registry,
+    slab: &mut slab::Slab<T>,
+    mut stream: mio::net::TcpStream,
+    wrap: impl FnOnce(mio::net::TcpStream) -> T,
+) -> io::Result<()> {
+    let entry = slab.vacant_entry();
+    registry.register(
+        &mut stream,
+        mio::Token(entry.key()),
+        mio::Interest::READABLE,
+    )?;
+    entry.insert(wrap(stream));
+    Ok(())
+}
+
+/// In a bench's child process: ties its life to the parent's (killed when the parent dies,
+/// whatever stops it, the hard cap included) and returns the count the parent put in the
+/// environment variable `var` (a missing or malformed one is a bug of the parent: panics).
+pub fn child_dying_with_parent(var: &str) -> io::Result<usize> {
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+    Ok(std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{var}: a count from the parent")))
+}
+
 /// Ends the process with exit status 3 once `cap` has passed, whatever it is doing.
 pub fn enforce_cap(bench: &'static str, cap: Duration) {
     std::thread::spawn(move || {

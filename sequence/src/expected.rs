@@ -48,8 +48,10 @@ pub(crate) struct ExpT {
     pub(crate) buffer: Option<i32>,
     pub(crate) paused: bool,
     pub(crate) connected: bool,
-    /// A send to a peer that may be gone is outstanding: its write may already have failed
-    /// and disconnected the socket (D9), so `connected` may read either way.
+    /// A send to a peer that may be gone (or with a send fault armed) is outstanding: its
+    /// write may already have failed and disconnected the socket (D9), so `connected` may
+    /// read either way; read as disconnected, the socket is also paused (a failed write
+    /// pauses a reading socket, as a failed read does).
     pub(crate) connected_unsure: bool,
 }
 
@@ -60,11 +62,12 @@ impl ExpT {
         } else {
             self.connected
         };
+        let failed = self.connected && !c;
         let ok = i.socket_id.raw() == self.id
             && i.persistent == self.persistent
             && i.name == self.name
             && i.buffer_size == self.buffer
-            && i.paused == self.paused
+            && i.paused == (self.paused || failed)
             && i.connected == c
             && i.local_address.is_some() == c
             && i.local_port.is_some() == c

@@ -140,18 +140,25 @@ impl Exec {
 
     /// setKeepAlive / setNoDelay: "Socket not found" with -2, -2 unless connected.
     fn expect_sockopt(&mut self, desc: String, id: i32, odd_delay: bool) -> u64 {
+        // An outstanding send that may fail (its peer may be gone, or a send fault is armed)
+        // may already have disconnected the socket (D9): then the option answers -2.
+        let write_may_have_failed = self.w.sending(id) && self.w.send_loose(id, 0);
         match self.w.tcps.get(&id).map(|t| t.conn) {
             None => self
                 .w
                 .expect_exact(desc, Got::Err("Socket not found".into(), Some(-2))),
-            Some(MConn::Connected { maybe_gone }) if odd_delay || maybe_gone => self.w.expect(
-                desc,
-                true,
-                Box::new(|_, g| {
-                    ensure!(*g == Got::Unit || *g == Got::net(-2), "expected Ok or -2");
-                    Ok(())
-                }),
-            ),
+            Some(MConn::Connected { maybe_gone })
+                if odd_delay || maybe_gone || write_may_have_failed =>
+            {
+                self.w.expect(
+                    desc,
+                    true,
+                    Box::new(|_, g| {
+                        ensure!(*g == Got::Unit || *g == Got::net(-2), "expected Ok or -2");
+                        Ok(())
+                    }),
+                )
+            }
             Some(MConn::Connected { .. }) => self.w.expect_exact(desc, Got::Unit),
             Some(_) => self.w.expect_exact(desc, Got::net(-2)),
         }

@@ -509,6 +509,27 @@ impl<S: 'static> Reactor<S> {
     }
 }
 
+/// Closes a socket's registered fd: deregisters `source` from the poll, then drops it. Every
+/// registered tcp socket and listener leaves the poll through here (disconnect, close, a
+/// failed or timed-out connect, a server's disconnect or close).
+///
+/// Deregistering first makes epoll forget the fd before its number can be reused by the next
+/// socket. A failed deregister is logged (debug, with `what` and `id`) and not reported: the
+/// fd is closed right after, and closing the only fd of a socket (the library never
+/// duplicates one) removes it from every epoll interest list anyway (epoll(7)), so nothing is
+/// left behind and the call that closed it answers the app itself.
+pub(crate) fn deregister_then_drop(
+    registry: &mio::Registry,
+    mut source: impl mio::event::Source,
+    what: &str,
+    id: i32,
+) {
+    if let Err(e) = registry.deregister(&mut source) {
+        log::debug!("deregistering {what} {id}: {e}");
+    }
+    drop(source);
+}
+
 fn id_of<E: crate::ids::Identified>(entry: &E) -> i32 {
     entry.id()
 }

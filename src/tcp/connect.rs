@@ -124,7 +124,7 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
                 Err(e) => Err(e),
             },
         };
-        let Conn::Connecting { mut stream, rest } = mem::replace(&mut self.conn, Conn::Idle) else {
+        let Conn::Connecting { stream, rest } = mem::replace(&mut self.conn, Conn::Idle) else {
             unreachable!("checked above");
         };
         match outcome {
@@ -139,11 +139,7 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
                 }
             }
             Err(e) => {
-                if self.registered {
-                    let _ = cx.registry.deregister(&mut stream);
-                }
-                drop(stream);
-                self.registered = false;
+                self.close_stream(stream, cx);
                 if rest.is_empty() {
                     self.connect_done(Err(LastError::net(connect_error(&e))), cx);
                 } else {

@@ -22,6 +22,7 @@ use crate::ids::{self, Identified, TcpSocketId};
 use crate::info::{ReceiveErrorInfo, SendInfo};
 use crate::net_error::NetError;
 use crate::queue::{Io, Reply, Task};
+use crate::reactor::deregister_then_drop;
 use crate::resolver::Ticket;
 use crate::sys;
 
@@ -331,16 +332,11 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
         let conn = mem::replace(&mut self.conn, Conn::Idle);
         let was_connected = matches!(conn, Conn::Connected { .. });
         match conn {
-            Conn::Connecting { mut stream, .. } | Conn::Connected { mut stream, .. } => {
-                if self.registered {
-                    if let Err(e) = cx.registry.deregister(&mut stream) {
-                        log::debug!("deregistering tcp socket {}: {e}", self.id);
-                    }
-                }
+            Conn::Connecting { stream, .. } | Conn::Connected { stream, .. } => {
+                self.close_stream(stream, cx);
             }
             Conn::Idle | Conn::Resolving { .. } => {}
         }
-        self.registered = false;
         self.read_closed = false;
         self.send_closed = false;
         if let Some(sends) = self.sends_mut().filter(|s| !s.is_empty()) {
@@ -357,5 +353,14 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
                 .reply(callback, Err(LastError::net(NetError::ABORTED)));
         }
         was_connected
+    }
+
+    /// Closes `stream`, this socket's fd just taken out of `conn`: deregistered first when
+    /// registered (see [`deregister_then_drop`]), then dropped. The socket is unregistered
+    /// afterwards.
+    pub(super) fn close_stream(&mut self, stream: TcpStream, cx: &Io<'_, R, S>) {
+        if mem::take(&mut self.registered) {
+            deregister_then_drop(cx.registry, stream, "tcp socket", self.id);
+        }
     }
 }

@@ -67,13 +67,7 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
             return;
         }
         match mem::replace(&mut self.conn, Conn::Idle) {
-            Conn::Connecting { mut stream, .. } => {
-                if self.registered {
-                    if let Err(e) = cx.registry.deregister(&mut stream) {
-                        log::debug!("deregistering tcp socket {}: {e}", self.id);
-                    }
-                }
-            }
+            Conn::Connecting { stream, .. } => self.close_stream(stream, cx),
             Conn::Resolving { .. } | Conn::Idle => {}
             connected @ Conn::Connected { .. } => {
                 // Not reached (a connected socket has no connect callback); keep it as is.
@@ -81,7 +75,6 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
                 return;
             }
         }
-        self.registered = false;
         if let Some(callback) = self.take_connect() {
             let e = LastError::net(NetError::CONNECTION_TIMED_OUT);
             cx.queue.reply(callback, Err(e));

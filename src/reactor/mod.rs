@@ -38,10 +38,9 @@ use crate::error::Result;
 use crate::ids::{Table, SIGNAL_TOKEN, WAKER_TOKEN};
 use crate::listeners::EventListeners;
 use crate::permission::SocketsManifest;
-use crate::queue::{Callback, Io, Queue, Reply};
+use crate::queue::{Callback, Io, Queue};
 use crate::resolver::Resolver;
 use crate::signal::SignalStop;
-use crate::tcp::connect::Target;
 use crate::tcp::entry::TcpEntry;
 use crate::tcp_server::entry::ServerEntry;
 use crate::timer::{Moment, TimerId, Timers};
@@ -475,15 +474,13 @@ impl<S: 'static> Reactor<S> {
         &mut self.listeners
     }
 
-    /// Starts a connect of the tcp socket at `key` (checked by the view).
-    pub(crate) fn connect(
+    /// [`tcp_io`](Self::tcp_io) and the resolver pool, for a `connect` (`tcp/connect.rs`).
+    pub(crate) fn connect_io(
         &mut self,
         key: usize,
-        target: Target<'_>,
-        callback: Reply<Reactor<S>, S, Result<()>>,
-    ) {
-        let mut cx = lend!(self);
-        self.tcps[key].connect(key, target, callback, &mut self.resolver, &mut cx);
+    ) -> (&mut TcpSocket<S>, Lent<'_, S>, &mut Resolver) {
+        let cx = lend!(self);
+        (&mut self.tcps[key], cx, &mut self.resolver)
     }
 
     /// `close` of a server: stops listening and removes the id at once; queued accepts find

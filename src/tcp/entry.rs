@@ -147,11 +147,6 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
         self.extra.as_deref_mut().map(|e| &mut e.sends)
     }
 
-    /// Takes the callback of a connect in progress.
-    pub(super) fn take_connect(&mut self) -> Option<Reply<R, S, Result<()>>> {
-        self.extra.as_mut().and_then(|e| e.connect.take())
-    }
-
     /// Takes the callback of a waiting `shutdown_send`.
     pub(super) fn take_shutdown(&mut self) -> Option<Reply<R, S, Result<()>>> {
         self.extra.as_mut().and_then(|e| e.shutdown.take())
@@ -348,10 +343,7 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
             let e = LastError::net(NetError::SOCKET_NOT_CONNECTED);
             cx.queue.reply_unit(callback, Err(e));
         }
-        if let Some(callback) = self.take_connect() {
-            cx.queue
-                .reply(callback, Err(LastError::net(NetError::ABORTED)));
-        }
+        self.connect_overtaken_by_disconnect(cx);
         was_connected
     }
 

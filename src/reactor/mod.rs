@@ -507,14 +507,16 @@ impl<S: 'static> Reactor<S> {
 }
 
 /// Closes a socket's registered fd: deregisters `source` from the poll, then drops it. Every
-/// registered tcp socket and listener leaves the poll through here (disconnect, close, a
-/// failed or timed-out connect, a server's disconnect or close).
+/// registered tcp socket and listener that is closed goes through here (disconnect, close, a
+/// failed or timed-out connect, a server's disconnect or close); pausing a server deregisters
+/// its listener without closing it (`tcp_server/entry.rs`).
 ///
-/// Deregistering first makes epoll forget the fd before its number can be reused by the next
-/// socket. A failed deregister is logged (debug, with `what` and `id`) and not reported: the
-/// fd is closed right after, and closing the only fd of a socket (the library never
-/// duplicates one) removes it from every epoll interest list anyway (epoll(7)), so nothing is
-/// left behind and the call that closed it answers the app itself.
+/// Deregistering first takes the fd out of epoll whatever else holds the socket open (a
+/// forked child's copy): `close(2)` alone removes it only with the socket's last fd, and until
+/// then epoll would go on reporting it under a token a later socket may get. A failed
+/// deregister is logged (debug, with `what` and `id`) and not reported: `epoll_ctl(DEL)` fails
+/// only for a bad fd or one epoll does not hold, the fd is closed right after, and the call
+/// that closed it answers the app itself.
 pub(crate) fn deregister_then_drop(
     registry: &mio::Registry,
     mut source: impl mio::event::Source,

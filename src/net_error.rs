@@ -690,4 +690,78 @@ mod tests {
         let os = io::Error::from_raw_os_error(libc::EADDRINUSE);
         assert_eq!(NetError::from_io_error(&os), NetError::ADDRESS_IN_USE);
     }
+
+    /// Every errno 0..=200 on all three mappings, captured from the `match`-based code before
+    /// the errno table became data: (errno, generic, accept, connect) for each errno not mapped
+    /// to the default (-2, -2, -104). Raw numbers, so the table does not name itself; they are
+    /// the asm-generic Linux errno values, hence the `cfg`.
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")
+    ))]
+    #[test]
+    fn every_errno_to_200_maps_as_before() {
+        const BEFORE: &[(i32, i32, i32, i32)] = &[
+            (0, 0, 0, 0),
+            (1, -10, -10, -10),
+            (2, -6, -6, -6),
+            (7, -4, -4, -4),
+            (9, -5, -5, -5),
+            (11, -1, -1, -1),
+            (12, -13, -13, -13),
+            (13, -10, -10, -138),
+            (14, -4, -4, -4),
+            (16, -12, -12, -12),
+            (17, -16, -16, -16),
+            (19, -4, -4, -4),
+            (20, -6, -6, -6),
+            (21, -10, -10, -10),
+            (22, -4, -4, -4),
+            (23, -12, -12, -12),
+            (24, -12, -12, -12),
+            (26, -10, -10, -10),
+            (27, -8, -8, -8),
+            (28, -18, -18, -18),
+            (30, -10, -10, -10),
+            (32, -101, -101, -101),
+            (35, -12, -12, -12),
+            (36, -17, -17, -17),
+            (37, -12, -12, -12),
+            (38, -11, -11, -11),
+            (87, -12, -12, -12),
+            (90, -142, -142, -142),
+            (92, -11, -11, -11),
+            (95, -11, -11, -11),
+            (97, -109, -109, -109),
+            (98, -147, -147, -147),
+            (99, -108, -108, -108),
+            (100, -106, -106, -106),
+            (101, -109, -109, -109),
+            (102, -101, -101, -101),
+            (103, -103, -1, -103),
+            (104, -101, -101, -101),
+            (105, -176, -176, -176),
+            (106, -23, -23, -23),
+            (107, -15, -15, -15),
+            (110, -7, -7, -118),
+            (111, -102, -102, -102),
+            (112, -109, -109, -109),
+            (113, -109, -109, -109),
+            (115, -2, -2, -1),
+            (122, -18, -18, -18),
+            (125, -3, -3, -3),
+        ];
+        for errno in 0..=200 {
+            let expected = BEFORE
+                .iter()
+                .find(|row| row.0 == errno)
+                .map_or((-2, -2, -104), |&(_, g, a, c)| (g, a, c));
+            let got = (
+                NetError::from_errno(errno).code(),
+                NetError::from_accept_errno(errno).code(),
+                NetError::from_connect_errno(errno).code(),
+            );
+            assert_eq!(got, expected, "errno {errno}");
+        }
+    }
 }

@@ -429,109 +429,56 @@ pub(crate) fn accept_errno_is_retryable(errno: i32) -> bool {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+    use NetError as E;
 
-    /// Every code the crate names: constant, code, `lastError` text (`net_error_list.h`).
+    /// Every code the crate names: constant, code, short name (`net_error_list.h`); the
+    /// `lastError` text is `"net::"` + the short name.
     const TABLE_7_1: &[(NetError, i32, &str)] = &[
-        (NetError::OK, 0, "net::OK"),
-        (NetError::IO_PENDING, -1, "net::ERR_IO_PENDING"),
-        (NetError::FAILED, -2, "net::ERR_FAILED"),
-        (NetError::ABORTED, -3, "net::ERR_ABORTED"),
-        (NetError::INVALID_ARGUMENT, -4, "net::ERR_INVALID_ARGUMENT"),
-        (NetError::INVALID_HANDLE, -5, "net::ERR_INVALID_HANDLE"),
-        (NetError::TIMED_OUT, -7, "net::ERR_TIMED_OUT"),
-        (NetError::ACCESS_DENIED, -10, "net::ERR_ACCESS_DENIED"),
-        (NetError::NOT_IMPLEMENTED, -11, "net::ERR_NOT_IMPLEMENTED"),
-        (
-            NetError::INSUFFICIENT_RESOURCES,
-            -12,
-            "net::ERR_INSUFFICIENT_RESOURCES",
-        ),
-        (NetError::OUT_OF_MEMORY, -13, "net::ERR_OUT_OF_MEMORY"),
-        (
-            NetError::SOCKET_NOT_CONNECTED,
-            -15,
-            "net::ERR_SOCKET_NOT_CONNECTED",
-        ),
-        (
-            NetError::SOCKET_IS_CONNECTED,
-            -23,
-            "net::ERR_SOCKET_IS_CONNECTED",
-        ),
-        (
-            NetError::CONNECTION_CLOSED,
-            -100,
-            "net::ERR_CONNECTION_CLOSED",
-        ),
-        (
-            NetError::CONNECTION_RESET,
-            -101,
-            "net::ERR_CONNECTION_RESET",
-        ),
-        (
-            NetError::CONNECTION_REFUSED,
-            -102,
-            "net::ERR_CONNECTION_REFUSED",
-        ),
-        (
-            NetError::CONNECTION_ABORTED,
-            -103,
-            "net::ERR_CONNECTION_ABORTED",
-        ),
-        (
-            NetError::CONNECTION_FAILED,
-            -104,
-            "net::ERR_CONNECTION_FAILED",
-        ),
-        (
-            NetError::NAME_NOT_RESOLVED,
-            -105,
-            "net::ERR_NAME_NOT_RESOLVED",
-        ),
-        (
-            NetError::INTERNET_DISCONNECTED,
-            -106,
-            "net::ERR_INTERNET_DISCONNECTED",
-        ),
-        (NetError::ADDRESS_INVALID, -108, "net::ERR_ADDRESS_INVALID"),
-        (
-            NetError::ADDRESS_UNREACHABLE,
-            -109,
-            "net::ERR_ADDRESS_UNREACHABLE",
-        ),
-        (
-            NetError::CONNECTION_TIMED_OUT,
-            -118,
-            "net::ERR_CONNECTION_TIMED_OUT",
-        ),
-        (
-            NetError::NETWORK_ACCESS_DENIED,
-            -138,
-            "net::ERR_NETWORK_ACCESS_DENIED",
-        ),
-        (NetError::MSG_TOO_BIG, -142, "net::ERR_MSG_TOO_BIG"),
-        (NetError::ADDRESS_IN_USE, -147, "net::ERR_ADDRESS_IN_USE"),
-        (NetError::NO_BUFFER_SPACE, -176, "net::ERR_NO_BUFFER_SPACE"),
+        (E::OK, 0, "OK"),
+        (E::IO_PENDING, -1, "ERR_IO_PENDING"),
+        (E::FAILED, -2, "ERR_FAILED"),
+        (E::ABORTED, -3, "ERR_ABORTED"),
+        (E::INVALID_ARGUMENT, -4, "ERR_INVALID_ARGUMENT"),
+        (E::INVALID_HANDLE, -5, "ERR_INVALID_HANDLE"),
+        (E::TIMED_OUT, -7, "ERR_TIMED_OUT"),
+        (E::ACCESS_DENIED, -10, "ERR_ACCESS_DENIED"),
+        (E::NOT_IMPLEMENTED, -11, "ERR_NOT_IMPLEMENTED"),
+        (E::INSUFFICIENT_RESOURCES, -12, "ERR_INSUFFICIENT_RESOURCES"),
+        (E::OUT_OF_MEMORY, -13, "ERR_OUT_OF_MEMORY"),
+        (E::SOCKET_NOT_CONNECTED, -15, "ERR_SOCKET_NOT_CONNECTED"),
+        (E::SOCKET_IS_CONNECTED, -23, "ERR_SOCKET_IS_CONNECTED"),
+        (E::CONNECTION_CLOSED, -100, "ERR_CONNECTION_CLOSED"),
+        (E::CONNECTION_RESET, -101, "ERR_CONNECTION_RESET"),
+        (E::CONNECTION_REFUSED, -102, "ERR_CONNECTION_REFUSED"),
+        (E::CONNECTION_ABORTED, -103, "ERR_CONNECTION_ABORTED"),
+        (E::CONNECTION_FAILED, -104, "ERR_CONNECTION_FAILED"),
+        (E::NAME_NOT_RESOLVED, -105, "ERR_NAME_NOT_RESOLVED"),
+        (E::INTERNET_DISCONNECTED, -106, "ERR_INTERNET_DISCONNECTED"),
+        (E::ADDRESS_INVALID, -108, "ERR_ADDRESS_INVALID"),
+        (E::ADDRESS_UNREACHABLE, -109, "ERR_ADDRESS_UNREACHABLE"),
+        (E::CONNECTION_TIMED_OUT, -118, "ERR_CONNECTION_TIMED_OUT"),
+        (E::NETWORK_ACCESS_DENIED, -138, "ERR_NETWORK_ACCESS_DENIED"),
+        (E::MSG_TOO_BIG, -142, "ERR_MSG_TOO_BIG"),
+        (E::ADDRESS_IN_USE, -147, "ERR_ADDRESS_IN_USE"),
+        (E::NO_BUFFER_SPACE, -176, "ERR_NO_BUFFER_SPACE"),
         // Chromium's extra file-system mappings.
-        (NetError::FILE_NOT_FOUND, -6, "net::ERR_FILE_NOT_FOUND"),
-        (NetError::FILE_TOO_BIG, -8, "net::ERR_FILE_TOO_BIG"),
-        (NetError::FILE_EXISTS, -16, "net::ERR_FILE_EXISTS"),
-        (
-            NetError::FILE_PATH_TOO_LONG,
-            -17,
-            "net::ERR_FILE_PATH_TOO_LONG",
-        ),
-        (NetError::FILE_NO_SPACE, -18, "net::ERR_FILE_NO_SPACE"),
+        (E::FILE_NOT_FOUND, -6, "ERR_FILE_NOT_FOUND"),
+        (E::FILE_TOO_BIG, -8, "ERR_FILE_TOO_BIG"),
+        (E::FILE_EXISTS, -16, "ERR_FILE_EXISTS"),
+        (E::FILE_PATH_TOO_LONG, -17, "ERR_FILE_PATH_TOO_LONG"),
+        (E::FILE_NO_SPACE, -18, "ERR_FILE_NO_SPACE"),
     ];
 
     #[test]
     fn every_named_code_has_chromes_name_and_message() {
-        for &(err, code, message) in TABLE_7_1 {
+        for &(err, code, name) in TABLE_7_1 {
+            let message = format!("net::{name}");
+            assert_eq!(err.name(), name);
             assert_eq!(err.code(), code);
             assert_eq!(i32::from(err), code);
             assert_eq!(NetError::from_code(code), err);
             assert_eq!(err.message(), message);
             assert_eq!(err.to_string(), message);
-            assert_eq!(format!("net::{}", err.name()), message);
             assert_eq!(
                 format!("{err:?}"),
                 format!("NetError({code} {})", err.name())
@@ -539,6 +486,12 @@ mod tests {
         }
         let codes: HashSet<i32> = TABLE_7_1.iter().map(|&(_, c, _)| c).collect();
         assert_eq!(codes.len(), TABLE_7_1.len(), "duplicate code in table");
+        let named = (-1000..=0).filter(|&c| known_name(c).is_some());
+        assert!(
+            named.clone().all(|c| codes.contains(&c)),
+            "named code missing"
+        );
+        assert_eq!(named.count(), codes.len());
     }
 
     #[test]

@@ -389,7 +389,7 @@ const CONNECT_OVERRIDES: &[ErrnoRow] = errno_rows! {
     ETIMEDOUT => CONNECTION_TIMED_OUT,
 };
 
-/// The code `rows` give `errno`: a linear scan of at most ~50 rows, on error paths only.
+/// The code `rows` give `errno`: a linear scan of a few dozen rows, on error paths only.
 fn lookup(rows: &[ErrnoRow], errno: i32) -> Option<NetError> {
     rows.iter().find(|row| row.1 == errno).map(|row| row.2)
 }

@@ -38,10 +38,9 @@ use crate::error::Result;
 use crate::ids::{Table, SIGNAL_TOKEN, WAKER_TOKEN};
 use crate::listeners::EventListeners;
 use crate::permission::SocketsManifest;
-use crate::queue::{Callback, Io, Queue, Reply};
+use crate::queue::{Callback, Io, Queue};
 use crate::resolver::Resolver;
 use crate::signal::SignalStop;
-use crate::tcp::connect::Target;
 use crate::tcp::entry::TcpEntry;
 use crate::tcp_server::entry::ServerEntry;
 use crate::timer::{Moment, TimerId, Timers};
@@ -475,15 +474,13 @@ impl<S: 'static> Reactor<S> {
         &mut self.listeners
     }
 
-    /// Starts a connect of the tcp socket at `key` (checked by the view).
-    pub(crate) fn connect(
+    /// [`tcp_io`](Self::tcp_io) and the resolver pool, for a `connect` (`tcp/connect.rs`).
+    pub(crate) fn connect_io(
         &mut self,
         key: usize,
-        target: Target<'_>,
-        callback: Reply<Reactor<S>, S, Result<()>>,
-    ) {
-        let mut cx = lend!(self);
-        self.tcps[key].connect(key, target, callback, &mut self.resolver, &mut cx);
+    ) -> (&mut TcpSocket<S>, Lent<'_, S>, &mut Resolver) {
+        let cx = lend!(self);
+        (&mut self.tcps[key], cx, &mut self.resolver)
     }
 
     /// `close` of a server: stops listening and removes the id at once; queued accepts find
@@ -507,6 +504,29 @@ impl<S: 'static> Reactor<S> {
         entry.close(&mut lend!(self));
         true
     }
+}
+
+/// Closes a socket's registered fd: deregisters `source` from the poll, then drops it. Every
+/// registered tcp socket and listener that is closed goes through here (disconnect, close, a
+/// failed or timed-out connect, a server's disconnect or close); pausing a server deregisters
+/// its listener without closing it (`tcp_server/entry.rs`).
+///
+/// Deregistering first takes the fd out of epoll whatever else holds the socket open (a
+/// forked child's copy): `close(2)` alone removes it only with the socket's last fd, and until
+/// then epoll would go on reporting it under a token a later socket may get. A failed
+/// deregister is logged (debug, with `what` and `id`) and not reported: `epoll_ctl(DEL)` fails
+/// only for a bad fd or one epoll does not hold, the fd is closed right after, and the call
+/// that closed it answers the app itself.
+pub(crate) fn deregister_then_drop(
+    registry: &mio::Registry,
+    mut source: impl mio::event::Source,
+    what: &str,
+    id: i32,
+) {
+    if let Err(e) = registry.deregister(&mut source) {
+        log::debug!("deregistering {what} {id}: {e}");
+    }
+    drop(source);
 }
 
 fn id_of<E: crate::ids::Identified>(entry: &E) -> i32 {

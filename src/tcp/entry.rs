@@ -22,6 +22,7 @@ use crate::ids::{self, Identified, TcpSocketId};
 use crate::info::{ReceiveErrorInfo, SendInfo};
 use crate::net_error::NetError;
 use crate::queue::{Io, Reply, Task};
+use crate::reactor::deregister_then_drop;
 use crate::resolver::Ticket;
 use crate::sys;
 
@@ -144,11 +145,6 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
     /// The queued sends, if any part was ever allocated.
     pub(super) fn sends_mut(&mut self) -> Option<&mut VecDeque<PendingSend<R, S>>> {
         self.extra.as_deref_mut().map(|e| &mut e.sends)
-    }
-
-    /// Takes the callback of a connect in progress.
-    pub(super) fn take_connect(&mut self) -> Option<Reply<R, S, Result<()>>> {
-        self.extra.as_mut().and_then(|e| e.connect.take())
     }
 
     /// Takes the callback of a waiting `shutdown_send`.
@@ -331,16 +327,11 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
         let conn = mem::replace(&mut self.conn, Conn::Idle);
         let was_connected = matches!(conn, Conn::Connected { .. });
         match conn {
-            Conn::Connecting { mut stream, .. } | Conn::Connected { mut stream, .. } => {
-                if self.registered {
-                    if let Err(e) = cx.registry.deregister(&mut stream) {
-                        log::debug!("deregistering tcp socket {}: {e}", self.id);
-                    }
-                }
+            Conn::Connecting { stream, .. } | Conn::Connected { stream, .. } => {
+                self.close_stream(stream, cx);
             }
             Conn::Idle | Conn::Resolving { .. } => {}
         }
-        self.registered = false;
         self.read_closed = false;
         self.send_closed = false;
         if let Some(sends) = self.sends_mut().filter(|s| !s.is_empty()) {
@@ -352,10 +343,16 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
             let e = LastError::net(NetError::SOCKET_NOT_CONNECTED);
             cx.queue.reply_unit(callback, Err(e));
         }
-        if let Some(callback) = self.take_connect() {
-            cx.queue
-                .reply(callback, Err(LastError::net(NetError::ABORTED)));
-        }
+        self.connect_overtaken_by_disconnect(cx);
         was_connected
+    }
+
+    /// Closes `stream`, this socket's fd just taken out of `conn`: deregistered first when
+    /// registered (see [`deregister_then_drop`]), then dropped. The socket is unregistered
+    /// afterwards.
+    pub(super) fn close_stream(&mut self, stream: TcpStream, cx: &Io<'_, R, S>) {
+        if mem::take(&mut self.registered) {
+            deregister_then_drop(cx.registry, stream, "tcp socket", self.id);
+        }
     }
 }

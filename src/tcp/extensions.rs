@@ -45,22 +45,14 @@ impl<S: 'static> Tcp<'_, S> {
     ) where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
-        // The attempt `connect` is about to start; if it refuses, no attempt carries this
-        // number before the callback clears the timer.
-        let attempt = match self.r.tcps().key(socket_id.raw()) {
-            Some(key) => self.r.tcps()[key].upcoming_connect_attempt(),
-            None => 0,
-        };
-        let timer = self.r.set_timeout(timeout, move |r, _| {
-            if let Some(key) = r.tcps().key(socket_id.raw()) {
-                let (entry, mut cx) = r.tcp_io(key);
-                entry.connect_timed_out(attempt, &mut cx);
-            }
-        });
-        self.connect(socket_id, peer_address, peer_port, move |r, s, result| {
-            r.clear_timeout(timer);
-            callback(r, s, result);
-        });
+        super::connect::connect_timeout(
+            self.r,
+            socket_id,
+            peer_address,
+            peer_port,
+            timeout,
+            callback,
+        );
     }
 
     /// **Extension** (Chrome has none; tokio's `shutdown`, the half-close of Node's `end()`):

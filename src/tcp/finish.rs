@@ -1,8 +1,7 @@
-//! Finishing a connection without losing data, and giving up on a slow connect: the
-//! extensions of `chrome.sockets.tcp` that Chrome does not have (`shutdown_send`, `end`,
-//! `connect_timeout`; the views' docs describe them).
+//! Finishing a connection without losing data: the half-close behind the extensions
+//! `shutdown_send` and `end` of `chrome.sockets.tcp` (Chrome has neither; the view's docs
+//! describe them).
 
-use std::mem;
 use std::net::Shutdown;
 
 use super::entry::{Conn, TcpEntry};
@@ -42,49 +41,5 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
             _ => Err(LastError::net(NetError::SOCKET_NOT_CONNECTED)),
         };
         cx.queue.reply_unit(callback, result);
-    }
-
-    /// A new `connect` starts: returns its attempt number.
-    pub(crate) fn next_connect_attempt(&mut self) -> u64 {
-        let extra = self.extra_mut();
-        extra.connect_attempt += 1;
-        extra.connect_attempt
-    }
-
-    /// The attempt number the next `connect` will get.
-    pub(crate) fn upcoming_connect_attempt(&self) -> u64 {
-        self.extra.as_ref().map_or(0, |e| e.connect_attempt) + 1
-    }
-
-    /// A connect timeout for `attempt` expired: if that connect is still in progress, it is
-    /// abandoned (its fd closed) and its callback gets -118 `CONNECTION_TIMED_OUT`.
-    pub(crate) fn connect_timed_out(&mut self, attempt: u64, cx: &mut Io<'_, R, S>) {
-        let waiting = self
-            .extra
-            .as_ref()
-            .is_some_and(|e| e.connect_attempt == attempt && e.connect.is_some());
-        if !waiting {
-            return;
-        }
-        match mem::replace(&mut self.conn, Conn::Idle) {
-            Conn::Connecting { mut stream, .. } => {
-                if self.registered {
-                    if let Err(e) = cx.registry.deregister(&mut stream) {
-                        log::debug!("deregistering tcp socket {}: {e}", self.id);
-                    }
-                }
-            }
-            Conn::Resolving { .. } | Conn::Idle => {}
-            connected @ Conn::Connected { .. } => {
-                // Not reached (a connected socket has no connect callback); keep it as is.
-                self.conn = connected;
-                return;
-            }
-        }
-        self.registered = false;
-        if let Some(callback) = self.take_connect() {
-            let e = LastError::net(NetError::CONNECTION_TIMED_OUT);
-            cx.queue.reply(callback, Err(e));
-        }
     }
 }

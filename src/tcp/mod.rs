@@ -86,10 +86,11 @@
 //! Inside: `dict.rs` holds the dictionaries, `view.rs` the public [`Tcp`] methods,
 //! `extensions.rs` the extension methods, `options.rs` the socket options, `entry.rs` one socket's state and registration, and the paths it owns each have a file:
 //! `read.rs` (reads in `buffer_size` chunks), `send.rs` (the FIFO of sends and the write
-//! quota), `connect.rs` (connect, with host-name resolution on a helper thread), `finish.rs`
-//! (the half-close behind `shutdown_send` and `end`, and the connect timeout).
+//! quota), `connect.rs` (all of `connect` and `connect_timeout`: checks, host-name resolution
+//! on a helper thread, completion, timeout, cancellation), `finish.rs` (the half-close behind
+//! `shutdown_send` and `end`).
 
-pub(crate) mod connect;
+mod connect;
 mod dict;
 pub(crate) mod entry;
 mod extensions;

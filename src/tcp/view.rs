@@ -1,11 +1,7 @@
 //! The [`Tcp`] view: `chrome.sockets.tcp`'s methods, borrowed from a reactor.
 
-use std::net::SocketAddr;
-
-use super::connect::Target;
 use super::dict::{CreateInfo, SocketInfo, SocketProperties};
 use super::entry::TcpEntry;
-use crate::address::parse_ip_literal;
 use crate::error::{LastError, Result};
 use crate::event::Event;
 use crate::ids::TcpSocketId;
@@ -180,37 +176,7 @@ impl<'r, S: 'static> Tcp<'r, S> {
     ) where
         F: FnOnce(&mut Reactor<S>, &mut S, Result<()>) + 'static,
     {
-        let key = match self.check_connect(socket_id, peer_address, peer_port) {
-            Ok(key) => key,
-            Err(e) => return self.r.reply(callback, Err(e)),
-        };
-        self.r.tcps()[key].next_connect_attempt();
-        let port = peer_port as u16;
-        let target = match parse_ip_literal(peer_address) {
-            Some(ip) => Target::Addr(SocketAddr::new(ip, port)),
-            None => Target::Host(peer_address, port),
-        };
-        self.r.connect(key, target, Box::new(callback));
-    }
-
-    fn check_connect(&mut self, socket_id: TcpSocketId, address: &str, port: i32) -> Result<usize> {
-        let key = self
-            .r
-            .tcps()
-            .key(socket_id.raw())
-            .ok_or_else(LastError::socket_not_found)?;
-        if let Some(manifest) = self.r.manifest() {
-            if !manifest.allows_connect(address, port as u16) {
-                return Err(LastError::no_permission());
-            }
-        }
-        if u16::try_from(port).is_err() {
-            return Err(LastError::net(NetError::INVALID_ARGUMENT));
-        }
-        match self.r.tcps()[key].connect_refusal() {
-            None => Ok(key),
-            Some(e) => Err(e),
-        }
+        super::connect::connect(self.r, socket_id, peer_address, peer_port, callback);
     }
 
     /// Closes the connection; the id stays valid and may `connect` again. In-flight sends

@@ -18,6 +18,7 @@ use crate::ids::{self, Identified, ServerSocketId, Table, TcpSocketId};
 use crate::info::{AcceptErrorInfo, AcceptInfo};
 use crate::net_error::{accept_errno_is_retryable, NetError};
 use crate::queue::{Io, Task};
+use crate::reactor::deregister_then_drop;
 use crate::sys::{self, AcceptError};
 use crate::tcp::entry::TcpEntry;
 
@@ -183,11 +184,9 @@ impl ServerEntry {
 
     /// Drops the listening fd (the port is free at once); the id stays valid.
     pub(crate) fn stop_listening(&mut self, registry: &Registry) {
-        if let Some(mut l) = self.listening.take() {
+        if let Some(l) = self.listening.take() {
             if l.registered {
-                if let Err(e) = registry.deregister(&mut l.listener) {
-                    log::debug!("deregistering a listener failed: {e}");
-                }
+                deregister_then_drop(registry, l.listener, "server", self.id);
             }
         }
     }

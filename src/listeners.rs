@@ -15,9 +15,11 @@
 //! `R` is the reactor type a listener gets as its first argument; it is a parameter so that
 //! this module needs nothing from the reactor. Only the turn's dispatcher calls [`dispatch`].
 
+use std::any::Any;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
 
 use crate::info::{AcceptErrorInfo, AcceptInfo, ReceiveErrorInfo, ReceiveInfo};
 
@@ -93,37 +95,49 @@ impl<R, S, A> Listeners<R, S, A> {
         self.running = None;
     }
 
-    /// Whether a listener registered before `end` comes after `id` (and would still be
-    /// called by the dispatch in progress).
-    fn any_after(&self, id: u64, end: u64) -> bool {
-        let i = self.slots.partition_point(|s| s.0 <= id);
-        self.slots.get(i).is_some_and(|s| s.0 < end)
+    /// The index of the first slot whose id is above `id`.
+    fn after(&self, id: u64) -> usize {
+        self.slots.partition_point(|s| s.0 <= id)
     }
 
     fn position(&self, id: u64) -> Option<usize> {
         self.slots.binary_search_by_key(&id, |s| s.0).ok()
     }
 
-    /// The listener `id` returned normally: its closure goes back into its slot, expected at
-    /// `guess` (where it was) unless listeners were added or removed meanwhile; nowhere if
-    /// it was removed. Returns the slot's index.
+    /// The listener `id`, taken from slot `guess`, returned `outcome`; returns the index of the
+    /// slot after its own, where the walk goes on.
+    ///
+    /// Returned normally: its closure goes back into its slot, expected at `guess` unless
+    /// listeners were added or removed meanwhile, nowhere if it was removed. Panicked: removed
+    /// at once (its closure may be half-way through a change) and kept for
+    /// `take_removed_listeners`; the first panic of a dispatch is kept in `first_panic`, to go
+    /// on unwinding once the other listeners had the event (as a throwing JavaScript listener
+    /// does not keep the others from theirs).
     #[inline(always)]
-    fn put_back(&mut self, guess: usize, id: u64, listener: ListenerFn<R, S, A>) -> Option<usize> {
+    fn settle(
+        &mut self,
+        guess: usize,
+        id: u64,
+        listener: ListenerFn<R, S, A>,
+        outcome: thread::Result<()>,
+        first_panic: &mut Option<Box<dyn Any + Send>>,
+    ) -> usize {
         self.running = None;
+        if let Err(payload) = outcome {
+            self.remove(id);
+            self.panicked.push(id);
+            first_panic.get_or_insert(payload);
+            return self.after(id);
+        }
         let at = match self.slots.get(guess) {
-            Some(s) if s.0 == id => Some(guess),
-            _ => self.position(id),
-        }?;
+            Some(s) if s.0 == id => guess,
+            _ => match self.position(id) {
+                Some(at) => at,
+                None => return self.after(id),
+            },
+        };
         self.slots[at].1 = Some(listener);
-        Some(at)
-    }
-
-    /// The listener `id` panicked: removed at once (its closure may be half-way through a
-    /// change) and kept for `take_removed_listeners`.
-    fn drop_panicked(&mut self, id: u64) {
-        self.running = None;
-        self.remove(id);
-        self.panicked.push(id);
+        at + 1
     }
 
     /// Drops the slot of a listener that panicked during the previous dispatch.
@@ -183,11 +197,14 @@ impl<R, S> EventListeners<R, S> {
 /// listener gets it by value: the last one to be called gets `arg` itself, others a clone).
 ///
 /// Each closure is taken out of its slot while it runs, so it can get `&mut R`; it is put back
-/// only if its slot still exists afterwards. No allocation: the walk is by id with a cursor,
-/// bounded by the id counter at the start (so listeners added meanwhile wait). The slot index
-/// of the previous listener is kept as a hint, so when listeners do not add or remove
-/// listeners (the usual case) no search is needed; otherwise the walk finds its place again by
-/// binary search.
+/// only if its slot still exists afterwards. No allocation: the walk goes by slot index and
+/// stops at the first id at or above the id counter at the start (so listeners added meanwhile
+/// wait). After each listener the walk finds its slot again where it was (one comparison when
+/// listeners do not add or remove listeners, the usual case; a binary search otherwise) and
+/// goes on at the next one. Slots are sorted by id, so whether a listener is the last to be
+/// called is one look at the next slot. With one listener this walk costs what the
+/// single-listener copy it replaced did, within a few instructions (`docs/performance.md`,
+/// "Instructions per connection").
 pub(crate) fn dispatch<R, S, A>(
     r: &mut R,
     state: &mut S,
@@ -198,108 +215,61 @@ pub(crate) fn dispatch<R, S, A>(
 {
     let registry = select(r);
     registry.remove_panicked();
-    if registry.slots.len() == 1 {
-        return dispatch_to_the_only_listener(r, state, select, arg);
-    }
-    let mut arg = Some(arg);
     let end = registry.next;
-    let mut cursor = 0;
-    let mut hint: usize = 0;
+    let mut i = 0;
     let mut panicked = None;
-    loop {
+    // Every listener but the last is called with a borrow of `arg` here; the walk stops at the
+    // last one, which is called below with `arg` itself.
+    let last = loop {
         let registry = select(r);
-        // `hint` is right when the slot before it (if any) is below the cursor and it is not.
-        let slots = &registry.slots;
-        let hinted = hint
-            .checked_sub(1)
-            .map_or(true, |b| slots.get(b).is_some_and(|s| s.0 < cursor))
-            && slots
-                .get(hint)
-                .map_or(hint == slots.len(), |s| s.0 >= cursor);
-        let i = if hinted {
-            hint
-        } else {
-            registry.slots.partition_point(|s| s.0 < cursor)
-        };
         let Some((id, slot)) = registry.slots.get_mut(i) else {
-            break;
+            break None;
         };
         let id = *id;
         if id >= end {
-            break;
+            break None;
         }
-        cursor = id + 1;
-        hint = i + 1;
         let Some(mut listener) = slot.take() else {
+            i += 1;
             continue;
         };
         registry.running = Some(id);
-        let owned = match &listener {
-            ListenerFn::Borrow(_) => None,
-            ListenerFn::Own(_) if registry.any_after(id, end) => arg.clone(),
-            ListenerFn::Own(_) => arg.take(),
-        };
-        let outcome = match (&mut listener, owned, &arg) {
-            (ListenerFn::Own(f), Some(owned), _) => {
-                panic::catch_unwind(AssertUnwindSafe(|| f(r, state, owned)))
-            }
-            (ListenerFn::Borrow(f), _, Some(arg)) => {
-                panic::catch_unwind(AssertUnwindSafe(|| f(r, state, arg)))
-            }
-            // The event was moved to an owning listener: nothing is left to call.
-            _ => Ok(()),
-        };
-        let registry = select(r);
-        match outcome {
-            Ok(()) => {
-                if let Some(at) = registry.put_back(i, id, listener) {
-                    hint = at + 1;
-                }
-            }
-            Err(payload) => {
-                // The other listeners still get this event (as a throwing JavaScript listener
-                // does not keep the others from theirs), then the first panic goes on
-                // unwinding out of the turn.
-                registry.drop_panicked(id);
-                panicked.get_or_insert(payload);
-            }
+        if registry.slots.get(i + 1).map_or(true, |s| s.0 >= end) {
+            break Some((i, id, listener));
         }
+        let outcome = call(&mut listener, r, state, Event::Shared(&arg));
+        i = select(r).settle(i, id, listener, outcome, &mut panicked);
+    };
+    if let Some((i, id, mut listener)) = last {
+        let outcome = call(&mut listener, r, state, Event::Owned(arg));
+        select(r).settle(i, id, listener, outcome, &mut panicked);
     }
     if let Some(payload) = panicked {
         panic::resume_unwind(payload);
     }
 }
 
-/// [`dispatch`] when exactly one listener is registered (the usual case): the same rules with
-/// no walk. It gets `arg` itself, since no listener comes after it.
-fn dispatch_to_the_only_listener<R, S, A>(
+/// The event as one listener gets it: `arg` itself for the last listener of a dispatch, a
+/// borrow of it for the others.
+enum Event<'a, A> {
+    Owned(A),
+    Shared(&'a A),
+}
+
+/// Calls one listener, catching a panic; an owning listener given a borrow gets a clone.
+#[inline(always)]
+fn call<R, S, A: Clone>(
+    listener: &mut ListenerFn<R, S, A>,
     r: &mut R,
     state: &mut S,
-    select: impl Fn(&mut R) -> &mut Listeners<R, S, A>,
-    arg: A,
-) {
-    let registry = select(r);
-    let (id, slot) = &mut registry.slots[0];
-    let id = *id;
-    let Some(mut listener) = slot.take() else {
-        return;
-    };
-    registry.running = Some(id);
-    let outcome = match &mut listener {
-        ListenerFn::Own(f) => panic::catch_unwind(AssertUnwindSafe(|| f(r, state, arg))),
-        ListenerFn::Borrow(f) => panic::catch_unwind(AssertUnwindSafe(|| f(r, state, &arg))),
-    };
-    let registry = select(r);
-    match outcome {
-        // Still first unless it removed itself (listeners it added come after it).
-        Ok(()) => {
-            registry.put_back(0, id, listener);
-        }
-        Err(payload) => {
-            registry.drop_panicked(id);
-            panic::resume_unwind(payload);
-        }
-    }
+    event: Event<'_, A>,
+) -> thread::Result<()> {
+    panic::catch_unwind(AssertUnwindSafe(|| match (listener, event) {
+        (ListenerFn::Borrow(f), Event::Owned(arg)) => f(r, state, &arg),
+        (ListenerFn::Borrow(f), Event::Shared(arg)) => f(r, state, arg),
+        (ListenerFn::Own(f), Event::Owned(arg)) => f(r, state, arg),
+        (ListenerFn::Own(f), Event::Shared(arg)) => f(r, state, arg.clone()),
+    }))
 }
 
 #[cfg(test)]
@@ -390,7 +360,8 @@ mod tests {
         assert_eq!(log, [(0, 0), (1, 0), (2, 0), (0, 1), (2, 1)]);
     }
 
-    // The single-listener path (`dispatch_to_the_only_listener`) keeps the same rules.
+    // With one listener the walk keeps the same rules (a single-listener copy of the walk
+    // used to serve this case).
 
     #[test]
     fn an_only_listener_that_replaces_itself_is_not_put_back_and_its_successor_waits() {

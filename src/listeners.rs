@@ -275,45 +275,59 @@ fn call<R, S, A: Clone>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+    use std::rc::Rc;
 
-    /// A stand-in reactor: one registry, and a log of which listener ran on which event.
+    /// Which listener ran on which event: `(listener, event)`.
+    type Log = Vec<(u32, u32)>;
+
+    /// A stand-in reactor: one registry, and the ids of its listeners in the order added.
     struct R {
-        on: Listeners<R, Vec<(u32, u32)>, u32>,
+        on: Listeners<R, Log, u32>,
         ids: Vec<u64>,
     }
 
-    fn r_with(n: usize, make: impl Fn(usize) -> ListenerFn<R, Vec<(u32, u32)>, u32>) -> R {
+    impl R {
+        fn add(&mut self, listener: ListenerFn<R, Log, u32>) {
+            let id = self.on.add(listener);
+            self.ids.push(id);
+        }
+    }
+
+    /// `n` borrowing listeners; listener `i` logs `(i, event)`, then does `then(r, i, event)`.
+    fn logging(n: u32, then: impl Fn(&mut R, u32, u32) + Clone + 'static) -> R {
         let mut r = R {
             on: Listeners::new(),
             ids: Vec::new(),
         };
         for i in 0..n {
-            let id = r.on.add(make(i));
-            r.ids.push(id);
+            let then = then.clone();
+            r.add(ListenerFn::Borrow(Box::new(move |r, log, e| {
+                log.push((i, *e));
+                then(r, i, *e);
+            })));
         }
         r
     }
 
-    fn fire(r: &mut R, log: &mut Vec<(u32, u32)>, event: u32) {
+    /// A borrowing listener that logs `(tag, event)`.
+    fn logs_as(tag: u32) -> ListenerFn<R, Log, u32> {
+        ListenerFn::Borrow(Box::new(move |_, log, e| log.push((tag, *e))))
+    }
+
+    fn fire(r: &mut R, log: &mut Log, event: u32) {
         dispatch(r, log, |r| &mut r.on, event);
     }
 
     #[test]
-    fn the_index_hint_survives_adds_and_removes_during_dispatch() {
+    fn the_walk_finds_its_place_after_adds_and_removes_during_dispatch() {
         // Listener 1 removes listener 0 (already run) and 2 (not reached), and adds one.
-        let mut r = r_with(4, |i| {
-            ListenerFn::Borrow(Box::new(
-                move |r: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
-                    log.push((i as u32, *e));
-                    if i == 1 && *e == 0 {
-                        let (a, b) = (r.ids[0], r.ids[2]);
-                        assert!(r.on.remove(a) && r.on.remove(b));
-                        let late =
-                            r.on.add(ListenerFn::Borrow(Box::new(|_, log, e| log.push((9, *e)))));
-                        r.ids.push(late);
-                    }
-                },
-            ))
+        let mut r = logging(4, |r, i, e| {
+            if i == 1 && e == 0 {
+                let (a, b) = (r.ids[0], r.ids[2]);
+                assert!(r.on.remove(a) && r.on.remove(b));
+                r.add(logs_as(9));
+            }
         });
         let mut log = Vec::new();
         fire(&mut r, &mut log, 0);
@@ -326,16 +340,11 @@ mod tests {
 
     #[test]
     fn a_listener_removing_itself_is_not_put_back_and_the_rest_still_run() {
-        let mut r = r_with(3, |i| {
-            ListenerFn::Borrow(Box::new(
-                move |r: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
-                    log.push((i as u32, *e));
-                    if i == 0 {
-                        let me = r.ids[0];
-                        r.on.remove(me);
-                    }
-                },
-            ))
+        let mut r = logging(3, |r, i, _| {
+            if i == 0 {
+                let me = r.ids[0];
+                r.on.remove(me);
+            }
         });
         let mut log = Vec::new();
         fire(&mut r, &mut log, 0);
@@ -345,35 +354,24 @@ mod tests {
 
     #[test]
     fn a_panicking_listener_is_removed_after_the_others_ran() {
-        let mut r = r_with(3, |i| {
-            ListenerFn::Borrow(Box::new(
-                move |_: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
-                    log.push((i as u32, *e));
-                    assert!(i != 1, "listener 1 panics");
-                },
-            ))
-        });
+        let mut r = logging(3, |_, i, _| assert!(i != 1, "listener 1 panics"));
         let mut log = Vec::new();
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| fire(&mut r, &mut log, 0)));
         assert!(outcome.is_err());
         fire(&mut r, &mut log, 1);
         assert_eq!(log, [(0, 0), (1, 0), (2, 0), (0, 1), (2, 1)]);
+        assert_eq!(r.on.panicked, [r.ids[1]]);
     }
 
-    // With one listener the walk keeps the same rules (a single-listener copy of the walk
-    // used to serve this case).
+    // One listener: the walk keeps the same rules (a single-listener copy of the walk used to
+    // serve this case).
 
     #[test]
     fn an_only_listener_that_replaces_itself_is_not_put_back_and_its_successor_waits() {
-        let mut r = r_with(1, |_| {
-            ListenerFn::Borrow(Box::new(|r: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
-                log.push((0, *e));
-                let me = r.ids[0];
-                assert!(r.on.remove(me));
-                let next =
-                    r.on.add(ListenerFn::Borrow(Box::new(|_, log, e| log.push((1, *e)))));
-                r.ids.push(next);
-            }))
+        let mut r = logging(1, |r, _, _| {
+            let me = r.ids[0];
+            assert!(r.on.remove(me));
+            r.add(logs_as(1));
         });
         let mut log = Vec::new();
         fire(&mut r, &mut log, 0);
@@ -386,15 +384,10 @@ mod tests {
 
     #[test]
     fn an_only_listener_that_adds_one_is_put_back_first() {
-        let mut r = r_with(1, |_| {
-            ListenerFn::Borrow(Box::new(|r: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
-                log.push((0, *e));
-                if *e == 0 {
-                    let next =
-                        r.on.add(ListenerFn::Borrow(Box::new(|_, log, e| log.push((1, *e)))));
-                    r.ids.push(next);
-                }
-            }))
+        let mut r = logging(1, |r, i, e| {
+            if i == 0 && e == 0 {
+                r.add(logs_as(1));
+            }
         });
         let mut log = Vec::new();
         fire(&mut r, &mut log, 0);
@@ -404,12 +397,7 @@ mod tests {
 
     #[test]
     fn an_only_listener_that_panics_is_removed_and_reported() {
-        let mut r = r_with(1, |_| {
-            ListenerFn::Borrow(Box::new(|_: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
-                log.push((0, *e));
-                panic!("the only listener panics");
-            }))
-        });
+        let mut r = logging(1, |_, _, _| panic!("the only listener panics"));
         let mut log = Vec::new();
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| fire(&mut r, &mut log, 0)));
         assert!(outcome.is_err(), "the panic goes on after dispatch");
@@ -419,18 +407,64 @@ mod tests {
         assert_eq!(r.on.panicked, [r.ids[0]]);
     }
 
+    /// An event that counts its clones.
+    struct Counted(Rc<Cell<u32>>);
+
+    impl Clone for Counted {
+        fn clone(&self) -> Self {
+            self.0.set(self.0.get() + 1);
+            Counted(Rc::clone(&self.0))
+        }
+    }
+
+    /// A stand-in reactor whose event counts its clones; the log names who was called.
+    struct Owning {
+        on: Listeners<Owning, Vec<char>, Counted>,
+    }
+
+    /// One listener per letter of `kinds`, each logging its letter: `o` owning, `b` borrowing,
+    /// `a` borrowing and adding a borrowing listener `n`.
+    fn owning(kinds: &str) -> Owning {
+        let mut o = Owning {
+            on: Listeners::new(),
+        };
+        for kind in kinds.chars() {
+            o.on.add(match kind {
+                'o' => ListenerFn::Own(Box::new(|_, log, _| log.push('o'))),
+                'b' => ListenerFn::Borrow(Box::new(|_, log, _| log.push('b'))),
+                _ => ListenerFn::Borrow(Box::new(|o, log, _| {
+                    log.push('a');
+                    o.on.add(ListenerFn::Borrow(Box::new(|_, log, _| log.push('n'))));
+                })),
+            });
+        }
+        o
+    }
+
+    /// Dispatches one event; returns who was called and how many clones of the event were made.
+    fn clones(o: &mut Owning) -> (Vec<char>, u32) {
+        let count = Rc::new(Cell::new(0));
+        let mut log = Vec::new();
+        dispatch(o, &mut log, |o| &mut o.on, Counted(Rc::clone(&count)));
+        (log, count.get())
+    }
+
     #[test]
     fn an_only_owning_listener_gets_the_event_itself() {
-        let mut r: R = R {
-            on: Listeners::new(),
-            ids: Vec::new(),
-        };
-        r.on.add(ListenerFn::Own(Box::new(
-            |_: &mut R, log: &mut Vec<(u32, u32)>, e: u32| log.push((7, e)),
-        )));
-        let mut log = Vec::new();
-        fire(&mut r, &mut log, 3);
-        fire(&mut r, &mut log, 4);
-        assert_eq!(log, [(7, 3), (7, 4)]);
+        let mut o = owning("o");
+        assert_eq!(clones(&mut o), (vec!['o'], 0));
+        assert_eq!(clones(&mut o), (vec!['o'], 0));
+    }
+
+    #[test]
+    fn an_owning_listener_gets_a_clone_unless_no_listener_is_left_to_call_after_it() {
+        assert_eq!(clones(&mut owning("ob")), (vec!['o', 'b'], 1));
+        assert_eq!(clones(&mut owning("bo")), (vec!['b', 'o'], 0));
+        assert_eq!(clones(&mut owning("oo")), (vec!['o', 'o'], 1));
+        assert_eq!(clones(&mut owning("obo")), (vec!['o', 'b', 'o'], 1));
+        // A listener added during the dispatch waits, so it does not count as left to call.
+        let mut o = owning("ao");
+        assert_eq!(clones(&mut o), (vec!['a', 'o'], 0));
+        assert_eq!(clones(&mut o), (vec!['a', 'o', 'n'], 1));
     }
 }

@@ -183,6 +183,19 @@ fn close(r: &mut Reactor<Echo>, id: TcpSocketId) {
     r.tcp().close(id, |_, _, _| {});
 }
 
+/// Counts each accept error and queues its server (an accept error pauses it) for the main
+/// loop to resume, outside an EMFILE episode: the same in both modes, so `main` registers it
+/// next to either mode's `serve`.
+fn on_accept_error(r: &mut Reactor<Echo>) {
+    let _ = r
+        .tcp_server()
+        .on_accept_error()
+        .add_listener(|_, echo: &mut Echo, info| {
+            echo.accept_errors += 1;
+            echo.to_resume.push(info.socket_id);
+        });
+}
+
 /// Every accepted socket echoes: it pauses on each chunk, sends it back, and reads on once
 /// the send completed, so memory stays bounded however slowly the peer reads, and a
 /// half-close is read only after everything before it was echoed.
@@ -193,13 +206,6 @@ fn serve(r: &mut Reactor<Echo>) {
         r.tcp().update(id, props, |_, _, _| {});
         r.tcp().set_paused(id, false, |_, _, _| {});
     });
-    let _ = r
-        .tcp_server()
-        .on_accept_error()
-        .add_listener(|_, echo: &mut Echo, info| {
-            echo.accept_errors += 1;
-            echo.to_resume.push(info.socket_id);
-        });
     let _ = r.tcp().on_receive().add_listener(|r, _, info| {
         let id = info.socket_id;
         r.tcp().set_paused(id, true, |_, _, _| {});
@@ -516,6 +522,7 @@ fn main() -> ExitCode {
     };
     let mut r: Reactor<Echo> = builder.ids_from(ids_from).build().expect("reactor");
     let mut echo = Echo::default();
+    on_accept_error(&mut r);
     match hostile {
         true => soak_hostile::serve(&mut r),
         false => serve(&mut r),

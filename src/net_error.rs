@@ -6,41 +6,10 @@
 //! `"net::" + name` (for example `"net::ERR_ADDRESS_IN_USE"`). [`NetError`] carries such a
 //! code together with its name and message.
 //!
-//! The `errno` mapping follows Chromium's POSIX code:
-//!
-//! * [`NetError::from_errno`] is `net::MapSystemError` (`net/base/net_errors_posix.cc`), the
-//!   "generic" mapping;
-//! * [`NetError::from_accept_errno`] is `MapAcceptError` (`net/socket/socket_posix.cc`), the
-//!   "accept" mapping: as generic, except that `ECONNABORTED` means "try again" (`IO_PENDING`);
-//! * [`NetError::from_connect_errno`] is `MapConnectError` (same file), the "connect" mapping:
-//!   `EINPROGRESS` is `IO_PENDING`, `EACCES` is `NETWORK_ACCESS_DENIED`, `ETIMEDOUT` is
-//!   `CONNECTION_TIMED_OUT`, and whatever the generic mapping would call `FAILED` becomes the
-//!   more specific `CONNECTION_FAILED`.
-//!
-//! The socket errnos, by mapping (generic / accept / connect; one value where all agree):
-//!
-//! | errno | net error |
-//! |---|---|
-//! | `EAGAIN`, `EWOULDBLOCK` | -1 `IO_PENDING` |
-//! | `EINPROGRESS` | -2 `FAILED` / -2 / -1 `IO_PENDING` |
-//! | `EACCES` | -10 `ACCESS_DENIED` / -10 / -138 `NETWORK_ACCESS_DENIED` |
-//! | `EADDRINUSE` | -147 `ADDRESS_IN_USE` |
-//! | `EADDRNOTAVAIL` | -108 `ADDRESS_INVALID` |
-//! | `EMFILE`, `ENFILE` | -12 `INSUFFICIENT_RESOURCES` |
-//! | `ENOBUFS` | -176 `NO_BUFFER_SPACE` |
-//! | `ECONNABORTED` | -103 `CONNECTION_ABORTED` / -1 `IO_PENDING` / -103 |
-//! | `ECONNRESET`, `ENETRESET`, `EPIPE` | -101 `CONNECTION_RESET` |
-//! | `ETIMEDOUT` | -7 `TIMED_OUT` / -7 / -118 `CONNECTION_TIMED_OUT` |
-//! | `ECONNREFUSED` | -102 `CONNECTION_REFUSED` |
-//! | `EHOSTUNREACH`, `EHOSTDOWN`, `ENETUNREACH`, `EAFNOSUPPORT` | -109 `ADDRESS_UNREACHABLE` |
-//! | `ENETDOWN` | -106 `INTERNET_DISCONNECTED` |
-//! | `ENOTCONN` | -15 `SOCKET_NOT_CONNECTED` |
-//! | `EISCONN` | -23 `SOCKET_IS_CONNECTED` |
-//! | anything unlisted (`EINTR`, `EPROTO`, ...) | -2 `FAILED` / -2 / -104 `CONNECTION_FAILED` |
-//!
-//! Besides the socket errnos, `MapSystemError` also maps a few file-system errnos
-//! (`ENOENT`, `EEXIST`, `ENOSPC`, `EROFS`, ...); they are mapped here exactly as Chromium does,
-//! so every errno gets the code Chrome would report.
+//! The `errno` → net error mapping is Chromium's POSIX code, held as data: `GENERIC`
+//! (`net::MapSystemError`) and the few entries by which `ACCEPT_OVERRIDES`
+//! (`MapAcceptError`) and `CONNECT_OVERRIDES` (`MapConnectError`) differ from it. The
+//! table in [`NetError`]'s docs is that data rendered, and a test checks it against them.
 //!
 //! The crate's accept *retry policy* is separate from the mapping: see
 //! `accept_errno_is_retryable` (a deliberate deviation from Chrome, which turns the
@@ -53,7 +22,8 @@ use std::io;
 /// A Chrome net error code (`net/base/net_error_list.h`), e.g. -147 `ERR_ADDRESS_IN_USE`.
 ///
 /// `0` is [`NetError::OK`]; every error is negative. Any `i32` can be wrapped with
-/// [`NetError::from_code`]; the associated constants name the codes this crate produces.
+/// [`NetError::from_code`]; the associated constants name the codes this crate produces,
+/// and the [errno mapping](#errno-mapping) below says which errnos give which of them.
 /// `Display` prints Chrome's `lastError` text ([`NetError::message`]).
 ///
 /// ```
@@ -66,6 +36,50 @@ use std::io;
 /// assert_eq!(NetError::from_code(-147), NetError::ADDRESS_IN_USE);
 /// assert_eq!(i32::from(NetError::OK), 0);
 /// ```
+///
+/// # Errno mapping
+///
+/// [`from_errno`](Self::from_errno) is Chromium's `net::MapSystemError`
+/// (`net/base/net_errors_posix.cc`), the "generic" mapping.
+/// [`from_accept_errno`](Self::from_accept_errno) (`MapAcceptError`) and
+/// [`from_connect_errno`](Self::from_connect_errno) (`MapConnectError`, both in
+/// `net/socket/socket_posix.cc`) differ from it in the few cells below; on connect, whatever
+/// the generic mapping calls `FAILED` becomes the more specific `CONNECTION_FAILED`. Each
+/// cell reads generic / accept / connect, with one value where all three agree and only the
+/// number where accept or connect agrees with generic. Chromium's file-system errnos
+/// (`ENOENT`, `EEXIST`, ...) are mapped too, so every errno gets the code Chrome would report.
+/// A unit test renders this table from the mapping data and compares it with this text.
+///
+/// | errno | net error |
+/// |---|---|
+/// | `EAGAIN`, `EWOULDBLOCK` | -1 `IO_PENDING` |
+/// | `EACCES` | -10 `ACCESS_DENIED` / -10 / -138 `NETWORK_ACCESS_DENIED` |
+/// | `EPERM`, `EISDIR`, `EROFS`, `ETXTBSY` | -10 `ACCESS_DENIED` |
+/// | `EADDRINUSE` | -147 `ADDRESS_IN_USE` |
+/// | `EADDRNOTAVAIL` | -108 `ADDRESS_INVALID` |
+/// | `EMFILE`, `ENFILE`, `EBUSY`, `EDEADLK`, `ENOLCK`, `EUSERS` | -12 `INSUFFICIENT_RESOURCES` |
+/// | `ENOBUFS` | -176 `NO_BUFFER_SPACE` |
+/// | `ENOMEM` | -13 `OUT_OF_MEMORY` |
+/// | `ECONNABORTED` | -103 `CONNECTION_ABORTED` / -1 `IO_PENDING` / -103 |
+/// | `ECONNRESET`, `ENETRESET`, `EPIPE` | -101 `CONNECTION_RESET` |
+/// | `ETIMEDOUT` | -7 `TIMED_OUT` / -7 / -118 `CONNECTION_TIMED_OUT` |
+/// | `ECONNREFUSED` | -102 `CONNECTION_REFUSED` |
+/// | `EHOSTUNREACH`, `EHOSTDOWN`, `ENETUNREACH`, `EAFNOSUPPORT` | -109 `ADDRESS_UNREACHABLE` |
+/// | `ENETDOWN` | -106 `INTERNET_DISCONNECTED` |
+/// | `ENOTCONN` | -15 `SOCKET_NOT_CONNECTED` |
+/// | `EISCONN` | -23 `SOCKET_IS_CONNECTED` |
+/// | `EMSGSIZE` | -142 `MSG_TOO_BIG` |
+/// | `EINVAL`, `EFAULT`, `E2BIG`, `ENODEV` | -4 `INVALID_ARGUMENT` |
+/// | `EBADF` | -5 `INVALID_HANDLE` |
+/// | `ECANCELED` | -3 `ABORTED` |
+/// | `ENOSYS`, `ENOTSUP`, `ENOPROTOOPT` | -11 `NOT_IMPLEMENTED` |
+/// | `ENOENT`, `ENOTDIR` | -6 `FILE_NOT_FOUND` |
+/// | `EEXIST` | -16 `FILE_EXISTS` |
+/// | `EFBIG` | -8 `FILE_TOO_BIG` |
+/// | `ENAMETOOLONG` | -17 `FILE_PATH_TOO_LONG` |
+/// | `ENOSPC`, `EDQUOT` | -18 `FILE_NO_SPACE` |
+/// | `EINPROGRESS` | -2 `FAILED` / -2 / -1 `IO_PENDING` |
+/// | anything unlisted (`EINTR`, `EPROTO`, ...) | -2 `FAILED` / -2 / -104 `CONNECTION_FAILED` |
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NetError(i32);
 
@@ -91,72 +105,72 @@ macro_rules! net_errors {
 }
 
 net_errors! {
-    /// -1 `ERR_IO_PENDING`: the operation would block; wait for readiness (EAGAIN, EINPROGRESS
-    /// on connect, ECONNABORTED on accept). Internal only, never reported to the app.
+    /// -1 `ERR_IO_PENDING`: the operation would block; wait for readiness. Internal only, never
+    /// reported to the app.
     IO_PENDING = -1;
-    /// -2 `ERR_FAILED`: generic failure, and the mapping of any unlisted errno.
+    /// -2 `ERR_FAILED`: generic failure, and the mapping of any errno the
+    /// [table](NetError#errno-mapping) does not list.
     FAILED = -2;
-    /// -3 `ERR_ABORTED`: the operation was aborted (ECANCELED).
+    /// -3 `ERR_ABORTED`: the operation was cancelled.
     ABORTED = -3;
-    /// -4 `ERR_INVALID_ARGUMENT`: bad argument (EINVAL, EFAULT, E2BIG, ENODEV; bad listen
-    /// address or backlog).
+    /// -4 `ERR_INVALID_ARGUMENT`: bad argument (e.g. a bad listen address or backlog).
     INVALID_ARGUMENT = -4;
-    /// -5 `ERR_INVALID_HANDLE`: bad file descriptor (EBADF).
+    /// -5 `ERR_INVALID_HANDLE`: bad file descriptor.
     INVALID_HANDLE = -5;
-    /// -6 `ERR_FILE_NOT_FOUND`: ENOENT, ENOTDIR (file-system errno, kept as Chromium maps it).
+    /// -6 `ERR_FILE_NOT_FOUND`: a file-system errno, kept as Chromium maps it.
     FILE_NOT_FOUND = -6;
-    /// -7 `ERR_TIMED_OUT`: ETIMEDOUT outside connect.
+    /// -7 `ERR_TIMED_OUT`: an operation other than connect timed out.
     TIMED_OUT = -7;
-    /// -8 `ERR_FILE_TOO_BIG`: EFBIG (file-system errno, kept as Chromium maps it).
+    /// -8 `ERR_FILE_TOO_BIG`: a file-system errno, kept as Chromium maps it.
     FILE_TOO_BIG = -8;
-    /// -10 `ERR_ACCESS_DENIED`: EACCES / EPERM (e.g. binding a port below 1024 unprivileged),
-    /// also EISDIR, EROFS, ETXTBSY.
+    /// -10 `ERR_ACCESS_DENIED`: permission denied (e.g. binding a port below 1024 unprivileged).
     ACCESS_DENIED = -10;
-    /// -11 `ERR_NOT_IMPLEMENTED`: ENOSYS, ENOTSUP (= EOPNOTSUPP on Linux), ENOPROTOOPT.
+    /// -11 `ERR_NOT_IMPLEMENTED`: the operation or option is not supported.
     NOT_IMPLEMENTED = -11;
-    /// -12 `ERR_INSUFFICIENT_RESOURCES`: EMFILE, ENFILE, EBUSY, EDEADLK, ENOLCK, EUSERS.
+    /// -12 `ERR_INSUFFICIENT_RESOURCES`: out of file descriptors or another kernel resource.
     INSUFFICIENT_RESOURCES = -12;
-    /// -13 `ERR_OUT_OF_MEMORY`: ENOMEM.
+    /// -13 `ERR_OUT_OF_MEMORY`: the kernel is out of memory.
     OUT_OF_MEMORY = -13;
-    /// -15 `ERR_SOCKET_NOT_CONNECTED`: send on an unconnected socket; ENOTCONN.
+    /// -15 `ERR_SOCKET_NOT_CONNECTED`: send on an unconnected socket.
     SOCKET_NOT_CONNECTED = -15;
-    /// -16 `ERR_FILE_EXISTS`: EEXIST (file-system errno, kept as Chromium maps it).
+    /// -16 `ERR_FILE_EXISTS`: a file-system errno, kept as Chromium maps it.
     FILE_EXISTS = -16;
-    /// -17 `ERR_FILE_PATH_TOO_LONG`: ENAMETOOLONG (file-system errno, kept as Chromium maps it).
+    /// -17 `ERR_FILE_PATH_TOO_LONG`: a file-system errno, kept as Chromium maps it.
     FILE_PATH_TOO_LONG = -17;
-    /// -18 `ERR_FILE_NO_SPACE`: ENOSPC, EDQUOT (file-system errno, kept as Chromium maps it).
+    /// -18 `ERR_FILE_NO_SPACE`: a file-system errno, kept as Chromium maps it.
     FILE_NO_SPACE = -18;
     /// -23 `ERR_SOCKET_IS_CONNECTED`: connect on a connected socket, listen on a listening
-    /// one; EISCONN.
+    /// one.
     SOCKET_IS_CONNECTED = -23;
     /// -100 `ERR_CONNECTION_CLOSED`: the peer closed the connection (EOF).
     CONNECTION_CLOSED = -100;
-    /// -101 `ERR_CONNECTION_RESET`: ECONNRESET, ENETRESET, EPIPE.
+    /// -101 `ERR_CONNECTION_RESET`: the peer reset the connection, or a write hit a closed one.
     CONNECTION_RESET = -101;
-    /// -102 `ERR_CONNECTION_REFUSED`: ECONNREFUSED.
+    /// -102 `ERR_CONNECTION_REFUSED`: nothing listens at the address.
     CONNECTION_REFUSED = -102;
-    /// -103 `ERR_CONNECTION_ABORTED`: ECONNABORTED outside accept.
+    /// -103 `ERR_CONNECTION_ABORTED`: the connection was aborted (on accept: try again).
     CONNECTION_ABORTED = -103;
     /// -104 `ERR_CONNECTION_FAILED`: connect already in flight, or a connect errno the generic
     /// mapping calls `FAILED`.
     CONNECTION_FAILED = -104;
     /// -105 `ERR_NAME_NOT_RESOLVED`: connect could not resolve the host name.
     NAME_NOT_RESOLVED = -105;
-    /// -106 `ERR_INTERNET_DISCONNECTED`: ENETDOWN.
+    /// -106 `ERR_INTERNET_DISCONNECTED`: the network is down.
     INTERNET_DISCONNECTED = -106;
-    /// -108 `ERR_ADDRESS_INVALID`: EADDRNOTAVAIL (e.g. listening on a non-local IP).
+    /// -108 `ERR_ADDRESS_INVALID`: the address is not local (e.g. listening on a non-local IP).
     ADDRESS_INVALID = -108;
-    /// -109 `ERR_ADDRESS_UNREACHABLE`: EHOSTUNREACH, EHOSTDOWN, ENETUNREACH, EAFNOSUPPORT.
+    /// -109 `ERR_ADDRESS_UNREACHABLE`: no route to the host or network, or an unsupported
+    /// address family.
     ADDRESS_UNREACHABLE = -109;
-    /// -118 `ERR_CONNECTION_TIMED_OUT`: ETIMEDOUT on connect.
+    /// -118 `ERR_CONNECTION_TIMED_OUT`: connect timed out.
     CONNECTION_TIMED_OUT = -118;
-    /// -138 `ERR_NETWORK_ACCESS_DENIED`: EACCES on connect (most likely a firewall).
+    /// -138 `ERR_NETWORK_ACCESS_DENIED`: connect was denied (most likely by a firewall).
     NETWORK_ACCESS_DENIED = -138;
-    /// -142 `ERR_MSG_TOO_BIG`: EMSGSIZE.
+    /// -142 `ERR_MSG_TOO_BIG`: the message is too long.
     MSG_TOO_BIG = -142;
-    /// -147 `ERR_ADDRESS_IN_USE`: EADDRINUSE (listen on a taken port).
+    /// -147 `ERR_ADDRESS_IN_USE`: listen on a taken port.
     ADDRESS_IN_USE = -147;
-    /// -176 `ERR_NO_BUFFER_SPACE`: ENOBUFS.
+    /// -176 `ERR_NO_BUFFER_SPACE`: the kernel has no buffer space.
     NO_BUFFER_SPACE = -176;
 }
 
@@ -198,88 +212,59 @@ impl NetError {
         format!("net::{}", self.name())
     }
 
-    /// Maps an `errno` as Chromium's `net::MapSystemError` does (the generic mapping).
-    ///
-    /// `0` is `OK`, `EAGAIN`/`EWOULDBLOCK` are [`IO_PENDING`](Self::IO_PENDING), and any errno
-    /// Chromium does not list (`EINTR`, `EINPROGRESS`, `EPROTO`, `ENOTSOCK`, ...) is
+    /// Maps an `errno` as Chromium's `net::MapSystemError` does (the generic mapping): `0` is
+    /// `OK`, an errno the [table](Self#errno-mapping) does not list is
     /// [`FAILED`](Self::FAILED).
+    ///
+    /// ```
+    /// use chrome_sockets::NetError;
+    ///
+    /// assert_eq!(NetError::from_errno(libc::ECONNRESET), NetError::CONNECTION_RESET);
+    /// assert_eq!(NetError::from_errno(libc::EINTR), NetError::FAILED);
+    /// ```
     #[must_use]
     pub fn from_errno(errno: i32) -> NetError {
-        // EWOULDBLOCK equals EAGAIN on Linux; checked apart so the match has no dead arm.
-        if errno == libc::EWOULDBLOCK {
-            return NetError::IO_PENDING;
+        if errno == 0 {
+            return NetError::OK;
         }
-        match errno {
-            0 => NetError::OK,
-            libc::EAGAIN => NetError::IO_PENDING,
-            libc::EACCES | libc::EPERM | libc::EISDIR | libc::EROFS | libc::ETXTBSY => {
-                NetError::ACCESS_DENIED
-            }
-            libc::ENETDOWN => NetError::INTERNET_DISCONNECTED,
-            libc::ETIMEDOUT => NetError::TIMED_OUT,
-            libc::ECONNRESET | libc::ENETRESET | libc::EPIPE => NetError::CONNECTION_RESET,
-            libc::ECONNABORTED => NetError::CONNECTION_ABORTED,
-            libc::ECONNREFUSED => NetError::CONNECTION_REFUSED,
-            libc::EHOSTUNREACH | libc::EHOSTDOWN | libc::ENETUNREACH | libc::EAFNOSUPPORT => {
-                NetError::ADDRESS_UNREACHABLE
-            }
-            libc::EADDRNOTAVAIL => NetError::ADDRESS_INVALID,
-            libc::EMSGSIZE => NetError::MSG_TOO_BIG,
-            libc::ENOTCONN => NetError::SOCKET_NOT_CONNECTED,
-            libc::EISCONN => NetError::SOCKET_IS_CONNECTED,
-            libc::EINVAL | libc::EFAULT | libc::E2BIG | libc::ENODEV => NetError::INVALID_ARGUMENT,
-            libc::EADDRINUSE => NetError::ADDRESS_IN_USE,
-            libc::EBADF => NetError::INVALID_HANDLE,
-            libc::EBUSY
-            | libc::EDEADLK
-            | libc::ENOLCK
-            | libc::EUSERS
-            | libc::EMFILE
-            | libc::ENFILE => NetError::INSUFFICIENT_RESOURCES,
-            libc::ECANCELED => NetError::ABORTED,
-            libc::ENOBUFS => NetError::NO_BUFFER_SPACE,
-            libc::ENOMEM => NetError::OUT_OF_MEMORY,
-            // ENOTSUP is EOPNOTSUPP on Linux; Chromium lists only ENOTSUP.
-            libc::ENOSYS | libc::ENOTSUP | libc::ENOPROTOOPT => NetError::NOT_IMPLEMENTED,
-            libc::EDQUOT | libc::ENOSPC => NetError::FILE_NO_SPACE,
-            libc::EEXIST => NetError::FILE_EXISTS,
-            libc::EFBIG => NetError::FILE_TOO_BIG,
-            libc::ENAMETOOLONG => NetError::FILE_PATH_TOO_LONG,
-            libc::ENOENT | libc::ENOTDIR => NetError::FILE_NOT_FOUND,
-            _ => NetError::FAILED,
-        }
+        lookup(GENERIC, errno).unwrap_or(NetError::FAILED)
     }
 
     /// Maps an `accept(2)` errno as Chromium's `MapAcceptError` does (the accept mapping):
-    /// `ECONNABORTED` (the client gave up before the accept) and `EAGAIN` are
-    /// [`IO_PENDING`](Self::IO_PENDING), everything else as [`from_errno`](Self::from_errno).
+    /// the generic one, but for the accept cells of the [table](Self#errno-mapping).
     ///
     /// Whether the crate retries an accept is decided by `accept_errno_is_retryable`, not here.
+    ///
+    /// ```
+    /// use chrome_sockets::NetError;
+    ///
+    /// // The client gave up before the accept: try again.
+    /// assert_eq!(NetError::from_accept_errno(libc::ECONNABORTED), NetError::IO_PENDING);
+    /// assert_eq!(NetError::from_accept_errno(libc::EMFILE), NetError::INSUFFICIENT_RESOURCES);
+    /// ```
     #[must_use]
     pub fn from_accept_errno(errno: i32) -> NetError {
-        match errno {
-            libc::ECONNABORTED => NetError::IO_PENDING,
-            _ => NetError::from_errno(errno),
-        }
+        lookup(ACCEPT_OVERRIDES, errno).unwrap_or_else(|| NetError::from_errno(errno))
     }
 
     /// Maps a `connect(2)` errno as Chromium's `MapConnectError` does (the connect mapping):
-    /// `EINPROGRESS` is [`IO_PENDING`](Self::IO_PENDING), `EACCES` is
-    /// [`NETWORK_ACCESS_DENIED`](Self::NETWORK_ACCESS_DENIED) (-138), `ETIMEDOUT` is
-    /// [`CONNECTION_TIMED_OUT`](Self::CONNECTION_TIMED_OUT) (-118); otherwise as
-    /// [`from_errno`](Self::from_errno), except that `FAILED` (an unlisted errno) becomes
-    /// [`CONNECTION_FAILED`](Self::CONNECTION_FAILED) (-104).
+    /// the generic one, but for the connect cells of the [table](Self#errno-mapping), and
+    /// with [`FAILED`](Self::FAILED) (an unlisted errno) made the more specific
+    /// [`CONNECTION_FAILED`](Self::CONNECTION_FAILED).
+    ///
+    /// ```
+    /// use chrome_sockets::NetError;
+    ///
+    /// assert_eq!(NetError::from_connect_errno(libc::EINPROGRESS), NetError::IO_PENDING);
+    /// assert_eq!(NetError::from_connect_errno(libc::EACCES), NetError::NETWORK_ACCESS_DENIED);
+    /// assert_eq!(NetError::from_connect_errno(libc::EINTR), NetError::CONNECTION_FAILED);
+    /// ```
     #[must_use]
     pub fn from_connect_errno(errno: i32) -> NetError {
-        match errno {
-            libc::EINPROGRESS => NetError::IO_PENDING,
-            libc::EACCES => NetError::NETWORK_ACCESS_DENIED,
-            libc::ETIMEDOUT => NetError::CONNECTION_TIMED_OUT,
-            _ => match NetError::from_errno(errno) {
-                NetError::FAILED => NetError::CONNECTION_FAILED,
-                mapped => mapped,
-            },
-        }
+        lookup(CONNECT_OVERRIDES, errno).unwrap_or_else(|| match NetError::from_errno(errno) {
+            NetError::FAILED => NetError::CONNECTION_FAILED,
+            mapped => mapped,
+        })
     }
 
     /// Generic mapping of an [`io::Error`].
@@ -346,6 +331,69 @@ impl From<NetError> for i32 {
     }
 }
 
+/// One errno of a mapping: its name (for the rendered table), its value, its code.
+type ErrnoRow = (&'static str, i32, NetError);
+
+/// Spells mapping rows the way a `match` reads: `EPIPE | ECONNRESET => CONNECTION_RESET,`
+/// gives one [`ErrnoRow`] per errno, `("EPIPE", libc::EPIPE, NetError::CONNECTION_RESET)`.
+macro_rules! errno_rows {
+    ($($($errno:ident)|+ => $net:ident,)*) => {
+        &[$($((stringify!($errno), libc::$errno, NetError::$net),)+)*]
+    };
+}
+
+/// The generic mapping, Chromium's `net::MapSystemError` (`net/base/net_errors_posix.cc`):
+/// every errno it names; any other nonzero errno is `FAILED`. Socket errnos first, then
+/// Chromium's file-system ones; `EAGAIN`, the most common, first of all. `ENOTSUP` is
+/// `EOPNOTSUPP` on Linux (Chromium lists only `ENOTSUP`), as `EWOULDBLOCK` is `EAGAIN`.
+const GENERIC: &[ErrnoRow] = errno_rows! {
+    EAGAIN | EWOULDBLOCK => IO_PENDING,
+    EACCES | EPERM => ACCESS_DENIED,
+    EADDRINUSE => ADDRESS_IN_USE,
+    EADDRNOTAVAIL => ADDRESS_INVALID,
+    EMFILE | ENFILE | EBUSY | EDEADLK | ENOLCK | EUSERS => INSUFFICIENT_RESOURCES,
+    ENOBUFS => NO_BUFFER_SPACE,
+    ENOMEM => OUT_OF_MEMORY,
+    ECONNABORTED => CONNECTION_ABORTED,
+    ECONNRESET | ENETRESET | EPIPE => CONNECTION_RESET,
+    ETIMEDOUT => TIMED_OUT,
+    ECONNREFUSED => CONNECTION_REFUSED,
+    EHOSTUNREACH | EHOSTDOWN | ENETUNREACH | EAFNOSUPPORT => ADDRESS_UNREACHABLE,
+    ENETDOWN => INTERNET_DISCONNECTED,
+    ENOTCONN => SOCKET_NOT_CONNECTED,
+    EISCONN => SOCKET_IS_CONNECTED,
+    EMSGSIZE => MSG_TOO_BIG,
+    EINVAL | EFAULT | E2BIG | ENODEV => INVALID_ARGUMENT,
+    EBADF => INVALID_HANDLE,
+    ECANCELED => ABORTED,
+    ENOSYS | ENOTSUP | ENOPROTOOPT => NOT_IMPLEMENTED,
+    EISDIR | EROFS | ETXTBSY => ACCESS_DENIED,
+    ENOENT | ENOTDIR => FILE_NOT_FOUND,
+    EEXIST => FILE_EXISTS,
+    EFBIG => FILE_TOO_BIG,
+    ENAMETOOLONG => FILE_PATH_TOO_LONG,
+    ENOSPC | EDQUOT => FILE_NO_SPACE,
+};
+
+/// Chromium's `MapAcceptError` (`net/socket/socket_posix.cc`): where accept differs from
+/// [`GENERIC`]. `ECONNABORTED` is a client that gave up before the accept: try again.
+const ACCEPT_OVERRIDES: &[ErrnoRow] = errno_rows! {
+    ECONNABORTED => IO_PENDING,
+};
+
+/// Chromium's `MapConnectError` (same file): where connect differs from [`GENERIC`], before
+/// its `FAILED` → `CONNECTION_FAILED` rule. `EACCES` on connect is most likely a firewall.
+const CONNECT_OVERRIDES: &[ErrnoRow] = errno_rows! {
+    EINPROGRESS => IO_PENDING,
+    EACCES => NETWORK_ACCESS_DENIED,
+    ETIMEDOUT => CONNECTION_TIMED_OUT,
+};
+
+/// The code `rows` give `errno`: a linear scan of a few dozen rows, on error paths only.
+fn lookup(rows: &[ErrnoRow], errno: i32) -> Option<NetError> {
+    rows.iter().find(|row| row.1 == errno).map(|row| row.2)
+}
+
 /// `ENONET` exists on Linux and Android only.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const ENONET: Option<i32> = Some(libc::ENONET);
@@ -381,109 +429,56 @@ pub(crate) fn accept_errno_is_retryable(errno: i32) -> bool {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+    use NetError as E;
 
-    /// Every code the crate names: constant, code, `lastError` text (`net_error_list.h`).
+    /// Every code the crate names: constant, code, short name (`net_error_list.h`); the
+    /// `lastError` text is `"net::"` + the short name.
     const TABLE_7_1: &[(NetError, i32, &str)] = &[
-        (NetError::OK, 0, "net::OK"),
-        (NetError::IO_PENDING, -1, "net::ERR_IO_PENDING"),
-        (NetError::FAILED, -2, "net::ERR_FAILED"),
-        (NetError::ABORTED, -3, "net::ERR_ABORTED"),
-        (NetError::INVALID_ARGUMENT, -4, "net::ERR_INVALID_ARGUMENT"),
-        (NetError::INVALID_HANDLE, -5, "net::ERR_INVALID_HANDLE"),
-        (NetError::TIMED_OUT, -7, "net::ERR_TIMED_OUT"),
-        (NetError::ACCESS_DENIED, -10, "net::ERR_ACCESS_DENIED"),
-        (NetError::NOT_IMPLEMENTED, -11, "net::ERR_NOT_IMPLEMENTED"),
-        (
-            NetError::INSUFFICIENT_RESOURCES,
-            -12,
-            "net::ERR_INSUFFICIENT_RESOURCES",
-        ),
-        (NetError::OUT_OF_MEMORY, -13, "net::ERR_OUT_OF_MEMORY"),
-        (
-            NetError::SOCKET_NOT_CONNECTED,
-            -15,
-            "net::ERR_SOCKET_NOT_CONNECTED",
-        ),
-        (
-            NetError::SOCKET_IS_CONNECTED,
-            -23,
-            "net::ERR_SOCKET_IS_CONNECTED",
-        ),
-        (
-            NetError::CONNECTION_CLOSED,
-            -100,
-            "net::ERR_CONNECTION_CLOSED",
-        ),
-        (
-            NetError::CONNECTION_RESET,
-            -101,
-            "net::ERR_CONNECTION_RESET",
-        ),
-        (
-            NetError::CONNECTION_REFUSED,
-            -102,
-            "net::ERR_CONNECTION_REFUSED",
-        ),
-        (
-            NetError::CONNECTION_ABORTED,
-            -103,
-            "net::ERR_CONNECTION_ABORTED",
-        ),
-        (
-            NetError::CONNECTION_FAILED,
-            -104,
-            "net::ERR_CONNECTION_FAILED",
-        ),
-        (
-            NetError::NAME_NOT_RESOLVED,
-            -105,
-            "net::ERR_NAME_NOT_RESOLVED",
-        ),
-        (
-            NetError::INTERNET_DISCONNECTED,
-            -106,
-            "net::ERR_INTERNET_DISCONNECTED",
-        ),
-        (NetError::ADDRESS_INVALID, -108, "net::ERR_ADDRESS_INVALID"),
-        (
-            NetError::ADDRESS_UNREACHABLE,
-            -109,
-            "net::ERR_ADDRESS_UNREACHABLE",
-        ),
-        (
-            NetError::CONNECTION_TIMED_OUT,
-            -118,
-            "net::ERR_CONNECTION_TIMED_OUT",
-        ),
-        (
-            NetError::NETWORK_ACCESS_DENIED,
-            -138,
-            "net::ERR_NETWORK_ACCESS_DENIED",
-        ),
-        (NetError::MSG_TOO_BIG, -142, "net::ERR_MSG_TOO_BIG"),
-        (NetError::ADDRESS_IN_USE, -147, "net::ERR_ADDRESS_IN_USE"),
-        (NetError::NO_BUFFER_SPACE, -176, "net::ERR_NO_BUFFER_SPACE"),
+        (E::OK, 0, "OK"),
+        (E::IO_PENDING, -1, "ERR_IO_PENDING"),
+        (E::FAILED, -2, "ERR_FAILED"),
+        (E::ABORTED, -3, "ERR_ABORTED"),
+        (E::INVALID_ARGUMENT, -4, "ERR_INVALID_ARGUMENT"),
+        (E::INVALID_HANDLE, -5, "ERR_INVALID_HANDLE"),
+        (E::TIMED_OUT, -7, "ERR_TIMED_OUT"),
+        (E::ACCESS_DENIED, -10, "ERR_ACCESS_DENIED"),
+        (E::NOT_IMPLEMENTED, -11, "ERR_NOT_IMPLEMENTED"),
+        (E::INSUFFICIENT_RESOURCES, -12, "ERR_INSUFFICIENT_RESOURCES"),
+        (E::OUT_OF_MEMORY, -13, "ERR_OUT_OF_MEMORY"),
+        (E::SOCKET_NOT_CONNECTED, -15, "ERR_SOCKET_NOT_CONNECTED"),
+        (E::SOCKET_IS_CONNECTED, -23, "ERR_SOCKET_IS_CONNECTED"),
+        (E::CONNECTION_CLOSED, -100, "ERR_CONNECTION_CLOSED"),
+        (E::CONNECTION_RESET, -101, "ERR_CONNECTION_RESET"),
+        (E::CONNECTION_REFUSED, -102, "ERR_CONNECTION_REFUSED"),
+        (E::CONNECTION_ABORTED, -103, "ERR_CONNECTION_ABORTED"),
+        (E::CONNECTION_FAILED, -104, "ERR_CONNECTION_FAILED"),
+        (E::NAME_NOT_RESOLVED, -105, "ERR_NAME_NOT_RESOLVED"),
+        (E::INTERNET_DISCONNECTED, -106, "ERR_INTERNET_DISCONNECTED"),
+        (E::ADDRESS_INVALID, -108, "ERR_ADDRESS_INVALID"),
+        (E::ADDRESS_UNREACHABLE, -109, "ERR_ADDRESS_UNREACHABLE"),
+        (E::CONNECTION_TIMED_OUT, -118, "ERR_CONNECTION_TIMED_OUT"),
+        (E::NETWORK_ACCESS_DENIED, -138, "ERR_NETWORK_ACCESS_DENIED"),
+        (E::MSG_TOO_BIG, -142, "ERR_MSG_TOO_BIG"),
+        (E::ADDRESS_IN_USE, -147, "ERR_ADDRESS_IN_USE"),
+        (E::NO_BUFFER_SPACE, -176, "ERR_NO_BUFFER_SPACE"),
         // Chromium's extra file-system mappings.
-        (NetError::FILE_NOT_FOUND, -6, "net::ERR_FILE_NOT_FOUND"),
-        (NetError::FILE_TOO_BIG, -8, "net::ERR_FILE_TOO_BIG"),
-        (NetError::FILE_EXISTS, -16, "net::ERR_FILE_EXISTS"),
-        (
-            NetError::FILE_PATH_TOO_LONG,
-            -17,
-            "net::ERR_FILE_PATH_TOO_LONG",
-        ),
-        (NetError::FILE_NO_SPACE, -18, "net::ERR_FILE_NO_SPACE"),
+        (E::FILE_NOT_FOUND, -6, "ERR_FILE_NOT_FOUND"),
+        (E::FILE_TOO_BIG, -8, "ERR_FILE_TOO_BIG"),
+        (E::FILE_EXISTS, -16, "ERR_FILE_EXISTS"),
+        (E::FILE_PATH_TOO_LONG, -17, "ERR_FILE_PATH_TOO_LONG"),
+        (E::FILE_NO_SPACE, -18, "ERR_FILE_NO_SPACE"),
     ];
 
     #[test]
     fn every_named_code_has_chromes_name_and_message() {
-        for &(err, code, message) in TABLE_7_1 {
+        for &(err, code, name) in TABLE_7_1 {
+            let message = format!("net::{name}");
+            assert_eq!(err.name(), name);
             assert_eq!(err.code(), code);
             assert_eq!(i32::from(err), code);
             assert_eq!(NetError::from_code(code), err);
             assert_eq!(err.message(), message);
             assert_eq!(err.to_string(), message);
-            assert_eq!(format!("net::{}", err.name()), message);
             assert_eq!(
                 format!("{err:?}"),
                 format!("NetError({code} {})", err.name())
@@ -491,6 +486,12 @@ mod tests {
         }
         let codes: HashSet<i32> = TABLE_7_1.iter().map(|&(_, c, _)| c).collect();
         assert_eq!(codes.len(), TABLE_7_1.len(), "duplicate code in table");
+        let named = (-1000..=0).filter(|&c| known_name(c).is_some());
+        assert!(
+            named.clone().all(|c| codes.contains(&c)),
+            "named code missing"
+        );
+        assert_eq!(named.count(), codes.len());
     }
 
     #[test]
@@ -689,5 +690,187 @@ mod tests {
         // An OS code wins over the kind.
         let os = io::Error::from_raw_os_error(libc::EADDRINUSE);
         assert_eq!(NetError::from_io_error(&os), NetError::ADDRESS_IN_USE);
+    }
+
+    /// Every errno 0..=200 on all three mappings, captured from the `match`-based code before
+    /// the errno table became data: (errno, generic, accept, connect) for each errno not mapped
+    /// to the default (-2, -2, -104). Raw numbers, so the table does not name itself; they are
+    /// the asm-generic Linux errno values, hence the `cfg`.
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")
+    ))]
+    #[test]
+    fn every_errno_to_200_maps_as_before() {
+        const BEFORE: &[(i32, i32, i32, i32)] = &[
+            (0, 0, 0, 0),
+            (1, -10, -10, -10),
+            (2, -6, -6, -6),
+            (7, -4, -4, -4),
+            (9, -5, -5, -5),
+            (11, -1, -1, -1),
+            (12, -13, -13, -13),
+            (13, -10, -10, -138),
+            (14, -4, -4, -4),
+            (16, -12, -12, -12),
+            (17, -16, -16, -16),
+            (19, -4, -4, -4),
+            (20, -6, -6, -6),
+            (21, -10, -10, -10),
+            (22, -4, -4, -4),
+            (23, -12, -12, -12),
+            (24, -12, -12, -12),
+            (26, -10, -10, -10),
+            (27, -8, -8, -8),
+            (28, -18, -18, -18),
+            (30, -10, -10, -10),
+            (32, -101, -101, -101),
+            (35, -12, -12, -12),
+            (36, -17, -17, -17),
+            (37, -12, -12, -12),
+            (38, -11, -11, -11),
+            (87, -12, -12, -12),
+            (90, -142, -142, -142),
+            (92, -11, -11, -11),
+            (95, -11, -11, -11),
+            (97, -109, -109, -109),
+            (98, -147, -147, -147),
+            (99, -108, -108, -108),
+            (100, -106, -106, -106),
+            (101, -109, -109, -109),
+            (102, -101, -101, -101),
+            (103, -103, -1, -103),
+            (104, -101, -101, -101),
+            (105, -176, -176, -176),
+            (106, -23, -23, -23),
+            (107, -15, -15, -15),
+            (110, -7, -7, -118),
+            (111, -102, -102, -102),
+            (112, -109, -109, -109),
+            (113, -109, -109, -109),
+            (115, -2, -2, -1),
+            (122, -18, -18, -18),
+            (125, -3, -3, -3),
+        ];
+        for errno in 0..=200 {
+            let expected = BEFORE
+                .iter()
+                .find(|row| row.0 == errno)
+                .map_or((-2, -2, -104), |&(_, g, a, c)| (g, a, c));
+            let got = (
+                NetError::from_errno(errno).code(),
+                NetError::from_accept_errno(errno).code(),
+                NetError::from_connect_errno(errno).code(),
+            );
+            assert_eq!(got, expected, "errno {errno}");
+        }
+    }
+
+    /// A cell of the errno table: `-10 `ACCESS_DENIED``, or only the number where `same`.
+    fn cell(err: NetError, same: bool) -> String {
+        if same {
+            err.code().to_string()
+        } else {
+            let name = err.name();
+            format!(
+                "{} `{}`",
+                err.code(),
+                name.strip_prefix("ERR_").unwrap_or(name)
+            )
+        }
+    }
+
+    /// The errno table of `NetError`'s docs, rendered from `GENERIC` and the overrides through
+    /// the three public mappings: errnos with the same three codes share a row, rows in the
+    /// order their first errno appears in the data.
+    fn render_errno_table() -> Vec<String> {
+        let mut rows: Vec<([NetError; 3], Vec<&str>)> = Vec::new();
+        for &(name, errno, _) in GENERIC
+            .iter()
+            .chain(ACCEPT_OVERRIDES)
+            .chain(CONNECT_OVERRIDES)
+        {
+            let codes = [
+                NetError::from_errno(errno),
+                NetError::from_accept_errno(errno),
+                NetError::from_connect_errno(errno),
+            ];
+            match rows.iter_mut().find(|row| row.0 == codes) {
+                Some(row) if row.1.contains(&name) => {}
+                Some(row) => row.1.push(name),
+                None => rows.push((codes, vec![name])),
+            }
+        }
+        let cells = |[generic, accept, connect]: [NetError; 3]| {
+            if generic == accept && generic == connect {
+                cell(generic, false)
+            } else {
+                let [a, c] = [accept, connect].map(|e| cell(e, e == generic));
+                format!("{} / {a} / {c}", cell(generic, false))
+            }
+        };
+        let mut lines = vec!["| errno | net error |".to_string(), "|---|---|".to_string()];
+        for (codes, names) in &rows {
+            let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+            lines.push(format!("| {} | {} |", names.join(", "), cells(*codes)));
+        }
+        let unlisted = [libc::EINTR, libc::EPROTO].map(|errno| {
+            let listed = GENERIC
+                .iter()
+                .chain(ACCEPT_OVERRIDES)
+                .chain(CONNECT_OVERRIDES);
+            assert!(
+                listed.clone().all(|row| row.1 != errno),
+                "{errno} is listed"
+            );
+            [
+                NetError::from_errno(errno),
+                NetError::from_accept_errno(errno),
+                NetError::from_connect_errno(errno),
+            ]
+        });
+        assert_eq!(unlisted[0], unlisted[1]);
+        lines.push(format!(
+            "| anything unlisted (`EINTR`, `EPROTO`, ...) | {} |",
+            cells(unlisted[0])
+        ));
+        lines
+    }
+
+    #[test]
+    fn errno_table_in_the_docs_is_the_data() {
+        let documented: Vec<&str> = include_str!("net_error.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix("/// |"))
+            .collect();
+        let rendered = render_errno_table();
+        let rendered: Vec<&str> = rendered.iter().map(|l| &l[1..]).collect();
+        assert_eq!(
+            documented,
+            rendered,
+            "the errno table of `NetError`'s docs differs from the data; it should read:\n{}",
+            rendered
+                .iter()
+                .map(|l| format!("/// |{l}\n"))
+                .collect::<String>()
+        );
+    }
+
+    #[test]
+    fn errno_rows_agree_and_overrides_override() {
+        for (i, a) in GENERIC.iter().enumerate() {
+            for b in &GENERIC[i + 1..] {
+                assert!(a.0 != b.0, "{} listed twice", a.0);
+                // EWOULDBLOCK == EAGAIN and ENOTSUP == EOPNOTSUPP: same value, same code.
+                assert!(a.1 != b.1 || a.2 == b.2, "{} and {} disagree", a.0, b.0);
+            }
+        }
+        for &(name, errno, code) in ACCEPT_OVERRIDES.iter().chain(CONNECT_OVERRIDES) {
+            assert_ne!(
+                NetError::from_errno(errno),
+                code,
+                "{name} overrides nothing"
+            );
+        }
     }
 }

@@ -493,6 +493,13 @@ fn tcp_info(i: &tcp::SocketInfo) -> Value {
     v
 }
 
+// `server_props` and `tcp_props` are also in the sequence executor (`sequence/src/exec/server.rs`
+// and `tcp.rs`), on purpose: this library cannot call them, since a dependency on
+// `chrome-sockets-sequence` would compile `chrome-sockets` with `fault-injection` into every
+// build of the oracle, the benches' Chrome row included.
+
+/// `tcp_server::SocketProperties` with each field as given (`#[non_exhaustive]`: fields are set
+/// one by one, since the setters take values, not options).
 fn server_props(name: Option<String>, persistent: Option<bool>) -> tcp_server::SocketProperties {
     let mut props = tcp_server::SocketProperties::new();
     props.name = name;
@@ -500,6 +507,7 @@ fn server_props(name: Option<String>, persistent: Option<bool>) -> tcp_server::S
     props
 }
 
+/// `tcp::SocketProperties` with each field as given.
 fn tcp_props(
     name: Option<String>,
     persistent: Option<bool>,

@@ -136,7 +136,8 @@ fn server(echo: &mut Echo) -> &mut Server {
 
 /// The listeners of this mode (in place of the plain soak's): echo on the soak's servers
 /// (retrying a send that met the quota), buffering on the drip listener, sending to the
-/// never-readers, closing what the flooded listener accepts.
+/// never-readers, closing what the flooded listener accepts. The accept-error listener is the
+/// plain soak's, which `main` registers for both modes.
 pub(crate) fn serve(r: &mut Reactor<Echo>) {
     let _ = r.tcp_server().on_accept().add_listener(|r, echo, info| {
         let id = info.client_socket_id;
@@ -157,13 +158,6 @@ pub(crate) fn serve(r: &mut Reactor<Echo>) {
         }
         r.tcp().set_paused(id, false, |_, _, _| {});
     });
-    let _ = r
-        .tcp_server()
-        .on_accept_error()
-        .add_listener(|_, echo: &mut Echo, info| {
-            echo.accept_errors += 1;
-            echo.to_resume.push(info.socket_id);
-        });
     let _ = r.tcp().on_receive().add_owning_listener(|r, echo, info| {
         let id = info.socket_id;
         let data = info.data;

@@ -248,7 +248,10 @@ impl Exec {
             // It waits for the peer: `drain` does not wait for it (the final drain does).
             self.w.pending.get_mut(&seq).expect("pending").may_stay = true;
             self.r().tcp().send(tid, data, send_callback(seq));
-            if maybe_gone {
+            // Written at once (the sends before it may already be out in the library, though
+            // their callbacks have not run), a send that may fail can disconnect the socket
+            // before the next command: settle which, as for a peer that may be gone.
+            if maybe_gone || (behind && loose) {
                 self.settle_send(id, seq);
             }
             return;
@@ -287,8 +290,9 @@ impl Exec {
 }
 
 impl Exec {
-    /// A send written at once to a peer that may be gone can fail at once, disconnecting
-    /// the socket before the next command. A harness `getInfo` right behind it settles
+    /// A send written at once that may fail (its peer may be gone, or a send fault is armed
+    /// behind an earlier send the library may already have finished) can fail at once,
+    /// disconnecting the socket before the next command. A harness `getInfo` right behind it settles
     /// which: its answer is the state after the send call, and the send's callback, queued
     /// ahead of it exactly when the send failed at once, has run by then.
     fn settle_send(&mut self, id: i32, send: u64) {

@@ -341,6 +341,7 @@ impl Exec {
 
 /// `tcp_server::SocketProperties` with each field as given (`#[non_exhaustive]`: fields are set
 /// one by one, since the setters take values, not options).
+/// `chrome/src/backend.rs` has a copy, which says why it is not shared.
 fn server_props(name: Option<String>, persistent: Option<bool>) -> tcp_server::SocketProperties {
     let mut props = tcp_server::SocketProperties::new();
     props.name = name;

@@ -204,6 +204,7 @@ impl Exec {
 
 /// `tcp::SocketProperties` with each field as given (`#[non_exhaustive]`: fields are set one by
 /// one, since the setters take values, not options).
+/// `chrome/src/backend.rs` has a copy, which says why it is not shared.
 fn tcp_props(
     name: Option<String>,
     persistent: Option<bool>,

@@ -15,9 +15,11 @@
 //! `R` is the reactor type a listener gets as its first argument; it is a parameter so that
 //! this module needs nothing from the reactor. Only the turn's dispatcher calls [`dispatch`].
 
+use std::any::Any;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
 
 use crate::info::{AcceptErrorInfo, AcceptInfo, ReceiveErrorInfo, ReceiveInfo};
 
@@ -93,37 +95,49 @@ impl<R, S, A> Listeners<R, S, A> {
         self.running = None;
     }
 
-    /// Whether a listener registered before `end` comes after `id` (and would still be
-    /// called by the dispatch in progress).
-    fn any_after(&self, id: u64, end: u64) -> bool {
-        let i = self.slots.partition_point(|s| s.0 <= id);
-        self.slots.get(i).is_some_and(|s| s.0 < end)
+    /// The index of the first slot whose id is above `id`.
+    fn after(&self, id: u64) -> usize {
+        self.slots.partition_point(|s| s.0 <= id)
     }
 
     fn position(&self, id: u64) -> Option<usize> {
         self.slots.binary_search_by_key(&id, |s| s.0).ok()
     }
 
-    /// The listener `id` returned normally: its closure goes back into its slot, expected at
-    /// `guess` (where it was) unless listeners were added or removed meanwhile; nowhere if
-    /// it was removed. Returns the slot's index.
+    /// The listener `id`, taken from slot `guess`, returned `outcome`; returns the index of the
+    /// slot after its own, where the walk goes on.
+    ///
+    /// Returned normally: its closure goes back into its slot, expected at `guess` unless
+    /// listeners were added or removed meanwhile, nowhere if it was removed. Panicked: removed
+    /// at once (its closure may be half-way through a change) and kept for
+    /// `take_removed_listeners`; the first panic of a dispatch is kept in `first_panic`, to go
+    /// on unwinding once the other listeners had the event (as a throwing JavaScript listener
+    /// does not keep the others from theirs).
     #[inline(always)]
-    fn put_back(&mut self, guess: usize, id: u64, listener: ListenerFn<R, S, A>) -> Option<usize> {
+    fn settle(
+        &mut self,
+        guess: usize,
+        id: u64,
+        listener: ListenerFn<R, S, A>,
+        outcome: thread::Result<()>,
+        first_panic: &mut Option<Box<dyn Any + Send>>,
+    ) -> usize {
         self.running = None;
+        if let Err(payload) = outcome {
+            self.remove(id);
+            self.panicked.push(id);
+            first_panic.get_or_insert(payload);
+            return self.after(id);
+        }
         let at = match self.slots.get(guess) {
-            Some(s) if s.0 == id => Some(guess),
-            _ => self.position(id),
-        }?;
+            Some(s) if s.0 == id => guess,
+            _ => match self.position(id) {
+                Some(at) => at,
+                None => return self.after(id),
+            },
+        };
         self.slots[at].1 = Some(listener);
-        Some(at)
-    }
-
-    /// The listener `id` panicked: removed at once (its closure may be half-way through a
-    /// change) and kept for `take_removed_listeners`.
-    fn drop_panicked(&mut self, id: u64) {
-        self.running = None;
-        self.remove(id);
-        self.panicked.push(id);
+        at + 1
     }
 
     /// Drops the slot of a listener that panicked during the previous dispatch.
@@ -183,11 +197,14 @@ impl<R, S> EventListeners<R, S> {
 /// listener gets it by value: the last one to be called gets `arg` itself, others a clone).
 ///
 /// Each closure is taken out of its slot while it runs, so it can get `&mut R`; it is put back
-/// only if its slot still exists afterwards. No allocation: the walk is by id with a cursor,
-/// bounded by the id counter at the start (so listeners added meanwhile wait). The slot index
-/// of the previous listener is kept as a hint, so when listeners do not add or remove
-/// listeners (the usual case) no search is needed; otherwise the walk finds its place again by
-/// binary search.
+/// only if its slot still exists afterwards. No allocation: the walk goes by slot index and
+/// stops at the first id at or above the id counter at the start (so listeners added meanwhile
+/// wait). After each listener the walk finds its slot again where it was (one comparison when
+/// listeners do not add or remove listeners, the usual case; a binary search otherwise) and
+/// goes on at the next one. Slots are sorted by id, so whether a listener is the last to be
+/// called is one look at the next slot. With one listener this walk costs what the
+/// single-listener copy it replaced did, within a few instructions (`docs/performance.md`,
+/// "Instructions per connection").
 pub(crate) fn dispatch<R, S, A>(
     r: &mut R,
     state: &mut S,
@@ -198,152 +215,119 @@ pub(crate) fn dispatch<R, S, A>(
 {
     let registry = select(r);
     registry.remove_panicked();
-    if registry.slots.len() == 1 {
-        return dispatch_to_the_only_listener(r, state, select, arg);
-    }
-    let mut arg = Some(arg);
     let end = registry.next;
-    let mut cursor = 0;
-    let mut hint: usize = 0;
+    let mut i = 0;
     let mut panicked = None;
-    loop {
+    // Every listener but the last is called with a borrow of `arg` here; the walk stops at the
+    // last one, which is called below with `arg` itself.
+    let last = loop {
         let registry = select(r);
-        // `hint` is right when the slot before it (if any) is below the cursor and it is not.
-        let slots = &registry.slots;
-        let hinted = hint
-            .checked_sub(1)
-            .map_or(true, |b| slots.get(b).is_some_and(|s| s.0 < cursor))
-            && slots
-                .get(hint)
-                .map_or(hint == slots.len(), |s| s.0 >= cursor);
-        let i = if hinted {
-            hint
-        } else {
-            registry.slots.partition_point(|s| s.0 < cursor)
-        };
         let Some((id, slot)) = registry.slots.get_mut(i) else {
-            break;
+            break None;
         };
         let id = *id;
         if id >= end {
-            break;
+            break None;
         }
-        cursor = id + 1;
-        hint = i + 1;
         let Some(mut listener) = slot.take() else {
+            i += 1;
             continue;
         };
         registry.running = Some(id);
-        let owned = match &listener {
-            ListenerFn::Borrow(_) => None,
-            ListenerFn::Own(_) if registry.any_after(id, end) => arg.clone(),
-            ListenerFn::Own(_) => arg.take(),
-        };
-        let outcome = match (&mut listener, owned, &arg) {
-            (ListenerFn::Own(f), Some(owned), _) => {
-                panic::catch_unwind(AssertUnwindSafe(|| f(r, state, owned)))
-            }
-            (ListenerFn::Borrow(f), _, Some(arg)) => {
-                panic::catch_unwind(AssertUnwindSafe(|| f(r, state, arg)))
-            }
-            // The event was moved to an owning listener: nothing is left to call.
-            _ => Ok(()),
-        };
-        let registry = select(r);
-        match outcome {
-            Ok(()) => {
-                if let Some(at) = registry.put_back(i, id, listener) {
-                    hint = at + 1;
-                }
-            }
-            Err(payload) => {
-                // The other listeners still get this event (as a throwing JavaScript listener
-                // does not keep the others from theirs), then the first panic goes on
-                // unwinding out of the turn.
-                registry.drop_panicked(id);
-                panicked.get_or_insert(payload);
-            }
+        if registry.slots.get(i + 1).map_or(true, |s| s.0 >= end) {
+            break Some((i, id, listener));
         }
+        let outcome = call(&mut listener, r, state, Event::Shared(&arg));
+        i = select(r).settle(i, id, listener, outcome, &mut panicked);
+    };
+    if let Some((i, id, mut listener)) = last {
+        let outcome = call(&mut listener, r, state, Event::Owned(arg));
+        select(r).settle(i, id, listener, outcome, &mut panicked);
     }
     if let Some(payload) = panicked {
         panic::resume_unwind(payload);
     }
 }
 
-/// [`dispatch`] when exactly one listener is registered (the usual case): the same rules with
-/// no walk. It gets `arg` itself, since no listener comes after it.
-fn dispatch_to_the_only_listener<R, S, A>(
+/// The event as one listener gets it: `arg` itself for the last listener of a dispatch, a
+/// borrow of it for the others.
+enum Event<'a, A> {
+    Owned(A),
+    Shared(&'a A),
+}
+
+/// Calls one listener, catching a panic; an owning listener given a borrow gets a clone.
+#[inline(always)]
+fn call<R, S, A: Clone>(
+    listener: &mut ListenerFn<R, S, A>,
     r: &mut R,
     state: &mut S,
-    select: impl Fn(&mut R) -> &mut Listeners<R, S, A>,
-    arg: A,
-) {
-    let registry = select(r);
-    let (id, slot) = &mut registry.slots[0];
-    let id = *id;
-    let Some(mut listener) = slot.take() else {
-        return;
-    };
-    registry.running = Some(id);
-    let outcome = match &mut listener {
-        ListenerFn::Own(f) => panic::catch_unwind(AssertUnwindSafe(|| f(r, state, arg))),
-        ListenerFn::Borrow(f) => panic::catch_unwind(AssertUnwindSafe(|| f(r, state, &arg))),
-    };
-    let registry = select(r);
-    match outcome {
-        // Still first unless it removed itself (listeners it added come after it).
-        Ok(()) => {
-            registry.put_back(0, id, listener);
-        }
-        Err(payload) => {
-            registry.drop_panicked(id);
-            panic::resume_unwind(payload);
-        }
-    }
+    event: Event<'_, A>,
+) -> thread::Result<()> {
+    panic::catch_unwind(AssertUnwindSafe(|| match (listener, event) {
+        (ListenerFn::Borrow(f), Event::Owned(arg)) => f(r, state, &arg),
+        (ListenerFn::Borrow(f), Event::Shared(arg)) => f(r, state, arg),
+        (ListenerFn::Own(f), Event::Owned(arg)) => f(r, state, arg),
+        (ListenerFn::Own(f), Event::Shared(arg)) => f(r, state, arg.clone()),
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+    use std::rc::Rc;
 
-    /// A stand-in reactor: one registry, and a log of which listener ran on which event.
+    /// Which listener ran on which event: `(listener, event)`.
+    type Log = Vec<(u32, u32)>;
+
+    /// A stand-in reactor: one registry, and the ids of its listeners in the order added.
     struct R {
-        on: Listeners<R, Vec<(u32, u32)>, u32>,
+        on: Listeners<R, Log, u32>,
         ids: Vec<u64>,
     }
 
-    fn r_with(n: usize, make: impl Fn(usize) -> ListenerFn<R, Vec<(u32, u32)>, u32>) -> R {
+    impl R {
+        fn add(&mut self, listener: ListenerFn<R, Log, u32>) {
+            let id = self.on.add(listener);
+            self.ids.push(id);
+        }
+    }
+
+    /// `n` borrowing listeners; listener `i` logs `(i, event)`, then does `then(r, i, event)`.
+    fn logging(n: u32, then: impl Fn(&mut R, u32, u32) + Clone + 'static) -> R {
         let mut r = R {
             on: Listeners::new(),
             ids: Vec::new(),
         };
         for i in 0..n {
-            let id = r.on.add(make(i));
-            r.ids.push(id);
+            let then = then.clone();
+            r.add(ListenerFn::Borrow(Box::new(move |r, log, e| {
+                log.push((i, *e));
+                then(r, i, *e);
+            })));
         }
         r
     }
 
-    fn fire(r: &mut R, log: &mut Vec<(u32, u32)>, event: u32) {
+    /// A borrowing listener that logs `(tag, event)`.
+    fn logs_as(tag: u32) -> ListenerFn<R, Log, u32> {
+        ListenerFn::Borrow(Box::new(move |_, log, e| log.push((tag, *e))))
+    }
+
+    fn fire(r: &mut R, log: &mut Log, event: u32) {
         dispatch(r, log, |r| &mut r.on, event);
     }
 
     #[test]
-    fn the_index_hint_survives_adds_and_removes_during_dispatch() {
+    fn the_walk_finds_its_place_after_adds_and_removes_during_dispatch() {
         // Listener 1 removes listener 0 (already run) and 2 (not reached), and adds one.
-        let mut r = r_with(4, |i| {
-            ListenerFn::Borrow(Box::new(
-                move |r: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
-                    log.push((i as u32, *e));
-                    if i == 1 && *e == 0 {
-                        let (a, b) = (r.ids[0], r.ids[2]);
-                        assert!(r.on.remove(a) && r.on.remove(b));
-                        let late =
-                            r.on.add(ListenerFn::Borrow(Box::new(|_, log, e| log.push((9, *e)))));
-                        r.ids.push(late);
-                    }
-                },
-            ))
+        let mut r = logging(4, |r, i, e| {
+            if i == 1 && e == 0 {
+                let (a, b) = (r.ids[0], r.ids[2]);
+                assert!(r.on.remove(a) && r.on.remove(b));
+                r.add(logs_as(9));
+            }
         });
         let mut log = Vec::new();
         fire(&mut r, &mut log, 0);
@@ -356,16 +340,11 @@ mod tests {
 
     #[test]
     fn a_listener_removing_itself_is_not_put_back_and_the_rest_still_run() {
-        let mut r = r_with(3, |i| {
-            ListenerFn::Borrow(Box::new(
-                move |r: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
-                    log.push((i as u32, *e));
-                    if i == 0 {
-                        let me = r.ids[0];
-                        r.on.remove(me);
-                    }
-                },
-            ))
+        let mut r = logging(3, |r, i, _| {
+            if i == 0 {
+                let me = r.ids[0];
+                r.on.remove(me);
+            }
         });
         let mut log = Vec::new();
         fire(&mut r, &mut log, 0);
@@ -375,34 +354,24 @@ mod tests {
 
     #[test]
     fn a_panicking_listener_is_removed_after_the_others_ran() {
-        let mut r = r_with(3, |i| {
-            ListenerFn::Borrow(Box::new(
-                move |_: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
-                    log.push((i as u32, *e));
-                    assert!(i != 1, "listener 1 panics");
-                },
-            ))
-        });
+        let mut r = logging(3, |_, i, _| assert!(i != 1, "listener 1 panics"));
         let mut log = Vec::new();
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| fire(&mut r, &mut log, 0)));
         assert!(outcome.is_err());
         fire(&mut r, &mut log, 1);
         assert_eq!(log, [(0, 0), (1, 0), (2, 0), (0, 1), (2, 1)]);
+        assert_eq!(r.on.panicked, [r.ids[1]]);
     }
 
-    // The single-listener path (`dispatch_to_the_only_listener`) keeps the same rules.
+    // One listener: the walk keeps the same rules (a single-listener copy of the walk used to
+    // serve this case).
 
     #[test]
     fn an_only_listener_that_replaces_itself_is_not_put_back_and_its_successor_waits() {
-        let mut r = r_with(1, |_| {
-            ListenerFn::Borrow(Box::new(|r: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
-                log.push((0, *e));
-                let me = r.ids[0];
-                assert!(r.on.remove(me));
-                let next =
-                    r.on.add(ListenerFn::Borrow(Box::new(|_, log, e| log.push((1, *e)))));
-                r.ids.push(next);
-            }))
+        let mut r = logging(1, |r, _, _| {
+            let me = r.ids[0];
+            assert!(r.on.remove(me));
+            r.add(logs_as(1));
         });
         let mut log = Vec::new();
         fire(&mut r, &mut log, 0);
@@ -415,15 +384,10 @@ mod tests {
 
     #[test]
     fn an_only_listener_that_adds_one_is_put_back_first() {
-        let mut r = r_with(1, |_| {
-            ListenerFn::Borrow(Box::new(|r: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
-                log.push((0, *e));
-                if *e == 0 {
-                    let next =
-                        r.on.add(ListenerFn::Borrow(Box::new(|_, log, e| log.push((1, *e)))));
-                    r.ids.push(next);
-                }
-            }))
+        let mut r = logging(1, |r, i, e| {
+            if i == 0 && e == 0 {
+                r.add(logs_as(1));
+            }
         });
         let mut log = Vec::new();
         fire(&mut r, &mut log, 0);
@@ -433,12 +397,7 @@ mod tests {
 
     #[test]
     fn an_only_listener_that_panics_is_removed_and_reported() {
-        let mut r = r_with(1, |_| {
-            ListenerFn::Borrow(Box::new(|_: &mut R, log: &mut Vec<(u32, u32)>, e: &u32| {
-                log.push((0, *e));
-                panic!("the only listener panics");
-            }))
-        });
+        let mut r = logging(1, |_, _, _| panic!("the only listener panics"));
         let mut log = Vec::new();
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| fire(&mut r, &mut log, 0)));
         assert!(outcome.is_err(), "the panic goes on after dispatch");
@@ -448,18 +407,64 @@ mod tests {
         assert_eq!(r.on.panicked, [r.ids[0]]);
     }
 
+    /// An event that counts its clones.
+    struct Counted(Rc<Cell<u32>>);
+
+    impl Clone for Counted {
+        fn clone(&self) -> Self {
+            self.0.set(self.0.get() + 1);
+            Counted(Rc::clone(&self.0))
+        }
+    }
+
+    /// A stand-in reactor whose event counts its clones; the log names who was called.
+    struct Owning {
+        on: Listeners<Owning, Vec<char>, Counted>,
+    }
+
+    /// One listener per letter of `kinds`, each logging its letter: `o` owning, `b` borrowing,
+    /// `a` borrowing and adding a borrowing listener `n`.
+    fn owning(kinds: &str) -> Owning {
+        let mut o = Owning {
+            on: Listeners::new(),
+        };
+        for kind in kinds.chars() {
+            o.on.add(match kind {
+                'o' => ListenerFn::Own(Box::new(|_, log, _| log.push('o'))),
+                'b' => ListenerFn::Borrow(Box::new(|_, log, _| log.push('b'))),
+                _ => ListenerFn::Borrow(Box::new(|o, log, _| {
+                    log.push('a');
+                    o.on.add(ListenerFn::Borrow(Box::new(|_, log, _| log.push('n'))));
+                })),
+            });
+        }
+        o
+    }
+
+    /// Dispatches one event; returns who was called and how many clones of the event were made.
+    fn clones(o: &mut Owning) -> (Vec<char>, u32) {
+        let count = Rc::new(Cell::new(0));
+        let mut log = Vec::new();
+        dispatch(o, &mut log, |o| &mut o.on, Counted(Rc::clone(&count)));
+        (log, count.get())
+    }
+
     #[test]
     fn an_only_owning_listener_gets_the_event_itself() {
-        let mut r: R = R {
-            on: Listeners::new(),
-            ids: Vec::new(),
-        };
-        r.on.add(ListenerFn::Own(Box::new(
-            |_: &mut R, log: &mut Vec<(u32, u32)>, e: u32| log.push((7, e)),
-        )));
-        let mut log = Vec::new();
-        fire(&mut r, &mut log, 3);
-        fire(&mut r, &mut log, 4);
-        assert_eq!(log, [(7, 3), (7, 4)]);
+        let mut o = owning("o");
+        assert_eq!(clones(&mut o), (vec!['o'], 0));
+        assert_eq!(clones(&mut o), (vec!['o'], 0));
+    }
+
+    #[test]
+    fn an_owning_listener_gets_a_clone_unless_no_listener_is_left_to_call_after_it() {
+        assert_eq!(clones(&mut owning("ob")), (vec!['o', 'b'], 1));
+        assert_eq!(clones(&mut owning("bo")), (vec!['b', 'o'], 0));
+        assert_eq!(clones(&mut owning("oo")), (vec!['o', 'o'], 1));
+        assert_eq!(clones(&mut owning("obo")), (vec!['o', 'b', 'o'], 1));
+        // A listener added during the dispatch waits, so it does not count as left to call.
+        let mut o = owning("ao");
+        assert_eq!(clones(&mut o), (vec!['a', 'o'], 0));
+        assert_eq!(clones(&mut o), (vec!['a', 'o', 'n'], 1));
     }
 }

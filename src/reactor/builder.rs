@@ -115,7 +115,7 @@ impl ReactorBuilder {
 
     /// The write quota: at most `bytes` handed to `send` and not yet written, across every
     /// socket of the reactor; a `send` that would go over fails with "Exceeded write quota."
-    /// (default [`DEFAULT_WRITE_QUOTA`](crate::tcp::DEFAULT_WRITE_QUOTA), Chrome's 200 MiB).
+    /// (default [`DEFAULT_WRITE_QUOTA`], Chrome's 200 MiB).
     ///
     /// An extension: Chrome's quota is fixed.
     ///

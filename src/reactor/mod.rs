@@ -52,7 +52,7 @@ type TcpSocket<S> = TcpEntry<Reactor<S>, S>;
 type Lent<'a, S> = Io<'a, Reactor<S>, S>;
 
 impl ReactorBuilder {
-    /// An empty socket table whose ids start where [`ids_from`](Self::ids_from) says.
+    /// An empty socket table whose ids start where `ids_from` (a `fault-injection` knob) says.
     fn tables<E: crate::ids::Identified>(&self) -> Table<E> {
         #[allow(unused_mut)]
         let mut table = Table::new();

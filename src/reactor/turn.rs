@@ -84,7 +84,7 @@ impl<S: 'static> Reactor<S> {
     /// # Errors
     /// The OS poll's error (`EINTR` is treated as a turn with no events), or, when called from
     /// inside one of this reactor's callbacks, listeners or timers, an `ErrorKind::Other`
-    /// error holding [`ReentrantTurn`](crate::ReentrantTurn): a turn is not re-entrant (queue
+    /// error holding [`ReentrantTurn`]: a turn is not re-entrant (queue
     /// the work instead). Nothing runs and nothing changes then.
     ///
     /// # Panics
@@ -170,7 +170,7 @@ impl<S: 'static> Reactor<S> {
     ///
     /// # Errors
     /// As [`turn`](Reactor::turn). Called from inside a callback it fails at once with
-    /// [`ReentrantTurn`](crate::ReentrantTurn), leaving a pending stop request in place.
+    /// [`ReentrantTurn`], leaving a pending stop request in place.
     pub fn run(&mut self, state: &mut S) -> io::Result<()> {
         if self.flags.in_turn {
             return Err(ReentrantTurn::error());

@@ -16,6 +16,11 @@
 //! only after everything before it was echoed. A connection is closed when its peer closes or
 //! resets it. After an `on_accept_error` (say, out of fds) the server is paused; it resumes
 //! when a connection closes, or after a second.
+//!
+//! Everything is on this page: create, listen and the bound port (`local_addr`), the three
+//! listeners, the stop on a signal. Calls on ids the example holds open, whose only possible
+//! error would be "Socket not found", take [`ignore`](chrome_sockets::ignore); a failed `send`
+//! closes the connection.
 
 mod common;
 
@@ -24,7 +29,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chrome_sockets::tcp::SocketProperties as TcpProperties;
-use chrome_sockets::{Reactor, ReactorBuilder, ServerSocketId, TcpSocketId};
+use chrome_sockets::tcp_server::SocketProperties as ServerProperties;
+use chrome_sockets::{ignore, Reactor, ReactorBuilder, ServerSocketId, TcpSocketId};
 use common::Cli;
 
 const USAGE: &str = "\
@@ -51,12 +57,21 @@ struct App {
     accept_paused: bool,
     connections: u64,
     bytes: u64,
+    /// Creating or listening failed: exit 1 with no summary.
+    failed: bool,
+}
+
+/// Prints why the server could not start and stops the reactor.
+fn give_up(r: &mut Reactor<App>, app: &mut App, why: String) {
+    eprintln!("echo_server: {why}");
+    app.failed = true;
+    r.stop();
 }
 
 /// Closes a connection and, if accepting stopped after an error, resumes it: an fd is free.
 fn close(r: &mut Reactor<App>, app: &mut App, id: TcpSocketId) {
     if app.open.remove(&id) {
-        r.tcp().close(id, |_, _, _| {});
+        r.tcp().close(id, ignore);
         resume_accepting(r, app);
     }
 }
@@ -64,7 +79,7 @@ fn close(r: &mut Reactor<App>, app: &mut App, id: TcpSocketId) {
 fn resume_accepting(r: &mut Reactor<App>, app: &mut App) {
     if let (true, Some(server)) = (app.accept_paused, app.server) {
         app.accept_paused = false;
-        r.tcp_server().set_paused(server, false, |_, _, _| {});
+        r.tcp_server().set_paused(server, false, ignore);
     }
 }
 
@@ -90,17 +105,17 @@ fn main() -> ExitCode {
         app.open.insert(id);
         app.connections += 1;
         let props = TcpProperties::new().buffer_size(CHUNK);
-        r.tcp().update(id, props, |_, _, _| {});
-        r.tcp().set_paused(id, false, |_, _, _| {});
+        r.tcp().update(id, props, ignore);
+        r.tcp().set_paused(id, false, ignore);
     });
     r.tcp().on_receive().add_listener(|r, app, info| {
         let id = info.socket_id;
         app.bytes += info.data.len() as u64;
         // Read nothing more until this chunk is out.
-        r.tcp().set_paused(id, true, |_, _, _| {});
+        r.tcp().set_paused(id, true, ignore);
         r.tcp().send(id, info.data.clone(), move |r, app, result| {
             match result {
-                Ok(_) => r.tcp().set_paused(id, false, |_, _, _| {}),
+                Ok(_) => r.tcp().set_paused(id, false, ignore),
                 // The peer reset (or went away) mid-stream: drop the connection.
                 Err(_) => close(r, app, id),
             }
@@ -120,10 +135,38 @@ fn main() -> ExitCode {
             app.accept_paused = true;
             r.set_timeout(Duration::from_secs(1), resume_accepting);
         });
-    let ready = |_: &mut Reactor<App>, app: &mut App, id| app.server = Some(id);
-    let listen_on = (address, port);
-    if let Err(code) = common::serve(&mut r, &mut app, "echo_server", listen_on, seconds, ready) {
-        return code;
+    // Ctrl-C or SIGTERM stops `run` (then the summary line is printed).
+    common::stop_on_signals(&mut r, "echo_server");
+    let target = address.clone();
+    r.tcp_server()
+        .create(ServerProperties::new(), move |r, app, created| {
+            let id = match created {
+                Ok(created) => created.socket_id,
+                Err(e) => return give_up(r, app, format!("creating the server failed: {e}")),
+            };
+            r.tcp_server()
+                .listen(id, &target, port, None, move |r, app, result| {
+                    if let Err(e) = result {
+                        let at = common::endpoint(&address, port as u16);
+                        return give_up(r, app, format!("listen on {at} failed: {e}"));
+                    }
+                    app.server = Some(id);
+                    // The port really bound (`--port 0` picks one), read at once.
+                    match r.tcp_server().local_addr(id) {
+                        Ok(at) => println!("listening on {at}"),
+                        Err(e) => return give_up(r, app, format!("reading the port failed: {e}")),
+                    }
+                    if let Some(seconds) = seconds {
+                        r.set_timeout(Duration::from_secs_f64(seconds), |r, _| r.stop());
+                    }
+                });
+        });
+    if let Err(e) = r.run(&mut app) {
+        eprintln!("echo_server: {e}");
+        return ExitCode::FAILURE;
+    }
+    if app.failed {
+        return ExitCode::FAILURE;
     }
     println!("connections {} bytes {}", app.connections, app.bytes);
     ExitCode::SUCCESS

@@ -3,6 +3,7 @@
 //! 1. [Stop on Ctrl-C](#1-stop-on-ctrl-c)
 //! 2. [A line-framing echo that ends gracefully](#2-a-line-framing-echo-that-ends-gracefully)
 //! 3. [What a paused socket hears](#3-what-a-paused-socket-hears)
+//! 4. [A client on the same reactor](#4-a-client-on-the-same-reactor)
 //!
 //! # 1. Stop on Ctrl-C
 //!
@@ -22,6 +23,7 @@
 //! // Stands in for a server's sockets: something that keeps `run` turning for an hour.
 //! r.set_timeout(Duration::from_secs(3600), |_, _| unreachable!("stopped long before"));
 //!
+//! // The numbers come from the `libc` crate (add it to Cargo.toml), or write 2 and 15 (Linux).
 //! r.stop_on_signals(&[libc::SIGINT, libc::SIGTERM])?; // from now on Ctrl-C does not kill
 //! # // What Ctrl-C does in a terminal: SIGINT to the process.
 //! # let pid = std::process::id().to_string();
@@ -272,4 +274,80 @@
 //!     [Heard::Data(b"request".to_vec()), Heard::Closed(NetError::CONNECTION_CLOSED)]
 //! );
 //! # Ok::<(), io::Error>(())
+//! ```
+//!
+//! # 4. A client on the same reactor
+//!
+//! `r.tcp()` is also Chrome's client API: `create`, `connect`, `send`, and the same
+//! `on_receive`/`on_receive_error` events. Those events are the reactor's, not a socket's:
+//! one listener hears every tcp socket, accepted and connected alike, so keep the client's
+//! id and dispatch on `info.socket_id`. Unlike an accepted socket, a created one is not
+//! paused: it reads as soon as `connect` succeeds. Here a server answers a line upper-cased
+//! and ends the connection; the client, on the same reactor, reads the reply and then the
+//! server's close (-100), and frees its id with `close`.
+//!
+//! ```
+//! use chrome_sockets::{ignore, tcp, tcp_server, LastError, Reactor, TcpSocketId};
+//! # use std::time::Duration;
+//!
+//! #[derive(Default)]
+//! struct App {
+//!     client: Option<TcpSocketId>,
+//!     reply: Vec<u8>,
+//!     /// How the client's connection ended: the close code, or the call that failed.
+//!     ended: Option<Result<i32, LastError>>,
+//! }
+//!
+//! fn client_failed(r: &mut Reactor<App>, app: &mut App, e: LastError) {
+//!     app.ended = Some(Err(e)); // e.g. -102 net::ERR_CONNECTION_REFUSED
+//!     r.stop();
+//! }
+//!
+//! let mut r: Reactor<App> = Reactor::new()?;
+//! let mut app = App::default();
+//! r.tcp_server().on_accept().add_listener(|r, _, info| {
+//!     r.tcp().set_paused(info.client_socket_id, false, ignore); // accepted: paused until now
+//! });
+//! r.tcp().on_receive().add_listener(|r, app, info| {
+//!     if Some(info.socket_id) == app.client {
+//!         app.reply.extend_from_slice(&info.data);
+//!     } else {
+//!         // The server's side: a line may come in pieces; answer each, end after the newline.
+//!         r.tcp().send(info.socket_id, info.data.to_ascii_uppercase(), ignore);
+//!         if info.data.ends_with(b"\n") {
+//!             r.tcp().end(info.socket_id, ignore); // writes the reply, then closes
+//!         }
+//!     }
+//! });
+//! r.tcp().on_receive_error().add_listener(|r, app, info| {
+//!     r.tcp().close(info.socket_id, ignore); // either side: the connection is over
+//!     if Some(info.socket_id) == app.client {
+//!         app.ended = Some(Ok(info.result_code.code())); // -100: the server closed
+//!         r.stop();
+//!     }
+//! });
+//! r.tcp_server().create(tcp_server::SocketProperties::new(), |r, _, created| {
+//!     let server = created.expect("create cannot fail").socket_id;
+//!     r.tcp_server().listen(server, "127.0.0.1", 0, None, |_, _, result| result.expect("listen"));
+//!     let port = r.tcp_server().local_addr(server).expect("listening").port();
+//!     r.tcp().create(tcp::SocketProperties::new(), move |r, app, created| {
+//!         let id = created.expect("create cannot fail").socket_id;
+//!         app.client = Some(id);
+//!         r.tcp().connect(id, "127.0.0.1", i32::from(port), move |r, app, connected| {
+//!             match connected {
+//!                 Ok(()) => r.tcp().send(id, b"ping\n".to_vec(), |r, app, sent| {
+//!                     if let Err(e) = sent {
+//!                         client_failed(r, app, e);
+//!                     }
+//!                 }),
+//!                 Err(e) => client_failed(r, app, e),
+//!             }
+//!         });
+//!     });
+//! });
+//! # r.set_timeout(Duration::from_secs(10), |r, _| r.stop()); // a bound for the test
+//! r.run(&mut app)?; // until the client heard the close
+//! assert_eq!(app.reply, b"PING\n");
+//! assert_eq!(app.ended.unwrap().map_err(|e| e.to_string()), Ok(-100));
+//! # Ok::<(), std::io::Error>(())
 //! ```

@@ -19,7 +19,9 @@ use crate::net_error::NetError;
 /// `message` is exactly the string Chrome sets; `code` is the net error code Chrome passes to
 /// the callback alongside it (for `listen`, `connect`, `send`, `setKeepAlive`, `setNoDelay`),
 /// `None` where Chrome calls back with no result (for example "Socket not found").
-/// [`kind`](LastError::kind) tells the errors apart for a `match`.
+/// [`kind`](LastError::kind) tells the errors apart for a `match`. `Display` (`{}`) prints
+/// the message alone, e.g. `net::ERR_ADDRESS_IN_USE`; `Debug` (`{:?}`) adds the code:
+/// `LastError("net::ERR_ADDRESS_IN_USE", -147)`.
 ///
 /// ```
 /// # use chrome_sockets::{Reactor, ServerSocketId};
@@ -28,6 +30,7 @@ use crate::net_error::NetError;
 ///     let err = result.unwrap_err();
 ///     assert_eq!(err.message(), "Socket not found");
 ///     assert_eq!(err.code(), None);
+///     assert_eq!(err.to_string(), "Socket not found"); // what `{}` prints
 /// });
 /// # r.turn(None, &mut ())?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -44,7 +44,8 @@
 //! ```
 //!
 //! More complete programs are in the [`cookbook`]: stopping on Ctrl-C, a line-framing echo
-//! that ends gracefully, and what a paused socket hears.
+//! that ends gracefully, what a paused socket hears, and a `chrome.sockets.tcp` client
+//! (create, connect, send, receive) on the same reactor as a server.
 //!
 //! # Sharing state with callbacks
 //! Callbacks are `FnOnce(&mut Reactor<S>, &mut S, Result<T, LastError>)` and listeners

@@ -219,7 +219,8 @@ impl<S: 'static> Reactor<S> {
         Waker::new(self.waker.clone(), self.stop.clone())
     }
 
-    /// Makes each of `signals` (e.g. `libc::SIGINT`, `libc::SIGTERM`) stop this reactor as
+    /// Makes each of `signals` (e.g. `libc::SIGINT`, `libc::SIGTERM`: 2 and 15 on Linux, for
+    /// a program without a `libc` dependency) stop this reactor as
     /// [`Waker::stop`] would: [`run`](Reactor::run) returns once the signal comes, and a
     /// [`turn`](Reactor::turn) blocked in the poll returns at once. It arms no timer and
     /// starts no thread: the poll keeps waiting with no timeout while nothing else is

@@ -27,7 +27,9 @@ impl<S: 'static> Reactor<S> {
 }
 
 impl<'r, S: 'static> Tcp<'r, S> {
-    /// Creates an unconnected socket (no fd until `connect`).
+    /// Creates an unconnected socket (no fd until `connect`). Unlike an accepted socket it
+    /// is not paused: reading starts as soon as [`connect`](Self::connect) succeeds. The
+    /// cookbook has a whole client (create, connect, send, receive).
     ///
     /// ```
     /// # use chrome_sockets::{tcp::SocketProperties, Reactor, TcpSocketId};
@@ -373,7 +375,10 @@ impl<'r, S: 'static> Tcp<'r, S> {
         }
     }
 
-    /// `onReceive`.
+    /// `onReceive`: bytes read from any tcp socket of this reactor, accepted or connected
+    /// (one listener hears them all: dispatch on [`ReceiveInfo::socket_id`]). At most
+    /// `buffer_size` bytes each, only while the socket is unpaused; a message or line may
+    /// arrive in pieces (see the cookbook's line-framing recipe).
     ///
     /// ```
     /// # use chrome_sockets::{tcp::SocketProperties, Reactor};
@@ -404,7 +409,9 @@ impl<'r, S: 'static> Tcp<'r, S> {
         Event::new(&mut self.r.listeners().on_receive)
     }
 
-    /// `onReceiveError`.
+    /// `onReceiveError`: reading ended on a tcp socket of this reactor, -100 when the peer
+    /// closed, its own code otherwise (-101 for a reset). The socket is then disconnected
+    /// and paused, but its id stays valid until you [`close`](Self::close) it.
     ///
     /// ```
     /// # use chrome_sockets::{tcp::SocketProperties, Reactor};

@@ -307,12 +307,15 @@ impl<'r, S: 'static> TcpServer<'r, S> {
         self.r.reply(callback, Ok(infos));
     }
 
-    /// `onAccept`.
+    /// `onAccept`: a connection was accepted by any server of this reactor
+    /// ([`AcceptInfo::socket_id`] says which). The new
+    /// `client_socket_id` is a `r.tcp()` socket that starts paused: unpause it to read.
     pub fn on_accept(&mut self) -> Event<'_, S, AcceptInfo> {
         Event::new(&mut self.r.listeners().on_accept)
     }
 
-    /// `onAcceptError`.
+    /// `onAcceptError`: accepting failed on a server of this reactor (say, -12 when out
+    /// of fds); that server is then paused until `set_paused(id, false, ..)`.
     pub fn on_accept_error(&mut self) -> Event<'_, S, AcceptErrorInfo> {
         Event::new(&mut self.r.listeners().on_accept_error)
     }

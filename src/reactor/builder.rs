@@ -119,6 +119,15 @@ impl ReactorBuilder {
     ///
     /// An extension: Chrome's quota is fixed.
     ///
+    /// The quota counts the bytes of the data, as Chrome's does, not what a queued send costs
+    /// besides: each send waiting to be written also holds a queue slot (48 bytes on x86-64),
+    /// its data's allocation and its callback. So the quota bounds memory well for a few
+    /// large sends, but not for many tiny ones (10 million 20-byte sends to a peer that does
+    /// not read stay under 200 MiB of data while their slots alone take 480 MB), and not at
+    /// all for empty ones.
+    /// An app that sends many small messages to peers that may not read should bound its
+    /// own sends in flight per socket (count the sends whose callback has not run).
+    ///
     /// ```
     /// use chrome_sockets::{Reactor, ReactorBuilder};
     /// let r: Reactor = ReactorBuilder::new().write_quota(16 << 20).build()?; // 16 MiB

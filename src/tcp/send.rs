@@ -5,6 +5,8 @@ use std::collections::VecDeque;
 use std::io;
 use std::os::fd::AsFd;
 
+use mio::net::TcpStream;
+
 use super::entry::{Conn, PendingSend, TcpEntry};
 use crate::error::{LastError, Result};
 use crate::info::SendInfo;
@@ -16,19 +18,44 @@ use crate::sys;
 /// [`ReactorBuilder::write_quota`](crate::ReactorBuilder::write_quota)).
 pub const DEFAULT_WRITE_QUOTA: usize = 200 * 1024 * 1024;
 
-/// Queue slots a socket keeps once its sends are all written; a larger queue is freed.
-const KEPT_SENDS: usize = 8;
-
 impl<R: 'static, S: 'static> PendingSend<R, S> {
     /// Answers the send with `code` and takes its unwritten bytes off the quota.
     pub(super) fn fail(self, code: NetError, cx: &mut Io<'_, R, S>) {
         *cx.write_pending -= self.data.len() - self.written;
         cx.queue.reply(self.callback, Err(LastError::net(code)));
     }
+
+    /// Answers the send, every byte written.
+    fn succeed(self, cx: &mut Io<'_, R, S>) {
+        let info = SendInfo {
+            result_code: NetError::OK,
+            bytes_sent: self.data.len(),
+        };
+        cx.queue.reply(self.callback, Ok(info));
+    }
+
+    /// Writes what is left of it until it is all out (`Ok(true)`) or the socket would block
+    /// (`Ok(false)`), taking what is written off the quota.
+    fn write_out(&mut self, stream: &TcpStream, write_pending: &mut usize) -> io::Result<bool> {
+        while self.written < self.data.len() {
+            match sys::send(stream.as_fd(), &self.data[self.written..]) {
+                Ok(n) => {
+                    self.written += n;
+                    *write_pending -= n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
 }
 
 impl<R: 'static, S: 'static> TcpEntry<R, S> {
-    /// Queues a send; the caller checked id, connection and quota.
+    /// Sends `data`; the caller checked id, connection and quota. With nothing queued before
+    /// it, it is written at once, and only what the socket does not take is queued: a socket
+    /// whose sends all go out at once never allocates a queue.
     pub(crate) fn send(
         &mut self,
         key: usize,
@@ -37,75 +64,78 @@ impl<R: 'static, S: 'static> TcpEntry<R, S> {
         cx: &mut Io<'_, R, S>,
     ) {
         *cx.write_pending += data.len();
-        let sends = &mut self.extra_mut().sends;
-        sends.push_back(PendingSend {
+        let mut send = PendingSend {
             data,
             written: 0,
             callback,
-        });
-        if sends.len() == 1 {
-            self.flush_sends(key, cx);
+        };
+        let Conn::Connected { stream, .. } = &self.conn else {
+            return send.fail(NetError::SOCKET_NOT_CONNECTED, cx);
+        };
+        if self.has_sends() {
+            return self.extra_mut().sends.push_back(send);
+        }
+        match send.write_out(stream, cx.write_pending) {
+            Ok(true) => send.succeed(cx),
+            Ok(false) => match self.ensure_registered(key, cx) {
+                Ok(()) => self.extra_mut().sends.push_back(send),
+                Err(e) => self.write_failed(&e, Some(send), cx),
+            },
+            Err(e) => self.write_failed(&e, Some(send), cx),
         }
     }
 
     /// Writes queued sends in order until the socket would block; each completed send's
     /// callback is queued with every byte counted.
     pub(super) fn flush_sends(&mut self, key: usize, cx: &mut Io<'_, R, S>) {
-        loop {
-            let Conn::Connected { stream, .. } = &self.conn else {
-                return;
+        let (Conn::Connected { stream, .. }, Some(extra)) = (&self.conn, self.extra.as_deref_mut())
+        else {
+            return;
+        };
+        let outcome = loop {
+            let Some(front) = extra.sends.front_mut() else {
+                break Ok(true);
             };
-            let Some(front) = self.extra.as_mut().and_then(|e| e.sends.front_mut()) else {
-                // Everything is written. A queue that a burst grew gives its memory back (it
-                // would otherwise keep its peak for the connection's life: 48 KiB per socket
-                // after 1,000 queued sends); a `shutdown_send` waiting for that happens now.
-                if let Some(e) = self
-                    .extra
-                    .as_mut()
-                    .filter(|e| e.sends.capacity() > KEPT_SENDS)
-                {
-                    e.sends = VecDeque::new();
-                }
-                self.finish_shutdown(cx);
-                return;
-            };
-            if front.written == front.data.len() {
-                let Some(done) = self.sends_mut().and_then(|s| s.pop_front()) else {
-                    return;
-                };
-                let info = SendInfo {
-                    result_code: NetError::OK,
-                    bytes_sent: done.data.len(),
-                };
-                cx.queue.reply(done.callback, Ok(info));
-                continue;
-            }
-            match sys::send(stream.as_fd(), &front.data[front.written..]) {
-                Ok(n) => {
-                    front.written += n;
-                    *cx.write_pending -= n;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if let Err(e) = self.ensure_registered(key, cx) {
-                        self.write_failed(&e, cx);
+            match front.write_out(stream, cx.write_pending) {
+                Ok(true) => {
+                    if let Some(done) = extra.sends.pop_front() {
+                        done.succeed(cx);
                     }
-                    return;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.write_failed(&e, cx);
-                    return;
+                other => break other,
+            }
+        };
+        match outcome {
+            Ok(true) => {
+                // Everything is written: the queue gives its memory back (a socket keeps none
+                // between bursts), and a `shutdown_send` waiting for the sends happens now.
+                extra.sends = VecDeque::new();
+                self.finish_shutdown(cx);
+            }
+            Ok(false) => {
+                if let Err(e) = self.ensure_registered(key, cx) {
+                    let front = self.sends_mut().and_then(|s| s.pop_front());
+                    self.write_failed(&e, front, cx);
                 }
+            }
+            Err(e) => {
+                let front = self.sends_mut().and_then(|s| s.pop_front());
+                self.write_failed(&e, front, cx);
             }
         }
     }
 
-    /// A write failed: the send being written gets the error's code, the socket is
+    /// A write failed: `send`, the one being written, gets the error's code, the socket is
     /// disconnected (queued sends get -15), and a reading socket gets `on_receive_error` -100
     /// after that callback (Chrome's order) and is paused.
-    fn write_failed(&mut self, error: &io::Error, cx: &mut Io<'_, R, S>) {
+    fn write_failed(
+        &mut self,
+        error: &io::Error,
+        send: Option<PendingSend<R, S>>,
+        cx: &mut Io<'_, R, S>,
+    ) {
         let reading = !self.paused;
-        if let Some(send) = self.sends_mut().and_then(|s| s.pop_front()) {
+        if let Some(send) = send {
             send.fail(NetError::from_io_error(error), cx);
         }
         self.drop_connection(cx);
@@ -190,9 +220,57 @@ mod tests {
         });
         let after = capacity(&mut r);
         assert!(
-            after <= 8,
+            after == 0,
             "a drained queue keeps {after} slots of {} bytes (peak {peak})",
             std::mem::size_of::<super::PendingSend<Reactor<()>, ()>>()
+        );
+    }
+
+    #[test]
+    fn sends_that_go_out_at_once_allocate_nothing_for_the_socket() {
+        use crate::tcp_server::SocketProperties as ServerProperties;
+        let mut r = Reactor::<()>::new().unwrap();
+        let accepted = Rc::new(Cell::new(None::<TcpSocketId>));
+        let set = accepted.clone();
+        r.tcp_server()
+            .on_accept()
+            .add_listener(move |_, _, info| set.set(Some(info.client_socket_id)));
+        let port = Rc::new(Cell::new(None::<u16>));
+        let bound = port.clone();
+        r.tcp_server()
+            .create(ServerProperties::default(), move |r, _, info| {
+                let id = info.unwrap().socket_id;
+                r.tcp_server()
+                    .listen(id, "127.0.0.1", 0, None, move |r, _, result| {
+                        result.unwrap();
+                        bound.set(Some(r.tcp_server().local_addr(id).unwrap().port()));
+                    });
+            });
+        turn_until(&mut r, |_| port.get().is_some());
+        let mut peer = std::net::TcpStream::connect(("127.0.0.1", port.get().unwrap())).unwrap();
+        turn_until(&mut r, |_| accepted.get().is_some());
+        let id = accepted.get().unwrap();
+
+        // 100 small sends, each written at once: every byte arrives, nothing is queued.
+        let sent = Rc::new(Cell::new(0usize));
+        for i in 0..100u8 {
+            let sent = sent.clone();
+            r.tcp().send(id, vec![i; 64], move |_, _, info| {
+                assert_eq!(info.unwrap().bytes_sent, 64);
+                sent.set(sent.get() + 1);
+            });
+        }
+        turn_until(&mut r, |_| sent.get() == 100);
+        let mut got = vec![0u8; 6400];
+        peer.read_exact(&mut got).unwrap();
+        assert!(got
+            .chunks(64)
+            .enumerate()
+            .all(|(i, c)| c.iter().all(|&b| b == i as u8)));
+        let key = r.tcps().key(id.raw()).unwrap();
+        assert!(
+            r.tcps()[key].extra.is_none(),
+            "an accepted socket whose sends all went out at once keeps no send queue"
         );
     }
 }
